@@ -1,0 +1,135 @@
+"""Ship the expression model: runs/expression/best.pt -> models_tflite/expression_int8.tflite + manifest.
+
+    python -m convert expression --run runs/expression --out models_tflite [--data ...] [--crop-json '{...}']
+
+Only what is specific to ExpressionNet lives here (its checkpoint, FER2013 splits, grey 48x48 input);
+conversion, evaluation and the manifest are convert.pipeline's.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from convert import manifest
+from convert.manifest import InputSpec
+from convert.pipeline import EvalData, ModelSpec, build, table
+from training import fer
+from training.expression import DEFAULT_DATA, PIXEL_OFFSET, PIXEL_SCALE, to_input
+from training.nets import ExpressionNet
+
+log = logging.getLogger("convert")
+
+NAME = "expression"
+DEFAULT_CROP: dict[str, Any] = {"kind": "eyes_aligned", "scale": 1.0, "shift_y": 0.0}
+
+
+def load_model(run_dir: Path) -> ExpressionNet:
+    """best.pt is the EMA state_dict; a last.pt-style checkpoint dict is accepted for its EMA weights."""
+    path = run_dir / "best.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint (train with python -m training.expression first)")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if "ema" in state and isinstance(state["ema"], dict):
+        state = state["ema"]
+    model = ExpressionNet()
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def training_info(run_dir: Path, expected_fingerprint: str) -> dict[str, Any]:
+    """From train_summary.json when training wrote one; the date is when the checkpoint was written."""
+    summary_path = run_dir / "train_summary.json"
+    summary: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    if not summary:
+        log.warning("%s missing: training provenance will be incomplete", summary_path)
+    stamp = summary_path if summary_path.is_file() else run_dir / "best.pt"
+    info = {
+        "command": summary.get("command"),
+        "data_fingerprint": summary.get("data_fingerprint"),
+        "wall_seconds": summary.get("wall_seconds"),
+        "date": dt.date.fromtimestamp(stamp.stat().st_mtime).isoformat(),
+        "epochs": summary.get("epochs_run"),
+        "best_epoch": summary.get("best_epoch"),
+        "parameters": summary.get("parameters"),
+    }
+    fp = info["data_fingerprint"]
+    if fp and fp != expected_fingerprint:
+        log.warning("trained on data %s... but evaluating on %s...: metrics are not on the training splits",
+                    fp[:12], expected_fingerprint[:12])
+    return info
+
+
+def choose_crop(crop_json: str | None, manifest_path: Path) -> tuple[dict[str, Any], str]:
+    """--crop-json wins; else keep the crop already in the manifest (it is tuned on the Pi, and a
+    re-conversion must not silently reset it); else the default."""
+    if crop_json:
+        crop, source = json.loads(crop_json), "--crop-json"
+    else:
+        current = manifest.read(manifest_path).get(NAME, {}).get("input", {}).get("crop")
+        crop, source = (current, "existing manifest") if current else (dict(DEFAULT_CROP), "default")
+    if not isinstance(crop, dict):
+        raise ValueError(f"crop must be a JSON object, got {crop!r}")
+    try:  # the edge's parser is the authority on what a crop rule may say
+        from edge.crop import CropRule
+
+        CropRule.from_manifest(crop)
+    except ImportError:
+        pass
+    return crop, source
+
+
+def load_data(path: Path, calib_n: int, parity_n: int, seed: int) -> EvalData:
+    """Calibration from train and parity from val, both drawn with a fixed seed so reruns match."""
+    splits = fer.load(path)
+    rng = np.random.default_rng(seed)
+    train = splits.x["train"]
+    calib_idx = np.sort(rng.choice(len(train), size=min(calib_n, len(train)), replace=False))
+    val = splits.x["val"]
+    parity_idx = np.sort(rng.choice(len(val), size=min(parity_n, len(val)), replace=False))
+    return EvalData(
+        calib=to_input(train[calib_idx]).numpy(),
+        x={s: to_input(splits.x[s]).numpy() for s in ("val", "test") if len(splits.x[s])},
+        y={s: {NAME: splits.y[s]} for s in ("val", "test") if len(splits.x[s])},
+        parity_x=to_input(val[parity_idx]).numpy(),
+        source=splits.source,
+        fingerprint=splits.fingerprint,
+    )
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--run", type=Path, default=Path("runs/expression"), help="training run with best.pt")
+    ap.add_argument("--out", type=Path, default=Path("models_tflite"), help="folder with manifest.json")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="fer2013.npz, fer2013.csv or a folder")
+    ap.add_argument("--crop-json", default=None, help='crop rule, e.g. \'{"kind": "eyes_aligned", "scale": 1.0}\'')
+    ap.add_argument("--calib", type=int, default=1000, help="calibration images drawn from train")
+    ap.add_argument("--parity", type=int, default=500, help="val images for the PyTorch/TFLite parity check")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--bench-runs", type=int, default=200, help="timed invokes at 1 thread; 0 skips")
+    ap.add_argument("--no-flip", action="store_true", help="skip the flip-averaged evaluations")
+
+
+def run(args: argparse.Namespace) -> int:
+    manifest_path = args.out / "manifest.json"
+    crop, crop_source = choose_crop(args.crop_json, manifest_path)
+    log.info("crop rule from %s: %s", crop_source, crop)
+    model = load_model(args.run)
+    data = load_data(args.data, args.calib, args.parity, args.seed)
+    spec = ModelSpec(
+        name=NAME,
+        model=model,
+        heads={NAME: list(fer.CLASSES)},
+        input=InputSpec(size=(48, 48), color="gray", pixel_scale=PIXEL_SCALE, pixel_offset=PIXEL_OFFSET,
+                        preprocess=fer.PREPROCESS_NAME, crop=crop),
+        training=training_info(args.run, data.fingerprint),
+    )
+    entry = build(spec, data, args.run, args.out, bench_runs=args.bench_runs, flip=not args.no_flip)
+    print(table(NAME, entry))
+    print(f"wrote {args.out / entry['file']} and {manifest_path}")
+    return 0

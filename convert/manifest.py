@@ -1,0 +1,124 @@
+"""models_tflite/manifest.json: one JSON object keyed by model name, the edge's only source of truth.
+
+The edge trusts the manifest for everything it cannot read from the .tflite itself (class order,
+which output is which head, crop rule, pixel transform), so an entry is written from the file on
+disk (sha256, bytes) at the moment it is produced, and `verify` catches a file swapped afterwards.
+Entries are merged, never replaced wholesale: converting one model must not drop another's entry.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read(manifest_path: str | Path) -> dict[str, dict[str, Any]]:
+    """The whole manifest; {} when there is none yet."""
+    path = Path(manifest_path)
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object keyed by model name")
+    return data
+
+
+def _write(manifest_path: Path, data: dict[str, Any]) -> None:
+    """Atomic replace, so the edge never reads a half-written manifest."""
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=manifest_path.parent, prefix=".manifest.", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, manifest_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_entry(manifest_path: str | Path, name: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """Add or replace `name`; `entry["file"]` (relative to the manifest, or a path to the model)
+    is hashed from disk and `file`, `sha256`, `bytes` are filled in. Returns the stored entry."""
+    manifest_path = Path(manifest_path)
+    if "file" not in entry:
+        raise ValueError(f"{name}: entry needs 'file'")
+    model_path = Path(entry["file"])
+    if not model_path.is_absolute() and not model_path.exists():
+        model_path = manifest_path.parent / model_path
+    if not model_path.is_file():
+        raise FileNotFoundError(f"{name}: model file {model_path} not found")
+    try:
+        rel = os.path.relpath(model_path.resolve(), manifest_path.parent.resolve())
+    except ValueError:  # another drive on Windows
+        rel = str(model_path)
+    if rel.startswith(".."):
+        raise ValueError(f"{name}: {model_path} is outside {manifest_path.parent}; the edge resolves files "
+                         "relative to the manifest")
+    stored = {**entry, "file": Path(rel).as_posix(), "sha256": sha256_file(model_path),
+              "bytes": model_path.stat().st_size}
+    data = read(manifest_path)
+    data[name] = stored
+    _write(manifest_path, data)
+    return stored
+
+
+def verify(manifest_path: str | Path) -> list[str]:
+    """Problems found, one line each; [] means every entry's file is there and unchanged."""
+    manifest_path = Path(manifest_path)
+    if not manifest_path.exists():
+        return [f"{manifest_path}: missing"]
+    try:
+        data = read(manifest_path)
+    except (OSError, ValueError) as e:
+        return [f"{manifest_path}: unreadable ({e})"]
+    problems: list[str] = []
+    for name, entry in sorted(data.items()):
+        if not isinstance(entry, dict) or "file" not in entry:
+            problems.append(f"{name}: entry has no 'file'")
+            continue
+        path = manifest_path.parent / entry["file"]
+        if not path.is_file():
+            problems.append(f"{name}: file {entry['file']} missing")
+            continue
+        size = path.stat().st_size
+        if "bytes" in entry and entry["bytes"] != size:
+            problems.append(f"{name}: {entry['file']} is {size} bytes, manifest says {entry['bytes']}")
+        digest = sha256_file(path)
+        if entry.get("sha256") != digest:
+            problems.append(f"{name}: {entry['file']} sha256 {digest[:12]}... != manifest {str(entry.get('sha256'))[:12]}...")
+    return problems
+
+
+@dataclass
+class InputSpec:
+    """The manifest's "input" block: everything the edge does to a crop before the model sees it."""
+
+    size: tuple[int, int]  # (height, width)
+    color: str  # "gray" or "rgb"
+    pixel_scale: float  # model input = pixel * pixel_scale + pixel_offset
+    pixel_offset: float
+    preprocess: str  # a name in edge.preprocess.PREPROCESS
+    crop: dict[str, Any]
+    layout: str = "NHWC"
+    dtype: str = "int8"
+    quantization: dict[str, float] = field(default_factory=dict)  # the input tensor's scale/zero_point
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["size"] = list(self.size)
+        if not self.quantization:
+            d.pop("quantization")
+        return d

@@ -1,0 +1,78 @@
+"""Still photos: the original project's one-photo mode, as JSON lines (one per image).
+
+Unreadable files become an error line and the run goes on; the caller turns any error into exit 1.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from edge.classify import ClassifierSet, Prediction
+from edge.detect import BlazeFaceDetector, detect_still
+from edge.smooth import emoticon_state
+from edge.sources import SourceError
+from edge.sources.files import IMAGE_SUFFIXES, read_image
+
+log = logging.getLogger(__name__)
+
+
+def expand(paths: list[str]) -> Iterator[Path]:
+    """Files as given; folders as their images (sorted, recursively)."""
+    for p in map(Path, paths):
+        if p.is_dir():
+            yield from sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+        else:
+            yield p
+
+
+class Analyzer:
+    def __init__(self, detector: BlazeFaceDetector, classifiers: ClassifierSet, max_faces: int = 4,
+                 tone_override: str | None = None):
+        self.detector = detector
+        self.classifiers = classifiers
+        self.max_faces = max_faces
+        self.tone_override = tone_override
+        self.classes = {h: classifiers.classes(h) for h in classifiers.heads}
+        # photos of street scenes have faces too small for the short-range model
+        self.far_detector = BlazeFaceDetector("full", 1)
+
+    def analyze_image(self, image_bgr: np.ndarray) -> tuple[list[dict], dict[str, float]]:
+        t0 = time.perf_counter()
+        faces, how = detect_still(self.detector, image_bgr, self.far_detector)
+        faces = faces[: self.max_faces]
+        t1 = time.perf_counter()
+        results = []
+        for face in faces:
+            probs = self.classifiers.classify(self.classifiers.crops(image_bgr, face))
+            entry: dict = {
+                "box": [int(round(v)) for v in face.box],
+                "score": round(face.score, 4),
+                "keypoints": [[int(round(x)), int(round(y))] for x, y in face.keypoints],
+            }
+            for head, p in probs.items():
+                pred = Prediction.from_probs(self.classes[head], p)
+                entry[head] = {"label": pred.label, "scores": {k: round(v, 4) for k, v in pred.scores.items()}}
+            results.append(entry)
+        t2 = time.perf_counter()
+        return results, {"detect": round((t1 - t0) * 1000, 2), "classify": round((t2 - t1) * 1000, 2),
+                         "detect_attempt": how}  # type: ignore[dict-item]
+
+    def state_for(self, face_entry: dict):
+        labels = {h: face_entry[h]["label"] for h in self.classes if h in face_entry}
+        return emoticon_state(labels, self.tone_override)
+
+    def analyze_path(self, path: Path) -> dict:
+        t0 = time.perf_counter()
+        try:
+            image = read_image(path)
+        except SourceError as e:
+            return {"image": str(path), "error": str(e).split(": ", 1)[-1]}
+        t1 = time.perf_counter()
+        faces, timings = self.analyze_image(image)
+        h, w = image.shape[:2]
+        return {"image": str(path), "width": w, "height": h, "faces": faces,
+                "timings_ms": {"decode": round((t1 - t0) * 1000, 2), **timings}}

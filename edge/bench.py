@@ -1,0 +1,122 @@
+"""emoticon-mirror bench: where the milliseconds go, at 1 thread and at the configured threads.
+
+Speed targets live here, not in unit tests: a shared 2-core machine is too noisy for timed
+asserts, but a median over hundreds of frames is a fair figure to report and compare.
+"""
+from __future__ import annotations
+
+import platform
+import resource
+import statistics
+import time
+from dataclasses import replace
+
+import numpy as np
+from pathlib import Path
+
+from edge.app import STAGES, Mirror
+from edge.classify import ClassifierSet
+from edge.config import Config, DisplayConfig
+from edge.detect import BlazeFaceDetector
+from edge.runtime import backend_name
+from edge.sources.demo import DemoSource
+from edge.sources.memory import MemorySource
+
+BENCH_SCREEN = (1920, 1080)
+WARMUP = 30
+
+
+def _median_ms(fn, n: int = 200) -> float:
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return round(statistics.median(times), 3)
+
+
+def one_face_frames(cfg: Config, n: int = 50) -> list[np.ndarray]:
+    """640x480 frames from the demo's first segment: one face, moving."""
+    demo = DemoSource(replace(cfg.source, width=640, height=480))
+    return [demo.frame_at(i) for i in range(0, 150, max(1, 150 // n))]
+
+
+def bench_threads(cfg: Config, threads: int, frames: int) -> dict:
+    from edge.display import Display
+    from edge.render import Renderer
+
+    images = one_face_frames(cfg)
+    detector = BlazeFaceDetector(cfg.detector.model, threads, cfg.detector.min_score)
+    classifiers = ClassifierSet(Path(cfg.classify.models_dir) if cfg.classify.models_dir else None, threads,
+                                cfg.classify.flip_average)
+    face = detector.detect(images[0])[0]
+    per_model = {}
+    for c in classifiers.classifiers:
+        crop = c.crop(images[0], face)
+        flip = c.flip_average
+        c.flip_average = False
+        per_model[c.name] = {"ms": _median_ms(lambda: c.probabilities(crop))}
+        if c.name == "expression":
+            c.flip_average = True
+            per_model[c.name]["ms_flip_average"] = _median_ms(lambda: c.probabilities(crop))
+        c.flip_average = flip
+    display = Display(DisplayConfig(mode="headless", width=BENCH_SCREEN[0], height=BENCH_SCREEN[1]), "headless")
+    try:
+        mirror = Mirror(cfg, lambda: MemorySource(images), detector, classifiers,
+                        Renderer(display.size), display, pace=False)
+        mirror.run(WARMUP)
+        mirror.stats = type(mirror.stats)()
+        t0 = time.monotonic()
+        stats = mirror.run(frames)
+        wall = time.monotonic() - t0
+    finally:
+        display.close()
+    return {
+        "threads": threads,
+        "detect_ms": _median_ms(lambda: detector.detect(images[0])),
+        "classifier_ms_per_face": per_model,
+        "stage_ms": stats.medians(),
+        "loop_fps": round(frames / wall, 1),
+        "frames": frames,
+        "frames_with_face": stats.frames_with_face,
+    }
+
+
+def run_bench(cfg: Config, threads: int | None, frames: int) -> dict:
+    frames = max(200, frames)
+    settings = [threads] if threads else sorted({1, cfg.detector.threads})
+    runs = [bench_threads(cfg, t, frames) for t in settings]
+    report = {
+        "machine": f"{platform.machine()} {platform.processor() or platform.system()}, python {platform.python_version()}",
+        "interpreter": backend_name(),
+        "frame": [640, 480],
+        "screen": list(BENCH_SCREEN),
+        "models": sorted(runs[0]["classifier_ms_per_face"]) or ["none (no trained models)"],
+        "runs": runs,
+    }
+    try:
+        from edge.render.bench import bench_render
+
+        report["render"] = bench_render(BENCH_SCREEN, frames)
+    except ImportError:
+        pass
+    report["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return report
+
+
+def format_table(report: dict) -> str:
+    head = ["threads", *STAGES, "detect", "loop fps"]
+    lines = [f"bench on {report['machine']} ({report['interpreter']}), frame 640x480, headless screen "
+             f"{report['screen'][0]}x{report['screen'][1]}, models: {', '.join(report['models'])}",
+             "median ms per frame:", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in report["runs"]:
+        cells = [str(r["threads"])] + [f"{r['stage_ms'][s]:.2f}" for s in STAGES] + [f"{r['detect_ms']:.2f}", f"{r['loop_fps']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    for r in report["runs"]:
+        for name, m in r["classifier_ms_per_face"].items():
+            extra = f", {m['ms_flip_average']:.2f} ms with flip averaging" if "ms_flip_average" in m else ""
+            lines.append(f"{name} at {r['threads']} thread(s): {m['ms']:.2f} ms per face{extra}")
+    if "render" in report:
+        lines.append("render " + ", ".join(f"{k} {v}" for k, v in report["render"].items()))
+    lines.append(f"max RSS {report['max_rss_mb']} MB")
+    return "\n".join(lines)

@@ -1,0 +1,157 @@
+"""The int8 classifiers, found and configured only through models_tflite/manifest.json.
+
+A model absent from the manifest is simply not run (the mirror says so once and shows what it
+knows); a model listed but broken is an error at start that names the file, because a kiosk that
+silently ignores its expression model would look alive and be wrong for days.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.crop import CropRule, crop_face
+from edge.preprocess import lookup
+from edge.runtime import ModelError, TFLiteModel
+from edge.state import Face
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models_tflite"
+KNOWN_MODELS = ("expression", "attributes")  # the order they run in
+
+
+@dataclass
+class Prediction:
+    label: str
+    scores: dict[str, float]
+
+    @classmethod
+    def from_probs(cls, classes: list[str], probs: np.ndarray) -> "Prediction":
+        return cls(classes[int(np.argmax(probs))], {c: float(p) for c, p in zip(classes, probs)})
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max())
+    return e / e.sum()
+
+
+@dataclass(frozen=True)
+class Head:
+    name: str
+    index: int  # which output tensor
+    classes: list[str]
+
+
+def read_manifest(models_dir: Path) -> dict:
+    path = models_dir / "manifest.json"
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ModelError(f"{path}: unreadable manifest ({e})") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: manifest must be a JSON object keyed by model name")
+    return data
+
+
+class Classifier:
+    """One manifest entry: crop -> preprocess -> int8 model -> softmax per head."""
+
+    def __init__(self, name: str, entry: dict, models_dir: Path, num_threads: int = 1, flip_average: bool = False):
+        self.name = name
+        try:
+            self.path = models_dir / entry["file"]
+            inp = entry["input"]
+            self.size = (int(inp["size"][0]), int(inp["size"][1]))
+            self.color = inp["color"]
+            self.pixel_scale = float(inp["pixel_scale"])
+            self.pixel_offset = float(inp["pixel_offset"])
+            self.preprocess = lookup(inp.get("preprocess", "none"))
+            self.layout = inp.get("layout", "NHWC")
+            self.crop_rule = CropRule.from_manifest(inp.get("crop", {}))
+            outputs = entry.get("outputs") or {name: {"index": 0, "classes": entry["classes"]}}
+            self.heads = [Head(h, int(o["index"]), list(o["classes"])) for h, o in outputs.items()]
+            expected_sha = entry["sha256"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelError(f"manifest entry {name!r}: missing or bad field ({e})") from None
+        if self.color not in ("gray", "rgb") or self.layout not in ("NHWC", "NCHW"):
+            raise ModelError(f"manifest entry {name!r}: color must be gray|rgb and layout NHWC|NCHW")
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: model file listed in the manifest is missing")
+        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        if digest != expected_sha:
+            raise ModelError(f"{self.path}: sha256 does not match the manifest (file replaced or corrupt)")
+        self.model = TFLiteModel(self.path, num_threads)
+        self.flip_average = flip_average
+        channels = 1 if self.color == "gray" else 3
+        want = (1, *self.size, channels) if self.layout == "NHWC" else (1, channels, *self.size)
+        got = self.model.inputs[0].shape
+        if got != want:
+            raise ModelError(f"{self.path}: input shape {got} does not match the manifest's {want}")
+        for head in self.heads:
+            if head.index >= len(self.model.outputs) or self.model.outputs[head.index].shape[-1] != len(head.classes):
+                raise ModelError(f"{self.path}: output {head.index} does not have the manifest's "
+                                 f"{len(head.classes)} classes for head {head.name!r}")
+
+    def crop(self, frame_bgr: np.ndarray, face: Face) -> np.ndarray:
+        return crop_face(frame_bgr, face, self.crop_rule, self.size, self.color)
+
+    def tensor(self, crop: np.ndarray) -> np.ndarray:
+        x = self.preprocess(crop).astype(np.float32) * self.pixel_scale + self.pixel_offset
+        x = x.reshape(*self.size, -1)
+        return (x[None] if self.layout == "NHWC" else x.transpose(2, 0, 1)[None])
+
+    def probabilities(self, crop: np.ndarray) -> dict[str, np.ndarray]:
+        """Per head, class probabilities; with flip averaging, mean of the crop and its mirror."""
+        views = [crop, crop[:, ::-1]] if self.flip_average else [crop]
+        acc: dict[str, np.ndarray] = {}
+        for view in views:
+            outs = self.model.run(self.tensor(np.ascontiguousarray(view)))
+            for head in self.heads:
+                p = softmax(outs[head.index].reshape(-1))
+                acc[head.name] = acc.get(head.name, 0) + p / len(views)
+        return acc
+
+
+class ClassifierSet:
+    """All classifiers the manifest offers, run per face."""
+
+    def __init__(self, models_dir: Path | None = None, num_threads: int = 1, flip_average: bool = True):
+        self.models_dir = models_dir or DEFAULT_MODELS_DIR
+        manifest = read_manifest(self.models_dir)
+        self.classifiers = [
+            Classifier(name, manifest[name], self.models_dir, num_threads,
+                       flip_average=flip_average and name == "expression")
+            for name in KNOWN_MODELS if name in manifest
+        ]
+        self.missing = [name for name in KNOWN_MODELS if name not in manifest]
+        if self.missing:
+            log.warning("no trained model for %s in %s: showing neutral defaults for %s, not guesses",
+                        ", ".join(self.missing), self.models_dir / "manifest.json", ", ".join(self.missing))
+
+    @property
+    def heads(self) -> list[str]:
+        return [h.name for c in self.classifiers for h in c.heads]
+
+    def crops(self, frame_bgr: np.ndarray, face: Face) -> list[np.ndarray]:
+        return [c.crop(frame_bgr, face) for c in self.classifiers]
+
+    def classify(self, crops: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """head -> probabilities, for one face's crops (one per classifier)."""
+        out: dict[str, np.ndarray] = {}
+        for c, crop in zip(self.classifiers, crops):
+            out.update(c.probabilities(crop))
+        return out
+
+    def classes(self, head: str) -> list[str]:
+        for c in self.classifiers:
+            for h in c.heads:
+                if h.name == head:
+                    return h.classes
+        raise KeyError(head)

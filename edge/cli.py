@@ -1,0 +1,188 @@
+"""emoticon-mirror: run | analyze | bench | doctor | gallery | config-example.
+
+Every expected failure (bad config, missing model, no camera, unreadable file) ends as one line on
+stderr and a non-zero exit; --debug adds the traceback for whoever is fixing it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from edge import config as config_mod
+from edge.config import Config, ConfigError
+from edge.display import DisplayError
+from edge.runtime import ModelError
+from edge.sources import SourceError
+
+log = logging.getLogger("edge")
+
+EXIT_ERROR, EXIT_CONFIG = 1, 2
+
+
+def _models_dir(cfg: Config) -> Path | None:
+    return Path(cfg.classify.models_dir) if cfg.classify.models_dir else None
+
+
+def build_detector(cfg: Config, threads: int | None = None):
+    from edge.detect import BlazeFaceDetector
+
+    return BlazeFaceDetector(cfg.detector.model, threads or cfg.detector.threads, cfg.detector.min_score)
+
+
+def build_classifiers(cfg: Config, threads: int | None = None):
+    from edge.classify import ClassifierSet
+
+    return ClassifierSet(_models_dir(cfg), threads or cfg.classify.threads, cfg.classify.flip_average)
+
+
+def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
+    from edge.app import Mirror
+    from edge.display import open_display
+    from edge.render import Renderer
+    from edge.sources import open_source
+
+    if args.source:
+        cfg.source.input = args.source
+    if args.display:
+        cfg.display.mode = args.display
+    detector = build_detector(cfg)
+    classifiers = build_classifiers(cfg)
+    display = open_display(cfg.display, args.out)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        renderer = Renderer(display.size, pip=cfg.display.pip)
+        mirror = Mirror(cfg, lambda: open_source(cfg.source.input, cfg.source), detector, classifiers,
+                        renderer, display, pace=display.mode != "headless")
+        stats = mirror.run(args.frames, stop)
+    finally:
+        display.close()
+    print(json.dumps(stats.summary()))
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
+    from edge.analyze import Analyzer, expand
+
+    analyzer = Analyzer(build_detector(cfg), build_classifiers(cfg), cfg.detector.max_faces,
+                        None if cfg.render.tone == "auto" else cfg.render.tone)
+    out_dir = Path(args.emoticon_out) if args.emoticon_out else None
+    if out_dir:
+        import pygame
+
+        from edge.render import draw_emoticon
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in expand(args.paths):
+        result = analyzer.analyze_path(path)
+        failed += "error" in result
+        if out_dir and "faces" in result:
+            for i, face in enumerate(result["faces"]):
+                png = out_dir / f"{path.stem}_face{i}.png"
+                pygame.image.save(draw_emoticon(analyzer.state_for(face), args.emoticon_size), str(png))
+                face["emoticon"] = str(png)
+        if args.json:
+            print(json.dumps(result), flush=True)
+        elif "error" in result:
+            print(f"{path}: error: {result['error']}", flush=True)
+        else:
+            summary = "; ".join(
+                ", ".join([f"face {f['box']}"] + [f"{h} {f[h]['label']}" for h in analyzer.classes if h in f])
+                for f in result["faces"]) or "no face"
+            print(f"{path}: {summary}", flush=True)
+    return EXIT_ERROR if failed else 0
+
+
+def cmd_bench(args: argparse.Namespace, cfg: Config) -> int:
+    from edge.bench import format_table, run_bench
+
+    report = run_bench(cfg, args.threads, args.frames)
+    print(json.dumps(report) if args.json else format_table(report))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace, cfg: Config) -> int:
+    from edge.doctor import run_checks
+
+    return run_checks(cfg)
+
+
+def cmd_gallery(args: argparse.Namespace, cfg: Config) -> int:
+    from edge.render.gallery import make_sheet
+
+    make_sheet(Path(args.out), size=args.size)
+    print(args.out)
+    return 0
+
+
+def cmd_config_example(args: argparse.Namespace, cfg: Config) -> int:
+    print(config_mod.example_toml(), end="")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="emoticon-mirror", description="A live emoticon mirror of the people in front of the camera.")
+    ap.add_argument("--config", help="TOML config file (see config.example.toml)")
+    ap.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="the mirror: camera -> emoticons on screen")
+    run.add_argument("--source", help="demo | picamera | /dev/videoN | N | video file | image | folder")
+    run.add_argument("--display", choices=("auto", "fullscreen", "window", "headless"))
+    run.add_argument("--frames", type=int, help="stop after N frames")
+    run.add_argument("--out", help="headless: write frames here as PNG")
+    run.set_defaults(func=cmd_run)
+
+    an = sub.add_parser("analyze", help="still photos -> faces and labels")
+    an.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    an.add_argument("--json", action="store_true", help="one JSON line per image")
+    an.add_argument("--emoticon-out", help="write one emoticon PNG per face here")
+    an.add_argument("--emoticon-size", type=int, default=256, help=argparse.SUPPRESS)
+    an.set_defaults(func=cmd_analyze)
+
+    be = sub.add_parser("bench", help="per-stage latency and loop fps")
+    be.add_argument("--json", action="store_true")
+    be.add_argument("--threads", type=int, help="only this many interpreter threads (default: 1 and the config's)")
+    be.add_argument("--frames", type=int, default=300, help="frames per measurement (>= 200)")
+    be.set_defaults(func=cmd_bench)
+
+    sub.add_parser("doctor", help="check runtime, models, camera and display").set_defaults(func=cmd_doctor)
+
+    ga = sub.add_parser("gallery", help="every emoticon variant in one labelled sheet")
+    ga.add_argument("--out", required=True)
+    ga.add_argument("--size", type=int, default=96, help="pixels per emoticon")
+    ga.set_defaults(func=cmd_gallery)
+
+    sub.add_parser("config-example", help="print the documented default config").set_defaults(func=cmd_config_example)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "frames", None) is not None and args.frames < 1:
+        print("error: --frames must be at least 1", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        cfg = config_mod.load(args.config)
+        return args.func(args, cfg)
+    except ConfigError as e:
+        if args.debug:
+            raise
+        print(f"error: config: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (ModelError, SourceError, DisplayError, OSError) as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130

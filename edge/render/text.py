@@ -1,0 +1,94 @@
+"""Text for the attract, message and overlay screens.
+
+pygame.font is initialised lazily here (the renderer must work before and without a display), and
+rendered lines are cached because the same few strings are drawn sixty times a second.
+"""
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+
+import pygame
+
+log = logging.getLogger(__name__)
+
+RGB = tuple[int, int, int]
+
+# Characters some fonts lack, with plain stand-ins: a kiosk must never show a tofu box.
+FALLBACKS = {"\u2014": "-", "\u2013": "-", "\u2026": "...", "\u2019": "'", "\u2018": "'", "\u201c": '"',
+             "\u201d": '"'}
+
+
+class TextCache:
+    """Fonts by (face, px) and rendered lines by (text, px, colour, face), LRU-bounded."""
+
+    def __init__(self, max_lines: int = 256):
+        self._fonts: dict[tuple[str, int], pygame.font.Font] = {}
+        self._lines: OrderedDict[tuple, pygame.Surface] = OrderedDict()
+        self._max = max_lines
+        self._mono_path: str | None | bool = False  # False = not looked up yet
+
+    def font(self, px: int, mono: bool = False) -> pygame.font.Font:
+        if not pygame.font.get_init():
+            pygame.font.init()
+        face = "mono" if mono else "sans"
+        f = self._fonts.get((face, px))
+        if f is None:
+            path = self._mono() if mono else None
+            try:
+                f = pygame.font.Font(path, px)
+            except (OSError, pygame.error):  # a broken system font: the bundled one always works
+                f = pygame.font.Font(None, px)
+            self._fonts[(face, px)] = f
+        return f
+
+    def _mono(self) -> str | None:
+        if self._mono_path is False:
+            try:
+                self._mono_path = pygame.font.match_font("dejavusansmono,liberationmono,freemono,monospace")
+            except Exception:  # match_font shells out to fc-list; absent on minimal images
+                log.debug("no monospace font lookup", exc_info=True)
+                self._mono_path = None
+        return self._mono_path or None
+
+    def printable(self, text: str, font: pygame.font.Font) -> str:
+        """`text` with characters the font has no glyph for replaced by ASCII stand-ins."""
+        if all(ord(ch) < 128 for ch in text):
+            return text
+        out = []
+        for ch, m in zip(text, font.metrics(text)):
+            out.append(FALLBACKS.get(ch, "?") if m is None else ch)
+        return "".join(out)
+
+    def line(self, text: str, px: int, colour: RGB, mono: bool = False) -> pygame.Surface:
+        key = (text, px, colour, mono)
+        surf = self._lines.get(key)
+        if surf is None:
+            font = self.font(px, mono)
+            surf = font.render(self.printable(text, font), True, colour)
+            self._lines[key] = surf
+            while len(self._lines) > self._max:
+                self._lines.popitem(last=False)
+        else:
+            self._lines.move_to_end(key)
+        return surf
+
+    def wrap(self, text: str, px: int, max_w: float, min_px: int = 12, max_lines: int = 3) -> tuple[list[str], int]:
+        """Greedy word wrap to `max_w`; shrinks the font when the words cannot fit in `max_lines`."""
+        while True:
+            font = self.font(px)
+            lines: list[str] = []
+            for para in text.split("\n"):
+                cur = ""
+                for word in para.split():
+                    cand = f"{cur} {word}".strip()
+                    if cur and font.size(self.printable(cand, font))[0] > max_w:
+                        lines.append(cur)
+                        cur = word
+                    else:
+                        cur = cand
+                lines.append(cur)
+            widest = max(font.size(self.printable(ln, font))[0] for ln in lines)
+            if (widest <= max_w and len(lines) <= max_lines) or px <= min_px:
+                return lines, px
+            px = max(min_px, int(px * 0.9))

@@ -1,0 +1,93 @@
+"""Per-face tracks and temporal smoothing, so the emoticon follows a person, not single frames.
+
+Classifier outputs flicker from frame to frame; an emoticon that flips between sad and neutral
+five times a second looks broken. Each face keeps an exponentially smoothed probability vector per
+head (the time constant, not the frame rate, sets how calm it is) and a label changes only when
+another class clearly wins.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.state import EmoticonState, Face
+
+HYSTERESIS = 0.08  # a new label must beat the shown one by this much probability
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
+    ih = max(0.0, min(ay1, by1) - max(a[1], b[1]))
+    inter = iw * ih
+    return float(inter / max(a[2] * a[3] + b[2] * b[3] - inter, 1e-9))
+
+
+@dataclass
+class Track:
+    track_id: int
+    face: Face
+    last_seen: float
+    probs: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: dict[str, int] = field(default_factory=dict)
+    frames: int = 0
+
+    def named_labels(self, classes: dict[str, list[str]]) -> dict[str, str]:
+        return {h: classes[h][i] for h, i in self.labels.items() if h in classes}
+
+    def update(self, probs: dict[str, np.ndarray], alpha: float) -> None:
+        for head, p in probs.items():
+            old = self.probs.get(head)
+            self.probs[head] = p.copy() if old is None or old.shape != p.shape else old + alpha * (p - old)
+            s = self.probs[head]
+            best = int(np.argmax(s))
+            shown = self.labels.get(head)
+            if shown is None or shown >= len(s) or s[best] > s[shown] + HYSTERESIS:
+                self.labels[head] = best
+
+
+class Smoother:
+    """Matches this frame's faces to tracks (by overlap, largest first) and smooths their heads."""
+
+    def __init__(self, time_constant_s: float = 0.4, track_timeout_s: float = 1.0, min_iou: float = 0.2):
+        self.tau = time_constant_s
+        self.timeout = track_timeout_s
+        self.min_iou = min_iou
+        self.tracks: list[Track] = []
+        self._next_id = 1
+        self._last_t: float | None = None
+
+    def update(self, faces: list[Face], probs: list[dict[str, np.ndarray]], now: float) -> list[Track]:
+        dt = 0.0 if self._last_t is None else max(0.0, now - self._last_t)
+        self._last_t = now
+        alpha = 1.0 if self.tau <= 0 else 1.0 - math.exp(-dt / self.tau)
+        free = [t for t in self.tracks if now - t.last_seen <= self.timeout]
+        current: list[Track] = []
+        for face, p in zip(faces, probs):
+            best = max(free, key=lambda t: iou(t.face.box, face.box), default=None)
+            if best is not None and iou(best.face.box, face.box) >= self.min_iou:
+                free.remove(best)
+                best.face, best.last_seen = face, now
+                best.update(p, alpha)
+            else:
+                best = Track(self._next_id, face, now)
+                self._next_id += 1
+                best.update(p, 1.0)
+            best.frames += 1
+            current.append(best)
+        # unseen tracks linger briefly so a missed detection does not restart a person's smoothing
+        self.tracks = current + [t for t in free if now - t.last_seen <= self.timeout]
+        return current
+
+
+def emoticon_state(labels: dict[str, str], tone_override: str | None) -> EmoticonState:
+    """Map labels per head onto what the emoticon shows; heads without a model keep defaults."""
+    return EmoticonState(
+        expression=labels.get("expression", "neutral"),
+        tone=tone_override or labels.get("skin_tone", "yellow"),
+        eyewear=labels.get("eyewear", "none"),
+        glasses_shape=labels.get("glasses_shape", "round"),
+        mask=labels.get("mask") == "mask",
+    )

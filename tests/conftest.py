@@ -1,0 +1,43 @@
+"""Shared fixtures: the demo portraits with their faces marked by eye, and one detector per run."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "assets" / "demo"
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+# Face boxes (x, y, w, h) and eye centres checked by eye on the portraits.
+PORTRAIT_FACES = {
+    "astronaut.png": {"box": (178, 81, 94, 94), "eyes": ((204, 101), (248, 108))},
+    "grace_hopper.jpg": {"box": (166, 143, 200, 200), "eyes": ((222, 192), (309, 189))},
+}
+
+
+@pytest.fixture(scope="session")
+def portraits() -> dict[str, np.ndarray]:
+    return {name: cv2.imread(str(DEMO / name)) for name in PORTRAIT_FACES}
+
+
+@pytest.fixture(scope="session")
+def detector():
+    from edge.detect import BlazeFaceDetector
+
+    return BlazeFaceDetector("short", num_threads=1)
+
+
+def box_close(found, expected, tol: float = 0.10) -> bool:
+    """Every edge within tol x the expected face size."""
+    fx, fy, fw, fh = (float(v) for v in found)
+    ex, ey, ew, eh = expected
+    size = max(ew, eh)
+    return all(abs(a - b) <= tol * size for a, b in
+               ((fx, ex), (fy, ey), (fx + fw, ex + ew), (fy + fh, ey + eh)))

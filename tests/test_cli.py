@@ -1,0 +1,111 @@
+"""The command line as a user meets it: the demo runs headless, bad input is one line and an exit code."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import DEMO, REPO
+
+
+def cli(*args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(REPO), **(env or {})}
+    full_env.pop("DISPLAY", None)
+    full_env.pop("WAYLAND_DISPLAY", None)
+    return subprocess.run([sys.executable, "-m", "edge", *args], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, cwd=REPO)
+
+
+def test_demo_runs_headless_and_writes_frames(tmp_path):
+    r = cli("run", "--source", "demo", "--display", "headless", "--frames", "60", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["frames"] == 60
+    assert summary["frames_with_face"] >= 0.9 * 60
+    assert set(summary["stage_ms"]) == {"capture", "detect", "crop", "classify", "smooth", "render", "display"}
+    assert len(list(tmp_path.glob("frame_*.png"))) == 60
+
+
+def write_config(tmp_path: Path, text: str) -> str:
+    p = tmp_path / "config.toml"
+    p.write_text(text)
+    return str(p)
+
+
+def assert_one_line_error(r: subprocess.CompletedProcess, code: int, *needles: str) -> None:
+    assert r.returncode == code
+    errors = [l for l in r.stderr.splitlines() if l.startswith("error:")]
+    assert len(errors) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    for n in needles:
+        assert n in errors[0]
+
+
+def test_bad_config_key(tmp_path):
+    r = cli("--config", write_config(tmp_path, "[display]\nmdoe = 'window'\n"), "run", "--frames", "1")
+    assert_one_line_error(r, 2, "display.mdoe", "unknown key")
+
+
+def test_unavailable_camera():
+    r = cli("run", "--source", "/dev/video97", "--display", "headless", "--frames", "1")
+    assert_one_line_error(r, 1, "/dev/video97", "camera not available")
+
+
+def test_corrupt_and_missing_model_files(tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "expression_int8.tflite").write_bytes(b"\x00" * 64)
+    entry = {"file": "expression_int8.tflite", "sha256": "0" * 64, "classes": ["a", "b"],
+             "input": {"size": [48, 48], "color": "gray", "pixel_scale": 1, "pixel_offset": 0}}
+    (models / "manifest.json").write_text(json.dumps({"expression": entry}))
+    cfg = write_config(tmp_path, f"[classify]\nmodels_dir = '{models}'\n")
+    r = cli("--config", cfg, "analyze", str(DEMO / "astronaut.png"), "--json")
+    assert_one_line_error(r, 1, "expression_int8.tflite", "sha256 does not match")
+    (models / "expression_int8.tflite").unlink()
+    r = cli("--config", cfg, "analyze", str(DEMO / "astronaut.png"), "--json")
+    assert_one_line_error(r, 1, "expression_int8.tflite", "missing")
+
+
+def test_debug_shows_the_traceback():
+    r = cli("--debug", "run", "--source", "/dev/video97", "--display", "headless", "--frames", "1")
+    assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def test_analyze_json_schema_and_bad_files_keep_going(tmp_path):
+    (tmp_path / "notes.jpg").write_text("this is not a picture")
+    shutil.copy(DEMO / "astronaut.png", tmp_path / "a.png")
+    out = tmp_path / "emoticons"
+    r = cli("analyze", str(tmp_path / "notes.jpg"), str(DEMO), str(tmp_path / "gone.png"), "--json",
+            "--emoticon-out", str(out))
+    assert r.returncode == 1
+    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [Path(l["image"]).name for l in lines] == ["notes.jpg", "astronaut.png", "grace_hopper.jpg", "gone.png"]
+    assert lines[0]["error"] == "not a readable image" and "error" in lines[3]
+    for l in lines[1:3]:
+        assert set(l) >= {"image", "width", "height", "faces", "timings_ms"}
+        assert len(l["faces"]) == 1
+        face = l["faces"][0]
+        assert len(face["box"]) == 4 and 0 < face["score"] <= 1
+        for head in ("expression", "mask", "eyewear", "glasses_shape", "skin_tone"):
+            if head in face:
+                assert set(face[head]) == {"label", "scores"}
+                assert face[head]["label"] in face[head]["scores"]
+                assert abs(sum(face[head]["scores"].values()) - 1) < 0.01
+        assert Path(face["emoticon"]).is_file()
+    assert len(list(out.glob("*.png"))) == 2
+
+
+def test_frames_must_be_positive():
+    r = cli("run", "--frames", "0")
+    assert_one_line_error(r, 2, "--frames")
+
+
+def test_doctor_reports_each_check():
+    r = cli("doctor", env={"EMOTICON_NO_CAMERA_PROBE": "1"})
+    assert "face detector:" in r.stdout and "checks," in r.stdout
+    assert r.returncode in (0, 1)

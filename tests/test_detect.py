@@ -1,0 +1,114 @@
+"""BlazeFace on real portraits: one face each, in the right place, however the frame is shaped."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import PORTRAIT_FACES, box_close
+from edge.detect import SPECS, BlazeFaceDetector, detect_still, letterbox, make_anchors, weighted_nms
+
+
+def test_anchor_counts_match_the_models():
+    assert len(make_anchors(128, SPECS["short"].strides, 2)) == 896
+    assert len(make_anchors(192, SPECS["full"].strides, 1)) == 2304
+
+
+@pytest.mark.parametrize("name", sorted(PORTRAIT_FACES))
+def test_one_face_per_portrait_with_box_and_eyes(detector, portraits, name):
+    faces = detector.detect(portraits[name])
+    ref = PORTRAIT_FACES[name]
+    assert len(faces) == 1
+    assert box_close(faces[0].box, ref["box"])
+    size = ref["box"][2]
+    for found, eye in zip(faces[0].keypoints[:2], ref["eyes"]):
+        assert np.hypot(*(found - eye)) < 0.1 * size
+
+
+@pytest.mark.parametrize("name", sorted(PORTRAIT_FACES))
+def test_mirrored_portrait(detector, portraits, name):
+    img = portraits[name][:, ::-1].copy()
+    x, y, w, h = PORTRAIT_FACES[name]["box"]
+    faces = detector.detect(img)
+    assert len(faces) == 1
+    assert box_close(faces[0].box, (img.shape[1] - x - w, y, w, h))
+
+
+@pytest.mark.parametrize("name", sorted(PORTRAIT_FACES))
+def test_rotated_15_degrees(detector, portraits, name):
+    img = portraits[name]
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 15, 1.0)
+    rotated = cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REFLECT101)
+    faces = detector.detect(rotated)
+    assert len(faces) == 1
+    bx, by, bw, bh = PORTRAIT_FACES[name]["box"]
+    cx, cy = m @ np.array([bx + bw / 2, by + bh / 2, 1.0])
+    found = faces[0].box
+    assert np.hypot(found[0] + found[2] / 2 - cx, found[1] + found[3] / 2 - cy) < 0.1 * bw
+    # the eye line turns with the head (image y points down, so a CCW rotation lifts the right eye)
+    (rx, ry), (lx, ly) = faces[0].keypoints[:2]
+    assert np.degrees(np.arctan2(ly - ry, lx - rx)) == pytest.approx(-15 + np.degrees(np.arctan2(
+        PORTRAIT_FACES[name]["eyes"][1][1] - PORTRAIT_FACES[name]["eyes"][0][1],
+        PORTRAIT_FACES[name]["eyes"][1][0] - PORTRAIT_FACES[name]["eyes"][0][0])), abs=4)
+
+
+@pytest.mark.parametrize("canvas", [(600, 1100), (1100, 600), (480, 640)])
+def test_letterbox_any_aspect_ratio(detector, portraits, canvas):
+    """The portrait pasted into very wide and very tall frames is found at the same place."""
+    img = portraits["grace_hopper.jpg"]
+    ch, cw = canvas
+    scale = min(ch / img.shape[0], cw / img.shape[1])
+    small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    frame = np.full((ch, cw, 3), 90, np.uint8)
+    ox, oy = (cw - small.shape[1]) // 2, (ch - small.shape[0]) // 2
+    frame[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
+    x, y, w, h = PORTRAIT_FACES["grace_hopper.jpg"]["box"]
+    faces = detector.detect(frame)
+    assert len(faces) == 1
+    assert box_close(faces[0].box, (ox + x * scale, oy + y * scale, w * scale, h * scale))
+
+
+def test_letterbox_geometry():
+    frame = np.zeros((100, 400, 3), np.uint8)
+    img, lb = letterbox(frame, 128)
+    assert img.shape == (128, 128, 3)
+    assert lb.scale == pytest.approx(0.32) and lb.pad_x == 0 and lb.pad_y == 48
+
+
+def test_no_face_in_a_blank_or_noise_frame(detector):
+    assert detector.detect(np.full((480, 640, 3), 128, np.uint8)) == []
+    rng = np.random.default_rng(0)
+    assert detector.detect(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)) == []
+
+
+def test_weighted_nms_merges_overlaps_and_keeps_separate_faces():
+    boxes = np.array([[0.1, 0.1, 0.2, 0.2], [0.11, 0.1, 0.2, 0.2], [0.6, 0.6, 0.2, 0.2]], np.float32)
+    kps = np.zeros((3, 6, 2), np.float32)
+    scores = np.array([0.9, 0.6, 0.8], np.float32)
+    out = weighted_nms(boxes, kps, scores, 0.3)
+    assert len(out) == 2
+    merged_box, _, merged_score = out[0]
+    assert merged_score == pytest.approx(0.9)
+    assert 0.1 < merged_box[0] < 0.11  # pulled towards the weaker overlapping box
+
+
+def test_full_range_model_finds_a_face_too_far_for_short_range(detector, portraits):
+    full = BlazeFaceDetector("full", num_threads=1)
+    frame = np.full((480, 640, 3), 100, np.uint8)
+    frame[100:356, 300:556] = cv2.resize(portraits["astronaut.png"], (256, 256), interpolation=cv2.INTER_AREA)
+    x, y, w, h = PORTRAIT_FACES["astronaut.png"]["box"]
+    expected = (300 + x / 2, 100 + y / 2, w / 2, h / 2)  # a 47 px face
+    assert detector.detect(frame) == []
+    faces = full.detect(frame)
+    assert len(faces) == 1 and box_close(faces[0].box, expected)
+
+
+@pytest.mark.parametrize("name", sorted(PORTRAIT_FACES))
+def test_still_photo_retry_finds_a_tight_crop(detector, portraits, name):
+    """A passport-style crop with no context: the padded retry must find it."""
+    x, y, w, h = PORTRAIT_FACES[name]["box"]
+    tight = portraits[name][y + h // 10: y + h - h // 20, x + w // 12: x + w - w // 12]
+    faces, how = detect_still(detector, tight)
+    assert len(faces) == 1
+    assert faces[0].box[2] > 0.5 * tight.shape[1]

@@ -1,0 +1,137 @@
+"""Every source kind delivers BGR frames; a missing camera or broken file is a clear SourceError."""
+from __future__ import annotations
+
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import DEMO
+from edge.config import SourceConfig
+from edge.sources import LatestFrameReader, SourceError, open_source
+from edge.sources.demo import DemoSource
+from edge.sources.memory import MemorySource
+
+CFG = SourceConfig()
+
+
+def test_demo_is_repeatable_and_has_faces_motion_and_an_empty_moment(detector):
+    demo = DemoSource(CFG)
+    first = demo.read().image_bgr
+    assert first.shape == (480, 640, 3) and first.dtype == np.uint8
+    assert np.array_equal(first, DemoSource(CFG).frame_at(0))
+    assert not np.array_equal(demo.frame_at(0), demo.frame_at(60))  # the camera moves
+    counts = [len(detector.detect(demo.frame_at(i))) for i in range(0, demo.loop_frames, 6)]
+    assert counts.count(0) >= 1  # the idle screen gets shown
+    assert 2 in counts  # both people together
+    assert sum(c > 0 for c in counts) >= 0.9 * len(counts)
+
+
+def test_image_file_source_repeats_the_picture():
+    src = open_source(str(DEMO / "astronaut.png"), CFG)
+    a, b = src.read(), src.read()
+    assert a.image_bgr.shape == (512, 512, 3) and b.index == a.index + 1
+    src.close()
+
+
+def test_folder_source_holds_each_image_and_loops(tmp_path):
+    for name in ("astronaut.png", "grace_hopper.jpg"):
+        (tmp_path / name).write_bytes((DEMO / name).read_bytes())
+    (tmp_path / "notes.txt").write_text("not an image")
+    src = open_source(str(tmp_path), SourceConfig(fps=2))
+    shapes = [src.read().image_bgr.shape[:2] for _ in range(6)]
+    assert shapes == [(512, 512), (512, 512), (600, 512), (600, 512), (512, 512), (512, 512)]
+
+
+def test_empty_folder(tmp_path):
+    with pytest.raises(SourceError, match="folder has no images"):
+        open_source(str(tmp_path), CFG)
+
+
+def tiny_video(path, frames: int = 12) -> None:
+    img = cv2.resize(cv2.imread(str(DEMO / "grace_hopper.jpg")), (160, 192))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 192))
+    assert writer.isOpened()
+    for i in range(frames):
+        writer.write(np.roll(img, i * 2, axis=1))
+    writer.release()
+
+
+def test_video_file_source_reads_and_loops(tmp_path):
+    path = tmp_path / "clip.avi"
+    tiny_video(path)
+    src = open_source(str(path), CFG)
+    frames = [src.read() for _ in range(20)]  # past the end: it loops
+    assert all(f.image_bgr.shape == (192, 160, 3) for f in frames)
+    src.close()
+
+
+def test_video_removed_mid_run_is_a_lost_source(tmp_path):
+    path = tmp_path / "clip.avi"
+    tiny_video(path, 3)
+    src = open_source(str(path), CFG)
+    path.unlink()
+    with pytest.raises(SourceError):
+        for _ in range(10):
+            src.read()
+
+
+def test_not_a_video(tmp_path):
+    bad = tmp_path / "clip.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    with pytest.raises(SourceError, match="clip.mp4"):
+        open_source(str(bad), CFG).read()
+
+
+def test_missing_path_and_missing_camera(tmp_path):
+    with pytest.raises(SourceError, match="no such file, folder or camera"):
+        open_source(str(tmp_path / "nope.mp4"), CFG)
+    with pytest.raises(SourceError, match="/dev/video97: camera not available"):
+        open_source("/dev/video97", CFG)
+
+
+def test_picamera_without_picamera2_says_how_to_install():
+    try:
+        import picamera2  # noqa: F401
+    except ImportError:
+        with pytest.raises(SourceError, match="apt install python3-picamera2"):
+            open_source("picamera", CFG)
+    else:
+        pytest.skip("picamera2 is installed here")
+
+
+def test_latest_frame_reader_drops_stale_frames_instead_of_queueing():
+    n = iter(range(10**6))
+
+    def grab():
+        time.sleep(0.002)
+        return np.full((2, 2, 3), next(n) % 256, np.uint8)
+
+    reader = LatestFrameReader("fast", grab, timeout_s=1.0)
+    try:
+        first = reader.read()
+        time.sleep(0.1)  # a slow loop: ~50 frames arrive meanwhile
+        newest = reader.read()
+        assert newest.index - first.index > 10
+        assert reader.dropped > 10
+    finally:
+        reader.close()
+
+
+def test_latest_frame_reader_times_out_on_a_hung_camera_and_reports_a_dead_one():
+    hang = threading.Event()
+    reader = LatestFrameReader("hung", lambda: (hang.wait(5), None)[1], timeout_s=0.2)
+    with pytest.raises(SourceError, match="no frame for 0.2 s"):
+        reader.read()
+    hang.set()
+    with pytest.raises(SourceError, match="camera lost"):
+        time.sleep(0.05)
+        reader.read()
+    reader.close()
+
+
+def test_memory_source_ends_when_not_looping():
+    src = MemorySource([np.zeros((4, 4, 3), np.uint8)], loop=False)
+    assert src.read() is not None and src.read() is None

@@ -1,0 +1,107 @@
+"""Train the expression model: FER2013 (npz, Kaggle csv or class folders) -> runs/expression/best.pt.
+
+    python -m training.expression --data ../shared/data/fer2013/fer2013.npz --out runs/expression
+
+Selection is on val (PublicTest); test (PrivateTest) is read only by the final report.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from training import fer
+from training.augment import AugmentConfig, augment
+from training.metrics import summarize
+from training.nets import ExpressionNet
+from training.trainer import TrainConfig, predict, train
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/fer2013/fer2013.npz"
+
+
+def to_input(x_uint8: np.ndarray) -> torch.Tensor:
+    """(N, 48, 48) uint8 -> (N, 48, 48, 1) float in [-1, 1]: pixel_scale 1/127.5, offset -1."""
+    return torch.from_numpy(x_uint8).float().div_(127.5).sub_(1.0).unsqueeze(-1)
+
+
+PIXEL_SCALE, PIXEL_OFFSET = 1 / 127.5, -1.0
+
+
+class ExpressionTask:
+    def __init__(self, splits: fer.Splits, label_smoothing: float = 0.1, class_weight_power: float = 0.3):
+        self.x = {s: to_input(v) for s, v in splits.x.items() if len(v)}
+        self.y = {s: torch.from_numpy(v) for s, v in splits.y.items() if len(v)}
+        counts = np.bincount(splits.y["train"], minlength=len(fer.CLASSES)).astype(float)
+        # Mild re-weighting: disgust (1.5% of train) gets seen, accuracy on the rest barely moves.
+        w = (counts.max() / np.maximum(counts, 1)) ** class_weight_power
+        self.class_weight = torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float32)
+        self.label_smoothing = label_smoothing
+        self.aug = AugmentConfig()
+
+    def train_batches(self, batch_size: int, generator: torch.Generator):
+        x, y = self.x["train"], self.y["train"]
+        order = torch.randperm(len(x), generator=generator)
+        for i in range(0, len(order) - batch_size + 1, batch_size):
+            idx = order[i:i + batch_size]
+            yield augment(x[idx], self.aug), y[idx]
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(outputs, targets, weight=self.class_weight, label_smoothing=self.label_smoothing)
+
+    def evaluate(self, model: torch.nn.Module, split: str, flip: bool = False) -> dict[str, Any]:
+        probs = predict(model, self.x[split], flip=flip)
+        return summarize(self.y[split].numpy(), probs, fer.CLASSES)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="fer2013.npz, fer2013.csv or a folder")
+    ap.add_argument("--out", type=Path, default=Path("runs/expression"))
+    ap.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    ap.add_argument("--lr", type=float, default=TrainConfig.lr)
+    ap.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    ap.add_argument("--max-minutes", type=float, default=0.0, help="stop cleanly after this wall time")
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N train/val images (smoke runs)")
+    ap.add_argument("--fresh", action="store_true", help="ignore a checkpoint in --out instead of resuming")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        splits = fer.load(args.data)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.limit:
+        for s in splits.x:
+            splits.x[s], splits.y[s] = splits.x[s][: args.limit], splits.y[s][: args.limit]
+    task = ExpressionTask(splits)
+    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=min(args.batch_size, len(splits.x["train"])),
+                      max_minutes=args.max_minutes)
+    steps = len(splits.x["train"]) // cfg.batch_size
+    t0 = time.monotonic()
+    model, history = train(ExpressionNet(), task, cfg, args.out, steps, resume=not args.fresh)
+    summary = {
+        "data": splits.source,
+        "data_fingerprint": splits.fingerprint,
+        "command": "python -m training.expression " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "wall_seconds": round(history.wall_seconds, 1),
+        "session_seconds": round(time.monotonic() - t0, 1),
+        "best_epoch": history.best_epoch,
+        "epochs_run": len(history.epochs),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "config": cfg.__dict__,
+    }
+    (args.out / "train_summary.json").write_text(json.dumps(summary, indent=1))
+    logging.getLogger("training").info("best val %.4f at epoch %d", history.best_score, history.best_epoch + 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
