@@ -24,7 +24,6 @@ from training.metrics import summarize
 from training.nets import ExpressionNet
 from training.trainer import TrainConfig, predict, train
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/fer2013/fer2013.npz"
 
 
 def to_input(x_uint8: np.ndarray) -> torch.Tensor:
@@ -33,6 +32,7 @@ def to_input(x_uint8: np.ndarray) -> torch.Tensor:
 
 
 PIXEL_SCALE, PIXEL_OFFSET = 1 / 127.5, -1.0
+DEFAULT_DATA = fer.DEFAULT_NPZ
 
 
 class ExpressionTask:
@@ -63,7 +63,7 @@ class ExpressionTask:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="fer2013.npz, fer2013.csv or a folder")
+    ap.add_argument("--data", type=Path, default=fer.DEFAULT_NPZ, help="fer2013.npz, fer2013.csv or a folder")
     ap.add_argument("--out", type=Path, default=Path("runs/expression"))
     ap.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     ap.add_argument("--lr", type=float, default=TrainConfig.lr)

@@ -15,6 +15,7 @@ import numpy as np
 
 from edge.preprocess import equalize_clip
 
+DEFAULT_NPZ = Path(__file__).resolve().parents[1].parent / "shared/data/fer2013/fer2013.npz"
 CLASSES = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
 PREPROCESS_NAME = "equalizeHist(clip(1.2*x))"
 # Kaggle's CSV and the folder export both name the official splits this way.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +76,19 @@ def _largest(n: int, k: int, area: Rect) -> float:
     return lo
 
 
+@lru_cache(maxsize=64)
+def _face_slots(n: int, width: int, height: int, avoid: Rect | None) -> tuple[Slot, ...]:
+    return tuple(_compute_slots(n, width, height, avoid))
+
+
 def face_slots(n: int, width: int, height: int, avoid: Rect | None = None) -> list[Slot]:
     """Slots for n faces, left to right, in a width x height screen; `avoid` is a corner that must
-    stay free (the camera picture), handled by trying the area beside it and the area above it."""
+    stay free (the camera picture). Cached: the renderer asks every frame."""
+    return list(_face_slots(int(n), int(width), int(height), avoid))
+
+
+def _compute_slots(n: int, width: int, height: int, avoid: Rect | None = None) -> list[Slot]:
+    """The corner to avoid is handled by trying the area beside it and the area above it."""
     if n <= 0:
         return []
     m = MARGIN * min(width, height)

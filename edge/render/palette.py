@@ -32,9 +32,9 @@ TONE_PALETTES: dict[str, TonePalette] = {
                                 feature=(84, 54, 30), blush=(236, 128, 104)),
     "medium": TonePalette(fill=(210, 166, 126), rim=(166, 120, 84), shade=(164, 116, 80),
                           feature=(64, 40, 24), blush=(214, 112, 92)),
-    "medium_dark": TonePalette(fill=(168, 118, 80), rim=(124, 82, 52), shade=(124, 82, 52),
+    "medium_dark": TonePalette(fill=(175, 126, 87), rim=(130, 88, 58), shade=(128, 86, 56),
                                feature=(46, 28, 16), blush=(186, 90, 72)),
-    "dark": TonePalette(fill=(112, 74, 54), rim=(76, 48, 34), shade=(78, 48, 34),
+    "dark": TonePalette(fill=(124, 83, 62), rim=(84, 54, 40), shade=(86, 54, 38),
                         feature=(28, 16, 10), blush=(150, 70, 60)),
 }
 

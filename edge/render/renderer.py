@@ -116,7 +116,8 @@ class _Anim:
         self.changed_at = now
 
     def set_target(self, slot: layout.Slot, fresh: bool) -> None:
-        self.tx, self.ty, self.td = slot.cx, slot.cy, slot.d
+        # the diameter snaps to a cached size, so a settled face is a plain blit, never a rescale
+        self.tx, self.ty, self.td = slot.cx, slot.cy, float(_size_key(slot.d))
         if fresh:
             self.x, self.y, self.d = slot.cx, slot.cy, slot.d
 
@@ -168,7 +169,6 @@ class Renderer:
         self._last_now: float | None = None
         self._warm: deque[tuple[FaceParams, Style, int]] = deque()
         self._warm_keys: set[tuple] = set()
-        self._halos: dict[int, pygame.Surface] = {}
         self._pip_rect: layout.Rect | None = None
         self._warned_many = False
         self._last_message = ""
@@ -243,14 +243,12 @@ class Renderer:
         for anim in self._anims.values():
             self._draw_anim(anim, now, (now - anim.born) / FADE_IN_S)
 
-    def _draw_anim(self, anim: _Anim, now: float, alpha: float, halo: bool = True) -> None:
+    def _draw_anim(self, anim: _Anim, now: float, alpha: float) -> None:
         alpha = _ease(alpha)
         if alpha <= 0.0:
             return
-        size = _size_key(anim.td)
-        d = max(8, int(round(anim.d)))
-        if abs(d - size) <= 1:
-            d = size
+        size = int(anim.td)
+        d = size if abs(anim.d - size) < 1 else max(8, int(round(anim.d)))
         params = anim.params
         if _blinkable(params, anim.style):
             f = anim.eye_factor(now)
@@ -261,8 +259,6 @@ class Renderer:
         cur = self._surface(anim, params, anim.style, size, d)
         bx, by = anim.bob(now, d)
         pos = (int(round(anim.x - d / 2)) + bx, int(round(anim.y - d / 2)) + by)
-        if halo:
-            self._draw_halo(anim.x, anim.y, d, alpha)
         t = (now - anim.changed_at) / CROSSFADE_S
         if anim.prev is not None and t < 1.0:
             old = self._surface(anim, anim.prev[0], anim.prev[1], size, d)
@@ -290,24 +286,6 @@ class Renderer:
         if surf.get_width() != d:
             surf = pygame.transform.smoothscale(surf, (d, d))
         return surf
-
-    def _draw_halo(self, x: float, y: float, d: int, alpha: float) -> None:
-        """A soft light behind each face lifts it off the dark background; cached per size."""
-        key = _size_key(d)
-        halo = self._halos.get(key)
-        if halo is None:
-            n = int(key * 1.3)
-            yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
-            r = np.hypot(xx - (n - 1) / 2, yy - (n - 1) / 2) / (n / 2)
-            a = (np.clip(1 - r, 0, 1) ** 1.8 * 70).astype(np.uint8)
-            halo = pygame.Surface((n, n), pygame.SRCALPHA)
-            halo.fill((150, 140, 255, 0))
-            pygame.surfarray.pixels_alpha(halo)[:] = a.T
-            if len(self._halos) > 16:
-                self._halos.clear()
-            self._halos[key] = halo
-        n = halo.get_width()
-        _blit_alpha(self._screen, halo, (int(x - n / 2), int(y - n / 2 + d * 0.03)), alpha)
 
     # ---------------------------------------------------------------------------------------- warm-up
 
@@ -388,7 +366,7 @@ class Renderer:
         anim = self._message
         anim.set_look(params, style, now)
         anim.set_target(layout.Slot(W / 2, cy - d * 0.1, d), fresh=True)
-        self._draw_anim(anim, now, alpha, halo=False)
+        self._draw_anim(anim, now, alpha)
         y = self._text_block(message, cy + d / 2 + short * 0.04, px, TEXT, alpha, W * 0.88)
         # three dots breathing in turn: the screen is alive, something is being retried
         r = max(3, int(px * 0.16))

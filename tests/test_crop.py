@@ -1,0 +1,55 @@
+"""Crops are upright on the eye line and cut by the manifest's rule, wherever the face is."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.crop import CropRule, crop_face, roll_degrees
+
+
+def ncc(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of lightly blurred crops: what matters is where the face parts are, not texture."""
+    a, b = (cv2.GaussianBlur(v, (5, 5), 1.5).astype(np.float64).ravel() for v in (a, b))
+    a, b = a - a.mean(), b - b.mean()
+    return float(a @ b / np.sqrt((a @ a) * (b @ b)))
+
+
+@pytest.mark.parametrize("angle", [-20, 15])
+def test_a_tilted_head_gives_the_same_upright_crop(detector, portraits, angle):
+    img = portraits["grace_hopper.jpg"]
+    h, w = img.shape[:2]
+    rotated = cv2.warpAffine(img, cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0), (w, h),
+                             borderMode=cv2.BORDER_REFLECT101)
+    upright = crop_face(img, detector.detect(img)[0], CropRule(), (48, 48), "gray")
+    face = detector.detect(rotated)[0]
+    assert roll_degrees(face) == pytest.approx(roll_degrees(detector.detect(img)[0]) - angle, abs=4)
+    aligned = crop_face(rotated, face, CropRule(), (48, 48), "gray")
+    unaligned = crop_face(rotated, face, CropRule(rotate=False), (48, 48), "gray")
+    assert ncc(aligned, upright) > 0.75
+    assert ncc(aligned, upright) > ncc(unaligned, upright) + 0.1
+
+
+def test_rgb_crop_keeps_colour_order_and_scale_rule_widens(detector, portraits):
+    img = portraits["astronaut.png"]
+    face = detector.detect(img)[0]
+    rgb = crop_face(img, face, CropRule(scale=1.0), (64, 64), "rgb")
+    assert rgb.shape == (64, 64, 3)
+    r, g, b = (rgb[..., i].mean() for i in range(3))
+    assert r > b  # skin is red-ish: channels are R,G,B, not OpenCV's B,G,R
+    wide = crop_face(img, face, CropRule(scale=2.0), (64, 64), "gray")
+    tight = crop_face(img, face, CropRule(scale=1.0), (64, 64), "gray")
+    # the tight crop is the wide crop's middle half, enlarged
+    middle = cv2.resize(wide[16:48, 16:48], (64, 64), interpolation=cv2.INTER_LINEAR)
+    assert ncc(middle, tight) > 0.9
+
+
+def test_face_cut_by_the_border_and_a_huge_frame(detector, portraits):
+    img = portraits["astronaut.png"]
+    face = detector.detect(img)[0]
+    face.box[:2] -= 200  # pretend the face sits half outside the frame
+    crop = crop_face(img, face, CropRule(), (48, 48), "gray")
+    assert crop.shape == (48, 48)
+    big = cv2.resize(img, (4000, 4000))
+    f = detector.detect(big)[0]
+    assert crop_face(big, f, CropRule(), (48, 48), "gray").shape == (48, 48)

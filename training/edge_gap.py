@@ -1,0 +1,117 @@
+"""Train/serve gap of the expression model: FER2013 faces through the whole edge path.
+
+    python -m training.edge_gap --split val --sweep      # choose the crop rule (on val only)
+    python -m training.edge_gap --split test             # report the committed rule on test
+
+Raw FER faces (48x48, no preprocess) are upscaled to 120-200 px and pasted at random positions onto
+640x480 backgrounds; then BlazeFace -> crop rule -> T -> int8 model, exactly as on the Pi. The
+accuracy is compared with the model fed the dataset's own crops. A face the detector misses counts
+as wrong (the mirror would show nothing), and the miss rate is reported on its own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.classify import Classifier, read_manifest
+from edge.crop import CropRule
+from edge.detect import BlazeFaceDetector
+from edge.state import Face
+from training.fer import CLASSES, DEFAULT_NPZ
+
+MODELS = Path(__file__).resolve().parents[1] / "models_tflite"
+
+
+def background(rng: np.random.Generator, h: int = 480, w: int = 640) -> np.ndarray:
+    """A smooth room-like backdrop: a random gradient with soft blobs, in colour."""
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    a, b, c = rng.uniform(-0.15, 0.15, 3)
+    base = rng.uniform(40, 200, 3)
+    img = base[None, None, :] + (a * xs + b * ys)[..., None] * rng.uniform(0.5, 1.5, 3)
+    for _ in range(4):
+        cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(40, 160)
+        img += rng.uniform(-50, 50, 3) * np.exp(-((ys - cy) ** 2 + (xs - cx) ** 2) / (2 * r * r))[..., None]
+    return np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
+
+
+def paste(raw48: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    size = int(rng.integers(120, 201))
+    face = cv2.resize(raw48, (size, size), interpolation=cv2.INTER_CUBIC)
+    frame = background(rng)
+    y, x = int(rng.integers(0, 480 - size)), int(rng.integers(0, 640 - size))
+    frame[y:y + size, x:x + size] = face[..., None]
+    return frame
+
+
+def detect_all(raw: np.ndarray, seed: int) -> tuple[list[np.ndarray], list[Face | None]]:
+    det = BlazeFaceDetector("short", 1)
+    rng = np.random.default_rng(seed)
+    frames, faces = [], []
+    for img in raw:
+        frame = paste(img, rng)
+        found = det.detect(frame)
+        frames.append(frame)
+        faces.append(found[0] if found else None)
+    return frames, faces
+
+
+def accuracy_with_rule(clf: Classifier, frames, faces, y: np.ndarray, rule: CropRule) -> float:
+    clf.crop_rule = rule
+    correct = 0
+    for frame, face, label in zip(frames, faces, y):
+        if face is None:
+            continue
+        probs = clf.probabilities(clf.crop(frame, face))["expression"]
+        correct += int(np.argmax(probs) == label)
+    return correct / len(y)
+
+
+def direct_accuracy(clf: Classifier, x_t: np.ndarray, y: np.ndarray) -> float:
+    """The dataset's own crops (already through T): the model's accuracy without the edge path."""
+    preprocess, clf.preprocess = clf.preprocess, (lambda a: a)
+    try:
+        hits = [np.argmax(clf.probabilities(img)["expression"]) == label for img, label in zip(x_t, y)]
+    finally:
+        clf.preprocess = preprocess
+    return float(np.mean(hits))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_NPZ)
+    ap.add_argument("--split", choices=("val", "test"), default="val")
+    ap.add_argument("--sweep", action="store_true", help="try crop rules and print the best (use on val)")
+    ap.add_argument("--flip", action="store_true", help="with horizontal-flip averaging")
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    z = np.load(args.data)
+    raw, x_t, y = z[f"{args.split}_x_raw"], z[f"{args.split}_x"], z[f"{args.split}_y"].astype(int)
+    if args.limit:
+        raw, x_t, y = raw[: args.limit], x_t[: args.limit], y[: args.limit]
+    entry = read_manifest(MODELS)["expression"]
+    clf = Classifier("expression", entry, MODELS, 1, flip_average=args.flip)
+    frames, faces = detect_all(raw, args.seed)
+    missed = sum(f is None for f in faces)
+    result = {"split": args.split, "images": len(y), "flip_average": args.flip,
+              "detector_missed": missed, "direct_accuracy": round(direct_accuracy(clf, x_t, y), 4)}
+    rules = [clf.crop_rule]
+    if args.sweep:
+        rules = [CropRule(s, dy) for s in (0.9, 1.0, 1.1, 1.2, 1.3) for dy in (-0.1, -0.05, 0.0, 0.05)]
+    scores = {json.dumps(r.to_manifest()): accuracy_with_rule(clf, frames, faces, y, r) for r in rules}
+    best = max(scores, key=scores.get)
+    result.update({"edge_accuracy": round(scores[best], 4), "crop": json.loads(best),
+                   "gap_points": round(100 * (result["direct_accuracy"] - scores[best]), 2)})
+    if args.sweep:
+        result["sweep"] = {k: round(v, 4) for k, v in sorted(scores.items(), key=lambda kv: -kv[1])}
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
