@@ -76,7 +76,8 @@ class Mirror:
         self.pace = pace
         self.show_fps = cfg.display.show_fps
         self.stats = LoopStats()
-        self.on_frame: list[Callable[[LoopStats], None]] = []  # e.g. the systemd watchdog
+        # called after every presented frame, 'camera lost' screens included: e.g. the systemd watchdog
+        self.on_present: list[Callable[[LoopStats, Scene], None]] = []
         self._classes = {h: classifiers.classes(h) for h in classifiers.heads}
         self._tone = None if cfg.render.tone == "auto" else cfg.render.tone
 
@@ -122,6 +123,8 @@ class Mirror:
         t_end = time.monotonic()
         self.stats.stage_ms["display"].append((t_end - t_render) * 1000)
         self.stats.frame_times.append(t_end)
+        for hook in self.on_present:
+            hook(self.stats, scene)
         return commands
 
     def _overlay(self) -> list[str]:
@@ -173,8 +176,6 @@ class Mirror:
                     break
                 if "toggle_fps" in commands:
                     self.show_fps = not self.show_fps
-                for hook in self.on_frame:
-                    hook(self.stats)
                 now = time.monotonic()
                 if now >= next_stats:
                     next_stats = now + STATS_EVERY_S

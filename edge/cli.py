@@ -16,6 +16,7 @@ from pathlib import Path
 from edge import config as config_mod
 from edge.config import Config, ConfigError
 from edge.display import DisplayError
+from edge.notify import Notifier
 from edge.runtime import ModelError
 from edge.sources import SourceError
 
@@ -53,16 +54,25 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     detector = build_detector(cfg)
     classifiers = build_classifiers(cfg)
     display = open_display(cfg.display, args.out)
+    notifier = Notifier()
     stop = threading.Event()
+
+    def on_signal(signum: int, _frame) -> None:
+        log.info("%s: stopping", signal.Signals(signum).name)
+        notifier.stopping()
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
     try:
         renderer = Renderer(display.size, pip=cfg.display.pip)
         mirror = Mirror(cfg, lambda: open_source(cfg.source.input, cfg.source), detector, classifiers,
                         renderer, display, pace=display.mode != "headless")
+        mirror.on_present.append(lambda st, scene: notifier.frame_shown(st.fps_recent(), st.faces_now, scene.message))
         stats = mirror.run(args.frames, stop)
     finally:
         display.close()
+        notifier.close()
     print(json.dumps(stats.summary()))
     return 0
 

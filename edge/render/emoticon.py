@@ -297,8 +297,19 @@ def _draw_mask(pen: _Pen, p: FaceParams) -> None:
         pen.stroke([(sgn * 0.78, top(0.78) + 0.03), (sgn * 0.96, -0.1)], 0.03, pal.MASK_STRAP)
         pen.stroke([(sgn * 0.7, bot(0.7) - 0.05), (sgn * 0.9, 0.36)], 0.03, pal.MASK_STRAP)
     pen.poly(outline, pal.MASK_FILL)
+    # the mouth underneath shows through: an open mouth as a soft hollow, a smile or frown bends
+    # the pleats - so happy / sad / surprise still read with a mask on
+    w, base, h = _mouth_geometry(p)
+    if max(h(s) for s in (-0.5, 0.0, 0.5)) > 0.04:
+        up = _clamp(p.mouth_upper, 0, 1)
+        ss = [-1 + 2 * i / 24 for i in range(25)]
+        hollow = [(s * w * 0.95, base(s) - h(s) * up * 0.9) for s in ss]
+        hollow += [(s * w * 0.95, base(s) + h(s) * (1 - up) * 0.9) for s in reversed(ss)]
+        pen.poly(hollow, _mix(pal.MASK_FILL, pal.MASK_PLEAT, 0.55))
+    bend = 0.07 * _clamp(p.mouth_curve, -1, 1)
     for y0 in (0.33, 0.47, 0.61):
-        pts = [(x, y0 + 0.03 * (x / 0.66) ** 2) for x in (-0.68 + 1.36 * i / 16 for i in range(17))]
+        pts = [(x, y0 + bend * (1 - (x / 0.68) ** 2) + 0.015 * (x / 0.68) ** 2)
+               for x in (-0.68 + 1.36 * i / 16 for i in range(17))]
         pen.stroke(pts, 0.022, pal.MASK_PLEAT)
     pen.stroke(outline, 0.022, pal.MASK_EDGE, closed=True)
     # the bridge wire pinched over the nose
