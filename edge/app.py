@@ -18,7 +18,7 @@ from edge.classify import ClassifierSet
 from edge.config import Config
 from edge.detect import BlazeFaceDetector
 from edge.smooth import Smoother, emoticon_state
-from edge.sources import Source, SourceError
+from edge.sources import Source, SourceError, as_bgr
 from edge.state import FaceView, Scene
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,8 @@ class Mirror:
             return ["end"]
         t_cap = time.monotonic()
         ms["capture"].append((t_cap - t) * 1000)
-        image = frame.image_bgr
-        faces = self.detector.detect(image)[: self.cfg.detector.max_faces]
+        image = as_bgr(frame.image_bgr)
+        faces = self.detector.detect(image)[: self.cfg.detector.max_faces] if image is not None else []
         t_det = time.monotonic()
         ms["detect"].append((t_det - t_cap) * 1000)
         crops = [self.classifiers.crops(image, f) for f in faces]
@@ -101,13 +101,13 @@ class Mirror:
         t_cls = time.monotonic()
         ms["classify"].append((t_cls - t_crop) * 1000)
         tracks = self.smoother.update(faces, probs, frame.t_capture)
-        width = image.shape[1]
+        width = image.shape[1] if image is not None else 1
         views = [FaceView(tr.track_id, emoticon_state(tr.named_labels(self._classes), self._tone),
                           float((tr.face.box[0] + tr.face.box[2] / 2) / width)) for tr in tracks]
         t_smooth = time.monotonic()
         ms["smooth"].append((t_smooth - t_cls) * 1000)
         scene = Scene(faces=views, overlay=self._overlay() if self.show_fps else [],
-                      camera_rgb=image[:, :, ::-1] if self.cfg.display.pip else None)
+                      camera_rgb=image[:, :, ::-1] if self.cfg.display.pip and image is not None else None)
         commands = self._present(scene, t_smooth)
         self.stats.frames += 1
         self.stats.frames_with_face += bool(faces)

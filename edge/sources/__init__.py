@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
+import cv2
 import numpy as np
 
 from edge.config import SourceConfig
@@ -29,6 +30,35 @@ class Frame:
     image_bgr: np.ndarray
     t_capture: float  # time.monotonic() when the frame was taken
     index: int
+
+
+MIN_SIDE = 16  # smaller frames cannot hold a detectable face
+
+
+def as_bgr(image: np.ndarray | None) -> np.ndarray | None:
+    """Whatever a driver hands over, as 3-channel uint8 BGR; None for frames no stage can use.
+
+    Cameras and files occasionally deliver grey, BGRA, 16-bit or empty frames; the loop must show
+    the idle screen for those, not crash.
+    """
+    if image is None or not isinstance(image, np.ndarray) or image.size == 0:
+        return None
+    if image.dtype != np.uint8:
+        if np.issubdtype(image.dtype, np.floating):
+            image = np.clip(np.nan_to_num(image) * (255 if image.max() <= 1.0 else 1), 0, 255).astype(np.uint8)
+        else:
+            image = (image >> max(0, 8 * image.dtype.itemsize - 8)).astype(np.uint8)
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    elif image.ndim == 3 and image.shape[2] == 1:
+        image = cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2BGR)
+    elif image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    elif image.ndim != 3 or image.shape[2] != 3:
+        return None
+    if min(image.shape[:2]) < MIN_SIDE:
+        return None
+    return np.ascontiguousarray(image)
 
 
 class Source(Protocol):

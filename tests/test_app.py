@@ -1,0 +1,137 @@
+"""The frame loop end to end with fakes at the edges: bad frames, many faces, a camera that fails."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from edge.app import Mirror
+from edge.classify import ClassifierSet
+from edge.config import Config
+from edge.render import Renderer
+from edge.sources import SourceError
+from edge.sources.memory import MemorySource
+from edge.state import Face
+
+
+class RecordingRenderer:
+    """The real renderer, remembering every scene it was given."""
+
+    def __init__(self, size=(320, 180)):
+        self.inner = Renderer(size)
+        self.scenes = []
+
+    def render(self, scene, now):
+        self.scenes.append(scene)
+        return self.inner.render(scene, now)
+
+
+class NullDisplay:
+    mode = "headless"
+
+    def __init__(self):
+        self.shown = 0
+
+    def show(self, surface):
+        self.shown += 1
+        return []
+
+
+class ManyFacesDetector:
+    """A fake detector that sees 30 faces of growing size."""
+
+    def detect(self, frame):
+        return sorted((Face(np.array([10 * i, 10, 5 + i, 5 + i], np.float32), 0.9, np.zeros((6, 2), np.float32))
+                       for i in range(30)), key=lambda f: -f.area)
+
+
+def no_models(tmp_path):
+    return ClassifierSet(tmp_path)  # an empty folder: no manifest, no classifiers
+
+
+def mirror_for(frames, detector, tmp_path, cfg=None):
+    renderer = RecordingRenderer()
+    display = NullDisplay()
+    m = Mirror(cfg or Config(), lambda: MemorySource(frames), detector, no_models(tmp_path), renderer, display,
+               pace=False)
+    return m, renderer, display
+
+
+BAD_FRAMES = [
+    np.zeros((0, 0, 3), np.uint8),
+    np.zeros((1, 1, 3), np.uint8),
+    np.zeros((7, 3, 3), np.uint8),
+    np.zeros((480, 640), np.uint8),
+    np.zeros((480, 640, 1), np.uint8),
+    np.zeros((480, 640, 4), np.uint8),
+    np.zeros((480, 640, 3), np.uint16),
+    np.zeros((480, 640, 3), np.float32),
+    np.zeros((480, 640, 5), np.uint8),
+    np.zeros((3000, 4000, 3), np.uint8),
+]
+
+
+def test_bad_frames_never_crash_the_loop(detector, tmp_path, portraits):
+    frames = BAD_FRAMES + [portraits["astronaut.png"]]
+    m, renderer, display = mirror_for(frames, detector, tmp_path)
+    stats = m.run(len(frames))
+    assert stats.frames == len(frames) and display.shown == len(frames)
+    assert stats.frames_with_face == 1  # only the portrait
+    assert len(renderer.scenes[-1].faces) == 1
+
+
+def test_only_the_largest_faces_are_kept(tmp_path):
+    cfg = Config()
+    cfg.detector.max_faces = 4
+    m, renderer, _ = mirror_for([np.zeros((480, 640, 3), np.uint8)], ManyFacesDetector(), tmp_path, cfg)
+    m.run(3)
+    assert len(renderer.scenes[-1].faces) == 4
+
+
+def test_neutral_emoticon_without_models(detector, tmp_path, portraits):
+    m, renderer, _ = mirror_for([portraits["grace_hopper.jpg"]], detector, tmp_path)
+    m.run(2)
+    state = renderer.scenes[-1].faces[0].state
+    assert state.expression == "neutral" and state.tone == "yellow" and not state.mask
+
+
+def test_a_lost_camera_shows_a_message_and_comes_back(detector, tmp_path, portraits, monkeypatch):
+    monkeypatch.setattr("edge.app.BACKOFF_S", (0.01, 0.05))
+    opens = {"n": 0}
+
+    class Flaky:
+        """Gives 3 frames, then fails; the first two reconnects fail too."""
+
+        name = "flaky"
+
+        def __init__(self):
+            opens["n"] += 1
+            if 2 <= opens["n"] <= 3:
+                raise SourceError("flaky: camera not available")
+            self.left = 3
+
+        def read(self):
+            if self.left == 0:
+                raise SourceError("flaky: camera lost")
+            self.left -= 1
+            from edge.sources import Frame
+            return Frame(portraits["astronaut.png"], 0.0, 0)
+
+        def close(self):
+            pass
+
+    renderer, display = RecordingRenderer(), NullDisplay()
+    m = Mirror(Config(), Flaky, detector, no_models(tmp_path), renderer, display, pace=False)
+    stats = m.run(6, threading.Event())
+    assert stats.frames == 6 and opens["n"] == 4
+    messages = [s.message for s in renderer.scenes if s.message]
+    assert messages and "Camera lost" in messages[0]
+    assert renderer.scenes[-1].message is None and renderer.scenes[-1].faces
+
+
+def test_stop_event_ends_the_loop(detector, tmp_path, portraits):
+    m, _, _ = mirror_for([portraits["astronaut.png"]], detector, tmp_path)
+    stop = threading.Event()
+    stop.set()
+    assert m.run(None, stop).frames == 0

@@ -1,0 +1,335 @@
+"""Renderer and emoticon art: every variant draws, the art keeps its promises, screens never stretch.
+
+Pixel checks read the real drawn surfaces, so they hold for any future redraw of the art as long as
+the promises of issue #5 hold (mask over the mouth, dark sunglasses, ordered tones, distinct
+expressions, round faces, mirror order).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+
+os.environ["SDL_VIDEODRIVER"] = "dummy"
+
+import numpy as np  # noqa: E402
+import pygame  # noqa: E402
+import pytest  # noqa: E402
+
+from edge.render import Renderer, draw_emoticon  # noqa: E402
+from edge.render import palette as pal  # noqa: E402
+from edge.render import layout  # noqa: E402
+from edge.render.emoticon import EYE_X, EYE_Y, Style, build_emoticon  # noqa: E402
+from edge.render.gallery import make_sheet, variants  # noqa: E402
+from edge.render.params import EXPRESSION_PARAMS, FaceParams, blend, expression_params  # noqa: E402
+from edge.state import EXPRESSIONS, SKIN_TONES, TONES, EmoticonState, FaceView, Scene  # noqa: E402
+
+SIZES = (32, 96, 256)
+SCREENS = ((1920, 1080), (800, 480), (1080, 1920))
+
+
+def rgba(surf: pygame.Surface) -> np.ndarray:
+    """H x W x 4 float array."""
+    rgb = pygame.surfarray.array3d(surf).transpose(1, 0, 2)
+    a = pygame.surfarray.array_alpha(surf).T
+    return np.dstack([rgb, a]).astype(np.float32)
+
+
+def rgb(surf: pygame.Surface) -> np.ndarray:
+    return pygame.surfarray.array3d(surf).transpose(1, 0, 2).astype(np.float32)
+
+
+def region(size: int, cx: float, cy: float, rx: float, ry: float) -> tuple[slice, slice]:
+    """Pixel slices of a box given in face units (centre 0,0, radius 1, y down)."""
+    r = size / 2
+    return (slice(int(r + (cy - ry) * r), int(r + (cy + ry) * r)), slice(int(r + (cx - rx) * r), int(r + (cx + rx) * r)))
+
+
+def lightness(px: np.ndarray) -> np.ndarray:
+    """CIE L* of sRGB values (0..255)."""
+    c = px / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    y = lin[..., 0] * 0.2126 + lin[..., 1] * 0.7152 + lin[..., 2] * 0.0722
+    return np.where(y > 0.008856, 116 * np.cbrt(y) - 16, 903.3 * y)
+
+
+# ------------------------------------------------------------------------------------------ variants
+
+
+def test_variant_count_is_336():
+    vs = variants()
+    assert len(vs) == 7 * 6 * 4 * 2 == len(set(vs))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_variant_renders(size):
+    for state in variants():
+        surf = draw_emoticon(state, size)
+        assert surf.get_size() == (size, size)
+        assert surf.get_flags() & pygame.SRCALPHA
+        a = pygame.surfarray.array_alpha(surf)
+        assert a[0, 0] == 0 and a[-1, -1] == 0, state  # corners outside the disc stay clear
+        assert a[size // 2, size // 2] == 255, state
+        assert a[size // 2, 2] > 0 and a[2, size // 2] > 0  # the disc reaches (nearly) the edge: no margin waste
+
+
+def test_draw_emoticon_is_cached():
+    s = EmoticonState("happy", "medium", "glasses", "rectangular", True)
+    assert draw_emoticon(s, 64) is draw_emoticon(s, 64)
+    # glasses_shape is irrelevant without glasses: one cache entry, not two
+    assert draw_emoticon(EmoticonState("sad", eyewear="none", glasses_shape="rectangular"), 64) is \
+        draw_emoticon(EmoticonState("sad", eyewear="none", glasses_shape="round"), 64)
+
+
+def test_unknown_values_fall_back():
+    surf = draw_emoticon(EmoticonState("bored", "blue"), 48)
+    ref = draw_emoticon(EmoticonState("neutral", "yellow"), 48)
+    assert np.array_equal(rgba(surf), rgba(ref))
+
+
+# ------------------------------------------------------------------------------------------ art promises
+
+
+@pytest.mark.parametrize("tone", TONES)
+def test_mask_covers_the_mouth(tone):
+    size = 128
+    mask_colours = np.array([pal.MASK_FILL, pal.MASK_PLEAT, pal.MASK_EDGE], np.float32)
+    mouth_colours = np.array([pal.MOUTH, pal.TEETH, pal.TONGUE, pal.palette(tone).feature], np.float32)
+    box = region(size, 0.0, 0.5, 0.3, 0.14)  # where every mouth is drawn
+    for expr in EXPRESSIONS:
+        masked = rgb(draw_emoticon(EmoticonState(expr, tone, mask=True), size))[box].reshape(-1, 3)
+        d_mask = np.min(np.linalg.norm(masked[:, None] - mask_colours[None], axis=2), axis=1)
+        assert np.mean(d_mask < 45) > 0.97, (expr, tone)  # all mask-coloured (shading allowed)
+        bare = rgb(draw_emoticon(EmoticonState(expr, tone), size))[box].reshape(-1, 3)
+        d_mouth = np.min(np.linalg.norm(bare[:, None] - mouth_colours[None], axis=2), axis=1)
+        assert np.mean(d_mouth < 40) > 0.04, (expr, tone)  # ... and the box really is where the mouth is
+
+
+@pytest.mark.parametrize("tone", TONES)
+def test_sunglasses_are_dark_over_the_eyes(tone):
+    size = 128
+    for expr in EXPRESSIONS:
+        for sgn in (-1, 1):
+            box = region(size, sgn * EYE_X, EYE_Y, 0.1, 0.09)
+            dark = rgb(draw_emoticon(EmoticonState(expr, tone, "sunglasses"), size))[box]
+            assert lightness(dark).mean() < 25, (expr, tone)
+            plain = rgb(draw_emoticon(EmoticonState(expr, tone), size))[box]
+            assert lightness(plain).mean() > lightness(dark).mean() + 8, (expr, tone)
+
+
+def _face_fill_lightness(tone: str) -> float:
+    surf = draw_emoticon(EmoticonState("neutral", tone), 128)
+    px = rgba(surf)
+    opaque = px[..., 3] == 255
+    return float(np.median(lightness(px[..., :3][opaque])))
+
+
+def test_skin_tones_are_ordered_in_lightness():
+    ls = [_face_fill_lightness(t) for t in SKIN_TONES]  # light .. dark
+    assert all(a > b + 5 for a, b in zip(ls, ls[1:])), ls
+    assert ls[0] > 80 and ls[-1] < 50, ls
+
+
+def test_yellow_is_the_saturated_classic():
+    px = rgba(draw_emoticon(EmoticonState("neutral", "yellow"), 128))
+    fill = np.median(px[..., :3][px[..., 3] == 255], axis=0)
+    r, g, b = fill
+    assert r > 220 and g > 170 and b < 120  # unmistakably emoji yellow, unlike any skin tone
+    for t in SKIN_TONES:
+        sr, sg, sb = pal.palette(t).fill
+        assert (sg - sb) < (g - b)
+
+
+DISTINCT_COMBOS = [
+    (("yellow", "none", "round", False), 2.5),
+    (("medium", "glasses", "round", False), 2.5),
+    (("dark", "glasses", "rectangular", False), 2.5),
+    (("light", "sunglasses", "round", False), 2.5),
+    (("medium_light", "none", "round", True), 2.5),
+    (("dark", "glasses", "rectangular", True), 2.0),
+    (("medium_dark", "sunglasses", "round", True), 1.5),  # only brows and extras are left here
+]
+
+
+@pytest.mark.parametrize("combo,threshold", DISTINCT_COMBOS)
+def test_every_pair_of_expressions_differs(combo, threshold):
+    faces = {e: rgba(draw_emoticon(EmoticonState(e, *combo), 96))[..., :3] for e in EXPRESSIONS}
+    for a, b in itertools.combinations(EXPRESSIONS, 2):
+        diff = float(np.abs(faces[a] - faces[b]).mean())
+        assert diff > threshold, (combo, a, b, diff)
+
+
+def test_expressions_use_their_cues():
+    """The named cues of issue #5, checked on the params that drive the drawing."""
+    p = EXPRESSION_PARAMS
+    n = p["neutral"]
+    assert p["angry"].brow_raise < n.brow_raise and p["angry"].brow_tilt < 0 and p["angry"].brow_squeeze > 0
+    assert p["angry"].mouth_width < n.mouth_width + 0.01 and p["angry"].mouth_open == 0
+    assert p["disgust"].nose_wrinkle > 0 and p["disgust"].mouth_upper > 0.7 and abs(p["disgust"].mouth_side) > 0.5
+    assert p["fear"].brow_raise > 0 and p["fear"].eye_open_l > 1 and p["fear"].mouth_width > n.mouth_width
+    assert p["happy"].mouth_curve > 0.5 and p["happy"].eye_smile > 0.5
+    assert p["sad"].brow_tilt > 0.5 and p["sad"].mouth_curve < -0.5
+    assert p["surprise"].brow_raise > 0.5 and p["surprise"].mouth_open > 0.5 and p["surprise"].mouth_square < 0.3
+
+
+def test_params_blend_and_quantize():
+    a, b = expression_params("sad"), expression_params("happy")
+    assert blend(a, b, 0) == a and blend(a, b, 1) == b
+    mid = blend(a, b, 0.5)
+    assert mid.mouth_curve == pytest.approx((a.mouth_curve + b.mouth_curve) / 2)
+    assert FaceParams(mouth_open=0.512).quantized() == FaceParams(mouth_open=0.5)
+    assert a.with_eyes(0.0).eye_open_l == 0.0
+
+
+def test_head_pose_moves_features_not_the_disc():
+    base = rgba(build_emoticon(FaceParams(), Style(), 96))
+    rolled = rgba(build_emoticon(FaceParams(head_roll=20), Style(), 96))
+    assert np.array_equal(base[..., 3], rolled[..., 3])  # same round silhouette
+    assert np.abs(base - rolled).mean() > 1.0
+
+
+# ------------------------------------------------------------------------------------------ screens
+
+
+def _yellow(img: np.ndarray) -> np.ndarray:
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    return (r > 150) & (g > b + 40) & (r > b + 80)
+
+
+def _light(img: np.ndarray) -> np.ndarray:
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    return (r > 190) & (g > 160) & (b > 140)
+
+
+def _components(mask: np.ndarray, step: int = 4) -> list[tuple[int, int, int, int]]:
+    """Bounding boxes (x0, y0, x1, y1) of 4-connected blobs, on a subsampled grid."""
+    small = mask[::step, ::step]
+    seen = np.zeros_like(small, bool)
+    boxes = []
+    h, w = small.shape
+    for y, x in zip(*np.nonzero(small)):
+        if seen[y, x]:
+            continue
+        stack = [(y, x)]
+        seen[y, x] = True
+        ys, xs = [], []
+        while stack:
+            cy, cx = stack.pop()
+            ys.append(cy)
+            xs.append(cx)
+            for ny, nx in ((cy + 1, cx), (cy - 1, cx), (cy, cx + 1), (cy, cx - 1)):
+                if 0 <= ny < h and 0 <= nx < w and small[ny, nx] and not seen[ny, nx]:
+                    seen[ny, nx] = True
+                    stack.append((ny, nx))
+        if len(ys) > 20:
+            boxes.append((min(xs) * step, min(ys) * step, (max(xs) + 1) * step, (max(ys) + 1) * step))
+    return boxes
+
+
+def _settled(renderer: Renderer, scene: Scene, t: float = 100.0) -> np.ndarray:
+    renderer.render(scene, t)
+    return rgb(renderer.render(scene, t + 1.0))  # past fade-in, crossfade and glide
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+@pytest.mark.parametrize("n", [0, 1, 4])
+def test_faces_stay_round_on_every_screen(screen, n):
+    faces = [FaceView(i, EmoticonState(EXPRESSIONS[i], "yellow"), 0.1 + 0.25 * i) for i in range(n)]
+    r = Renderer(screen)
+    img = _settled(r, Scene(faces=faces))
+    assert img.shape[:2] == (screen[1], screen[0])
+    if n == 0:  # the attract screen shows one (animated) emoticon
+        boxes = _components(_yellow(img) | _light(img))
+        assert len(boxes) >= 1
+        x0, y0, x1, y1 = max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+        assert abs((x1 - x0) / (y1 - y0) - 1) < 0.06
+        return
+    boxes = _components(_yellow(img))
+    assert len(boxes) == n, boxes
+    for x0, y0, x1, y1 in boxes:
+        w, h = x1 - x0, y1 - y0
+        assert abs(w / h - 1) < 0.05, (screen, n, w, h)
+        assert w > 0.2 * min(screen)  # faces use the screen, four on a 800x480 included
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_mirror_order(screen):
+    """A person at the left of the camera frame (small x) is on the right of a mirror."""
+    faces = [FaceView(1, EmoticonState("happy", "yellow"), 0.2), FaceView(2, EmoticonState("happy", "light"), 0.8)]
+    img = _settled(Renderer(screen), Scene(faces=faces))
+    yx = np.nonzero(_yellow(img))[1].mean()
+    lx = np.nonzero(_light(img))[1].mean()
+    assert yx > lx
+
+
+def test_mirror_x():
+    assert layout.mirror_x(0.1) == pytest.approx(0.9)
+
+
+def test_layout_adapts_instead_of_stretching():
+    for w, h in SCREENS:
+        for n in range(1, 5):
+            slots = layout.face_slots(n, w, h)
+            xs = [s.cx for s in slots]
+            assert xs == sorted(xs) and len(set(xs)) == n  # left-to-right order is kept
+            for s in slots:
+                assert s.d / 2 <= s.cx <= w - s.d / 2 and s.d / 2 <= s.cy <= h - s.d / 2
+            for a, b in itertools.combinations(slots, 2):
+                assert np.hypot(a.cx - b.cx, a.cy - b.cy) >= a.d  # no overlap
+    # a portrait screen does not shrink faces into a row
+    assert layout.face_slots(2, 1080, 1920)[0].d > 1080 / 2
+
+
+def test_message_and_overlay_and_no_display():
+    r = Renderer((800, 480))
+    blank = rgb(r.render(Scene(message="Camera lost \u2014 reconnecting\u2026"), 0.0))
+    img = rgb(r.render(Scene(message="Camera lost \u2014 reconnecting\u2026", overlay=["12.0 fps", "x 1 ms"]), 1.0))
+    assert (img[300:400].max(axis=2) > 200).sum() > 200  # white message text below the face
+    assert np.abs(img[:40, :120] - blank[:40, :120]).mean() > 5  # overlay in the top-left corner
+    assert not pygame.display.get_init()  # the renderer never touches the display
+
+
+def test_state_change_crossfades_quickly():
+    r = Renderer((800, 480))
+    a = Scene(faces=[FaceView(7, EmoticonState("happy"), 0.5)])
+    b = Scene(faces=[FaceView(7, EmoticonState("sad"), 0.5)])
+    _settled(r, a, 10.0)
+    r.render(b, 11.0)
+    mid = r.render(b, 11.1)
+    anim = r._anims[7]
+    assert anim.prev is not None  # still crossfading at 100 ms
+    r.render(b, 11.25)
+    assert r._anims[7].prev is None  # done within 250 ms
+    assert mid is r.render(b, 11.3)  # the same surface object is reused
+
+
+def test_picture_in_picture_is_mirrored():
+    cam = np.zeros((120, 160, 3), np.uint8)
+    cam[:, :80] = (255, 0, 0)  # left half of the camera frame red
+    r = Renderer((800, 480), pip=True)
+    img = _settled(r, Scene(faces=[FaceView(1, EmoticonState(), 0.5)], camera_rgb=cam))
+    red = (img[..., 0] > 200) & (img[..., 1] < 60) & (img[..., 2] < 60)
+    ys, xs = np.nonzero(red)
+    assert len(xs) > 500 and xs.min() > 800 * 0.6 and ys.min() > 480 * 0.5  # bottom-right corner
+    pip_x0 = 800 - 0.025 * 480 - 0.22 * 800
+    assert xs.min() > pip_x0 + 0.4 * 0.22 * 800  # red is on the right half: mirrored
+    faces = _components(_yellow(img))
+    assert len(faces) == 1 and faces[0][2] < pip_x0 + 5  # the face keeps clear of the camera picture
+
+
+def test_more_than_four_faces_shows_four():
+    faces = [FaceView(i, EmoticonState(), i / 6) for i in range(6)]
+    img = _settled(Renderer((1920, 1080)), Scene(faces=faces))
+    assert len(_components(_yellow(img))) == 4
+
+
+def test_gallery_sheet(tmp_path):
+    out = make_sheet(tmp_path / "sheet.png", size=24)
+    sheet = pygame.image.load(str(out))
+    assert sheet.get_width() > 24 * 24 and sheet.get_height() > 14 * 24
+
+
+def test_bench_runs():
+    from edge.render.bench import bench_render
+
+    res = bench_render((320, 240), frames=10)
+    assert res["fps_cached"] > 0 and res["new_variant_ms"] > 0
