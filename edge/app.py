@@ -94,6 +94,8 @@ class Mirror:
         faces = self.detector.detect(image)[: self.cfg.detector.max_faces] if image is not None else []
         t_det = time.monotonic()
         ms["detect"].append((t_det - t_cap) * 1000)
+        if faces:
+            self.classifiers.begin_frame(image, faces)
         crops = [self.classifiers.crops(image, f) for f in faces]
         t_crop = time.monotonic()
         ms["crop"].append((t_crop - t_det) * 1000)

@@ -15,9 +15,8 @@ import numpy as np
 from pathlib import Path
 
 from edge.app import STAGES, Mirror
-from edge.classify import ClassifierSet
+from edge.cli import build_classifiers, build_detector
 from edge.config import Config, DisplayConfig
-from edge.detect import BlazeFaceDetector
 from edge.runtime import backend_name
 from edge.sources.demo import DemoSource
 from edge.sources.memory import MemorySource
@@ -46,9 +45,8 @@ def bench_threads(cfg: Config, threads: int, frames: int) -> dict:
     from edge.render import Renderer
 
     images = one_face_frames(cfg)
-    detector = BlazeFaceDetector(cfg.detector.model, threads, cfg.detector.min_score)
-    classifiers = ClassifierSet(Path(cfg.classify.models_dir) if cfg.classify.models_dir else None, threads,
-                                cfg.classify.flip_average)
+    detector = build_detector(cfg, threads)
+    classifiers = build_classifiers(cfg, threads)
     face = detector.detect(images[0])[0]
     per_model = {}
     for c in classifiers.classifiers:
@@ -60,6 +58,9 @@ def bench_threads(cfg: Config, threads: int, frames: int) -> dict:
             c.flip_average = True
             per_model[c.name]["ms_flip_average"] = _median_ms(lambda: c.probabilities(crop))
         c.flip_average = flip
+    if classifiers.skin is not None:
+        classifiers.begin_frame(images[0], [face])
+        per_model["skin_tone"] = {"ms": _median_ms(lambda: classifiers.skin.measure(images[0], face))}
     display = Display(DisplayConfig(mode="headless", width=BENCH_SCREEN[0], height=BENCH_SCREEN[1]), "headless")
     try:
         mirror = Mirror(cfg, lambda: MemorySource(images), detector, classifiers,

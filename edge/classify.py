@@ -17,6 +17,7 @@ import numpy as np
 from edge.crop import CropRule, crop_face
 from edge.preprocess import lookup
 from edge.runtime import ModelError, TFLiteModel
+from edge.skin_tone import SkinToneMeter, band_scores
 from edge.state import Face
 
 log = logging.getLogger(__name__)
@@ -119,11 +120,22 @@ class Classifier:
         return acc
 
 
-class ClassifierSet:
-    """All classifiers the manifest offers, run per face."""
+@dataclass
+class FaceCrops:
+    """What the crop stage takes from the frame for one face: one crop per model, and the
+    measured skin colour (its ITA angle), or None where no skin was visible."""
 
-    def __init__(self, models_dir: Path | None = None, num_threads: int = 1, flip_average: bool = True):
+    crops: list[np.ndarray]
+    skin_ita: float | None
+
+
+class ClassifierSet:
+    """All classifiers the manifest offers, plus the measured skin tone, run per face."""
+
+    def __init__(self, models_dir: Path | None = None, num_threads: int = 1, flip_average: bool = True,
+                 skin_tone: bool = True):
         self.models_dir = models_dir or DEFAULT_MODELS_DIR
+        self.skin = SkinToneMeter() if skin_tone else None
         manifest = read_manifest(self.models_dir)
         self.classifiers = [
             Classifier(name, manifest[name], self.models_dir, num_threads,
@@ -137,19 +149,29 @@ class ClassifierSet:
 
     @property
     def heads(self) -> list[str]:
-        return [h.name for c in self.classifiers for h in c.heads]
+        return [h.name for c in self.classifiers for h in c.heads] + ([self.skin.name] if self.skin else [])
 
-    def crops(self, frame_bgr: np.ndarray, face: Face) -> list[np.ndarray]:
-        return [c.crop(frame_bgr, face) for c in self.classifiers]
+    def begin_frame(self, frame_bgr: np.ndarray, faces: list[Face]) -> None:
+        """Per-frame work shared by all faces (the white balance the skin tone is measured under)."""
+        if self.skin is not None and faces:
+            self.skin.begin_frame(frame_bgr, faces)
 
-    def classify(self, crops: list[np.ndarray]) -> dict[str, np.ndarray]:
-        """head -> probabilities, for one face's crops (one per classifier)."""
+    def crops(self, frame_bgr: np.ndarray, face: Face) -> FaceCrops:
+        return FaceCrops([c.crop(frame_bgr, face) for c in self.classifiers],
+                         self.skin.measure(frame_bgr, face) if self.skin is not None else None)
+
+    def classify(self, face_crops: FaceCrops) -> dict[str, np.ndarray]:
+        """head -> probabilities (for skin tone: soft band scores) for one face."""
         out: dict[str, np.ndarray] = {}
-        for c, crop in zip(self.classifiers, crops):
+        for c, crop in zip(self.classifiers, face_crops.crops):
             out.update(c.probabilities(crop))
+        if face_crops.skin_ita is not None:
+            out["skin_tone"] = band_scores(face_crops.skin_ita)
         return out
 
     def classes(self, head: str) -> list[str]:
+        if self.skin is not None and head == self.skin.name:
+            return self.skin.classes
         for c in self.classifiers:
             for h in c.heads:
                 if h.name == head:

@@ -46,8 +46,8 @@ class ManyFacesDetector:
                        for i in range(30)), key=lambda f: -f.area)
 
 
-def no_models(tmp_path):
-    return ClassifierSet(tmp_path)  # an empty folder: no manifest, no classifiers
+def no_models(tmp_path, skin_tone: bool = False):
+    return ClassifierSet(tmp_path, skin_tone=skin_tone)  # an empty folder: no manifest, no classifiers
 
 
 def mirror_for(frames, detector, tmp_path, cfg=None):
@@ -94,6 +94,14 @@ def test_neutral_emoticon_without_models(detector, tmp_path, portraits):
     m.run(2)
     state = renderer.scenes[-1].faces[0].state
     assert state.expression == "neutral" and state.tone == "yellow" and not state.mask
+
+
+def test_measured_skin_tone_reaches_the_emoticon(detector, tmp_path, portraits):
+    renderer = RecordingRenderer()
+    m = Mirror(Config(), lambda: MemorySource([portraits["astronaut.png"]]), detector,
+               no_models(tmp_path, skin_tone=True), renderer, NullDisplay(), pace=False)
+    m.run(3)
+    assert renderer.scenes[-1].faces[0].state.tone in ("light", "medium_light", "medium")
 
 
 def test_a_lost_camera_shows_a_message_and_comes_back(detector, tmp_path, portraits, monkeypatch):

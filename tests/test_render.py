@@ -109,11 +109,12 @@ def test_sunglasses_are_dark_over_the_eyes(tone):
     size = 128
     for expr in EXPRESSIONS:
         for sgn in (-1, 1):
-            box = region(size, sgn * EYE_X, EYE_Y, 0.1, 0.09)
-            dark = rgb(draw_emoticon(EmoticonState(expr, tone, "sunglasses"), size))[box]
-            assert lightness(dark).mean() < 25, (expr, tone)
-            plain = rgb(draw_emoticon(EmoticonState(expr, tone), size))[box]
-            assert lightness(plain).mean() > lightness(dark).mean() + 8, (expr, tone)
+            box = region(size, sgn * EYE_X, EYE_Y, 0.12, 0.15)  # the widest (surprised) eye
+            dark = lightness(rgb(draw_emoticon(EmoticonState(expr, tone, "sunglasses"), size))[box])
+            assert dark.mean() < 25 and np.percentile(dark, 90) < 40, (expr, tone)
+            if tone in ("yellow", "light", "medium_light"):  # on pale skin the bare eye area is lighter
+                plain = lightness(rgb(draw_emoticon(EmoticonState(expr, tone), size))[box])
+                assert plain.mean() > dark.mean() + 15, (expr, tone)
 
 
 def _face_fill_lightness(tone: str) -> float:
@@ -283,7 +284,7 @@ def test_message_and_overlay_and_no_display():
     r = Renderer((800, 480))
     blank = rgb(r.render(Scene(message="Camera lost \u2014 reconnecting\u2026"), 0.0))
     img = rgb(r.render(Scene(message="Camera lost \u2014 reconnecting\u2026", overlay=["12.0 fps", "x 1 ms"]), 1.0))
-    assert (img[300:400].max(axis=2) > 200).sum() > 200  # white message text below the face
+    assert (img[270:350].min(axis=2) > 180).sum() > 100  # white message text below the face
     assert np.abs(img[:40, :120] - blank[:40, :120]).mean() > 5  # overlay in the top-left corner
     assert not pygame.display.get_init()  # the renderer never touches the display
 

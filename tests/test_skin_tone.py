@@ -1,0 +1,96 @@
+"""Skin tone is measured, stable under lighting changes, and survives masks and sunglasses."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import PORTRAIT_FACES
+from edge.skin_tone import ITA_EDGES, band_scores, measure, patch_centres, tone_of, white_balance_gains
+from edge.state import SKIN_TONES
+
+LIGHTING = {
+    "exposure -30%": lambda im: im * 0.7,
+    "exposure +30%": lambda im: im * 1.3,
+    "warm cast": lambda im: im * np.array([0.8, 1.0, 1.2]),  # B, G, R
+    "cool cast": lambda im: im * np.array([1.2, 1.0, 0.8]),
+}
+
+
+def tone(image, detector):
+    face = detector.detect(image)[0]
+    sample = measure(image, face, white_balance_gains(image, [face.box]))
+    assert sample is not None
+    return tone_of(sample.ita)
+
+
+@pytest.mark.parametrize("name", sorted(PORTRAIT_FACES))
+@pytest.mark.parametrize("change", sorted(LIGHTING))
+def test_lighting_moves_the_tone_at_most_one_band(detector, portraits, name, change):
+    image = portraits[name]
+    changed = np.clip(LIGHTING[change](image.astype(np.float32)), 0, 255).astype(np.uint8)
+    before, after = tone(image, detector), tone(changed, detector)
+    assert abs(SKIN_TONES.index(before) - SKIN_TONES.index(after)) <= 1, (before, after)
+
+
+def test_white_balance_undoes_a_colour_cast_on_a_grey_scene():
+    grey = np.full((120, 160, 3), 120, np.uint8)
+    cast = np.clip(grey * np.array([0.7, 1.0, 1.3]), 0, 255).astype(np.uint8)
+    balanced = cast.reshape(-1, 3)[0] * white_balance_gains(cast)
+    assert np.ptp(balanced) < 3  # neutral again
+
+
+def test_a_strongly_coloured_object_does_not_tint_the_face(detector, portraits):
+    """The astronaut's orange suit fills much of the frame; grey world alone would turn her green."""
+    image = portraits["astronaut.png"]
+    gains = white_balance_gains(image, [detector.detect(image)[0].box])
+    assert gains.max() / gains.min() < 1.15
+
+
+def paint_mask(image, face):
+    out = image.copy()
+    (rx, ry), (lx, ly), _, (mx, my) = face.keypoints[:4]
+    d = lx - rx
+    pts = np.array([[rx - 0.45 * d, ry + 0.35 * d], [lx + 0.45 * d, ly + 0.35 * d],
+                    [lx + 0.3 * d, my + 0.7 * d], [rx - 0.3 * d, my + 0.7 * d]], np.int32)
+    cv2.fillPoly(out, [pts], (230, 200, 170))  # a light blue surgical mask (BGR)
+    return out
+
+
+def paint_sunglasses(image, face):
+    out = image.copy()
+    d = face.keypoints[1][0] - face.keypoints[0][0]
+    for x, y in face.keypoints[:2]:
+        cv2.ellipse(out, (int(x), int(y)), (int(0.3 * d), int(0.22 * d)), 0, 0, 360, (20, 20, 20), -1)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(PORTRAIT_FACES))
+@pytest.mark.parametrize("paint", [paint_mask, paint_sunglasses])
+def test_masked_and_sunglassed_faces_still_get_a_tone(detector, portraits, name, paint):
+    image = portraits[name]
+    face = detector.detect(image)[0]
+    covered = paint(image, face)
+    sample = measure(covered, face, white_balance_gains(covered, [face.box]))
+    assert sample is not None
+    plain = tone(image, detector)
+    assert abs(SKIN_TONES.index(tone_of(sample.ita)) - SKIN_TONES.index(plain)) <= 1
+
+
+def test_bands_are_ordered_and_scores_are_soft():
+    itas = [70, 50, 35, 20, 0, -40]
+    tones = [tone_of(a) for a in itas]
+    assert tones == ["light", "medium_light", "medium", "medium_dark", "dark", "dark"]
+    for a in (70, ITA_EDGES[1], 30, -50):
+        s = band_scores(a)
+        assert s.shape == (5,) and abs(s.sum() - 1) < 1e-9
+        assert SKIN_TONES[int(np.argmax(s))] == tone_of(a) or a in ITA_EDGES
+    edge = band_scores(ITA_EDGES[1])
+    assert abs(edge[1] - edge[2]) < 0.05  # on an edge: split between the two tones
+
+
+def test_patches_sit_on_the_face_and_follow_roll(detector, portraits):
+    face = detector.detect(portraits["grace_hopper.jpg"])[0]
+    x, y, w, h = face.box
+    for cx, cy, r in patch_centres(face):
+        assert x < cx < x + w and y < cy < y + h and r > 2
