@@ -5,6 +5,7 @@ asserts, but a median over hundreds of frames is a fair figure to report and com
 """
 from __future__ import annotations
 
+import logging
 import platform
 import resource
 import statistics
@@ -12,7 +13,6 @@ import time
 from dataclasses import replace
 
 import numpy as np
-from pathlib import Path
 
 from edge.app import STAGES, Mirror
 from edge.cli import build_classifiers, build_detector
@@ -20,6 +20,8 @@ from edge.config import Config, DisplayConfig
 from edge.runtime import backend_name
 from edge.sources.demo import DemoSource
 from edge.sources.memory import MemorySource
+
+log = logging.getLogger(__name__)
 
 BENCH_SCREEN = (1920, 1080)
 WARMUP = 30
@@ -121,3 +123,46 @@ def format_table(report: dict) -> str:
         lines.append("render " + ", ".join(f"{k} {v}" for k, v in report["render"].items()))
     lines.append(f"max RSS {report['max_rss_mb']} MB")
     return "\n".join(lines)
+
+
+def rss_mb() -> float:
+    """Resident memory now (not the peak): growth over a long run is what reveals a leak."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_soak(cfg: Config, frames: int, warmup: int = 500) -> dict:
+    """The demo, headless and unpaced, for many frames: memory growth, exceptions, fps drift."""
+    from edge.display import Display
+    from edge.render import Renderer
+    from edge.sources import open_source
+
+    display = Display(DisplayConfig(mode="headless", width=1280, height=720), "headless")
+    exceptions = 0
+    times: list[float] = []
+    try:
+        mirror = Mirror(cfg, lambda: open_source("demo", cfg.source), build_detector(cfg), build_classifiers(cfg),
+                        Renderer(display.size), display, pace=False)
+        rss_warm = 0.0
+        for i in range(frames):
+            if i == warmup:
+                rss_warm = rss_mb()
+            try:
+                mirror.step()
+            except Exception:  # counted and logged, not fatal: the soak reports them
+                exceptions += 1
+                log.exception("soak frame %d failed", i)
+            times.append(time.monotonic())
+        rss_end = rss_mb()
+    finally:
+        display.close()
+    tenth = max(2, frames // 10)
+    first = (tenth - 1) / (times[tenth - 1] - times[0])
+    last = (tenth - 1) / (times[-1] - times[-tenth])
+    return {"frames": frames, "rss_after_warmup_mb": round(rss_warm, 1), "rss_end_mb": round(rss_end, 1),
+            "rss_growth_mb": round(rss_end - rss_warm, 1), "exceptions": exceptions,
+            "fps_first_10pct": round(first, 1), "fps_last_10pct": round(last, 1),
+            "fps_change_pct": round(100 * (last - first) / first, 1)}

@@ -112,8 +112,12 @@ def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, cfg: Config) -> int:
-    from edge.bench import format_table, run_bench
+    from edge.bench import format_table, run_bench, run_soak
 
+    if args.soak:
+        report = run_soak(cfg, args.soak)
+        print(json.dumps(report))
+        return 0 if report["exceptions"] == 0 else EXIT_ERROR
     report = run_bench(cfg, args.threads, args.frames)
     print(json.dumps(report) if args.json else format_table(report))
     return 0
@@ -162,6 +166,8 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument("--json", action="store_true")
     be.add_argument("--threads", type=int, help="only this many interpreter threads (default: 1 and the config's)")
     be.add_argument("--frames", type=int, default=300, help="frames per measurement (>= 200)")
+    be.add_argument("--soak", type=int, metavar="N", help="instead: run the demo for N frames; report memory growth, "
+                    "exceptions and fps drift")
     be.set_defaults(func=cmd_bench)
 
     sub.add_parser("doctor", help="check runtime, models, camera and display").set_defaults(func=cmd_doctor)

@@ -493,9 +493,10 @@ def _shading(size: int) -> tuple[pygame.Surface, pygame.Surface]:
     if hit is not None:
         _SHADING.move_to_end(size)
         return hit
-    c = (size - 1) / 2
-    r = size / 2 - 1
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    n = min(size, max(48, size // 4))  # smooth gradients: compute small, scale up
+    c = (n - 1) / 2
+    r = n / 2 - n / size
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
     x = (xx - c) / r
     y = (yy - c) / r
     d_off = np.sqrt((x + 0.22) ** 2 + (y + 0.3) ** 2)
@@ -503,12 +504,16 @@ def _shading(size: int) -> tuple[pygame.Surface, pygame.Surface]:
     mult = np.clip(255 * (1 - dark), 0, 255).astype(np.uint8)
     gloss = 34 * np.exp(-((x + 0.3) ** 2 / (2 * 0.3 ** 2) + (y + 0.52) ** 2 / (2 * 0.17 ** 2)))
     add = np.clip(gloss, 0, 255).astype(np.uint8)
-    outside = x * x + y * y > 1.05
+    outside = x * x + y * y > 1.1
     mult[outside] = 255
     add[outside] = 0
-    m_surf, a_surf = pygame.Surface((size, size)), pygame.Surface((size, size))
-    m_surf.blit(pygame.image.frombuffer(np.repeat(mult[:, :, None], 3, axis=2).tobytes(), (size, size), "RGB"), (0, 0))
-    a_surf.blit(pygame.image.frombuffer(np.repeat(add[:, :, None], 3, axis=2).tobytes(), (size, size), "RGB"), (0, 0))
+    layers = []
+    for arr in (mult, add):
+        small = pygame.image.frombuffer(np.repeat(arr[:, :, None], 3, axis=2).tobytes(), (n, n), "RGB")
+        layer = pygame.Surface((size, size))
+        layer.blit(small if n == size else pygame.transform.smoothscale(small, (size, size)), (0, 0))
+        layers.append(layer)
+    m_surf, a_surf = layers
     _SHADING[size] = (m_surf, a_surf)
     while len(_SHADING) > 24:
         _SHADING.popitem(last=False)

@@ -49,6 +49,7 @@ TEXT = (246, 244, 255)
 TEXT_DIM = (190, 186, 220)
 
 ATTRACT_TEXT = "Step closer \u2014 become an emoticon"
+ATTRACT_SUBTITLE = "Smile, frown, look surprised: it mirrors you live"
 ATTRACT_SHOWCASE: tuple[EmoticonState, ...] = (
     EmoticonState("happy", "yellow"),
     EmoticonState("surprise", "light", "glasses", "round"),
@@ -111,7 +112,9 @@ class _Anim:
     def set_look(self, params: FaceParams, style: Style, now: float) -> None:
         if params == self.params and style == self.style:
             return
-        self.prev = (self.params, self.style)
+        # interrupted early in a crossfade, the old look is still what people see: fade from it
+        if self.prev is None or (now - self.changed_at) / CROSSFADE_S >= 0.5:
+            self.prev = (self.params, self.style)
         self.params, self.style = params, style
         self.changed_at = now
 
@@ -219,8 +222,7 @@ class Renderer:
         seen = set()
         for view, slot in zip(order, slots):
             seen.add(view.track_id)
-            params = expression_params(view.state.expression)
-            style = Style.from_state(view.state)
+            params, style = self._look(view)
             anim = self._anims.get(view.track_id)
             fresh = anim is None
             if fresh:
@@ -236,6 +238,13 @@ class Renderer:
         self._leaving = [a for a in self._leaving if now - (a.gone_at or now) < FADE_OUT_S]
         for anim in self._anims.values():
             anim.glide(dt)
+
+    @staticmethod
+    def _look(view: FaceView) -> tuple[FaceParams, Style]:
+        """What a face shows. Live-motion signals (planned) plug in here: overwrite fields of the
+        expression's params, e.g. dataclasses.replace(params, eye_open_l=..., mouth_open=...),
+        and the cache (quantized params) and crossfades take it from there."""
+        return expression_params(view.state.expression), Style.from_state(view.state)
 
     def _draw_faces(self, now: float) -> None:
         for anim in self._leaving:
@@ -256,6 +265,8 @@ class Renderer:
                 blink = params.with_eyes(f)
                 if CACHE.peek(blink, anim.style, size) is not None:
                     params = blink
+                else:  # never stall a frame for a blink: skip this one, have it ready for the next
+                    self._queue(blink, anim.style, size)
         cur = self._surface(anim, params, anim.style, size, d)
         bx, by = anim.bob(now, d)
         pos = (int(round(anim.x - d / 2)) + bx, int(round(anim.y - d / 2)) + by)
@@ -267,7 +278,6 @@ class Renderer:
         else:
             anim.prev = None
             _blit_alpha(self._screen, cur, pos, alpha)
-        anim.size = size
 
     def _surface(self, anim: _Anim, params: FaceParams, style: Style, size: int, d: int) -> pygame.Surface:
         """The variant at display diameter d: cached at `size` when possible, else scaled from the
@@ -283,6 +293,8 @@ class Renderer:
             if _blinkable(params, style) and params.eye_open_l > 0.9:
                 self._queue(params.with_eyes(0.5), style, size)
                 self._queue(params.with_eyes(0.0), style, size)
+        if surf.get_width() == size:
+            anim.size = size  # the size this face can always fall back to while it changes
         if surf.get_width() != d:
             surf = pygame.transform.smoothscale(surf, (d, d))
         return surf
@@ -325,11 +337,11 @@ class Renderer:
         W, H = self.size
         short = min(W, H)
         if H > W:  # portrait: the face can be large, text below it
-            d = min(W * 0.62, H * 0.42) * scale
+            d = min(W * 0.72, H * 0.45) * scale
         else:
-            d = min(H * 0.52, W * 0.42) * scale
+            d = min(H * 0.5, W * 0.42) * scale
         px = max(16, int(short * 0.06))
-        text_h = px * 2.6
+        text_h = px * 3.4
         top = (H - (d + text_h + short * 0.05)) / 2
         return W / 2, top + d / 2, d, px
 
@@ -347,7 +359,8 @@ class Renderer:
         # gently pulsing invitation under the face
         pulse = 0.82 + 0.18 * math.sin(2 * math.pi * now / 2.4)
         W = self.size[0]
-        self._text_block(ATTRACT_TEXT, cy + d / 2 + min(self.size) * 0.06, px, TEXT, alpha * pulse, W * 0.9)
+        y = self._text_block(ATTRACT_TEXT, cy + d / 2 + min(self.size) * 0.06, px, TEXT, alpha * pulse, W * 0.9)
+        self._text_block(ATTRACT_SUBTITLE, y + px * 0.3, int(px * 0.55), TEXT_DIM, alpha, W * 0.9)
         nxt = ATTRACT_SHOWCASE[(step + 1) % len(ATTRACT_SHOWCASE)]
         self._queue(expression_params(nxt.expression), Style.from_state(nxt), _size_key(d))
 
@@ -369,7 +382,7 @@ class Renderer:
         self._draw_anim(anim, now, alpha)
         y = self._text_block(message, cy + d / 2 + short * 0.04, px, TEXT, alpha, W * 0.88)
         # three dots breathing in turn: the screen is alive, something is being retried
-        r = max(3, int(px * 0.16))
+        r = max(3, int(px * 0.2))
         for i in range(3):
             a = 0.35 + 0.65 * max(0.0, math.sin(2 * math.pi * (now / 1.2 - i / 6)))
             colour = tuple(int(c * a * alpha + b * (1 - a * alpha)) for c, b in zip(TEXT_DIM, BG_TOP))

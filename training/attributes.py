@@ -1,0 +1,207 @@
+"""Train the attribute model (mask, eyewear, glasses shape) on the original project's face crops.
+
+    python -m training.attributes --out runs/attributes
+
+The photos are crops made by another detector, so each one is first cropped the way the Pi does
+it: padded when needed, our BlazeFace, the edge crop rule (`CROP`). Images with no detection are
+left out and counted. Unknown labels are masked out of the loss; `glasses_unknown` supervises only
+"some eyewear vs none". Selection is on val; test is read only for the final report.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from edge.crop import CropRule, crop_face
+from edge.detect import BlazeFaceDetector, detect_still
+from training.augment import AugmentConfig, augment
+from training.metrics import summarize
+from training.nets import AttributeNet
+from training.trainer import TrainConfig, predict, train
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/face_attributes"
+SIZE = 64
+CROP = CropRule(scale=1.5, shift_y=0.08)  # the whole mask down to the chin, the glasses' frames
+PIXEL_SCALE, PIXEL_OFFSET = 1 / 127.5, -1.0
+CLASSES = {"mask": ["mask", "no_mask"], "eyewear": ["none", "glasses", "sunglasses"],
+           "glasses_shape": ["round", "rectangular"]}
+UNKNOWN, SOME_EYEWEAR = -1, -2
+EYEWEAR_CODES = {"none": 0, "clear_glasses": 1, "sunglasses": 2, "glasses_unknown": SOME_EYEWEAR, "": UNKNOWN}
+SHAPE_CODES = {"round": 0, "rectangle": 1, "": UNKNOWN}
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class AttributeData:
+    x: dict[str, np.ndarray]  # split -> (N, 64, 64, 3) uint8 RGB crops
+    y: dict[str, dict[str, np.ndarray]]  # split -> head -> codes
+    group: dict[str, np.ndarray]  # split -> skin_group ('' when unlabelled)
+    dropped: dict[str, int]  # split -> images with no detection
+    attempts: dict[str, int]  # how the detector found the faces
+    fingerprint: str
+
+
+def _labels(rows: list[dict]) -> dict[str, np.ndarray]:
+    return {
+        "mask": np.array([0 if r["mask"] == "1" else 1 for r in rows]),
+        "eyewear": np.array([EYEWEAR_CODES[r["eyewear"]] for r in rows]),
+        "glasses_shape": np.array([SHAPE_CODES[r["glasses_shape"]] for r in rows]),
+    }
+
+
+def prepare(data_dir: Path, cache: Path) -> AttributeData:
+    """Edge-style crops of every labelled photo, cached (the detector pass takes a few minutes)."""
+    labels_csv = data_dir / "labels.csv"
+    digest = hashlib.sha256(labels_csv.read_bytes() + json.dumps(CROP.to_manifest()).encode()).hexdigest()
+    rows = list(csv.DictReader(open(labels_csv)))
+    if cache.exists() and str(np.load(cache)["digest"]) == digest:
+        z = np.load(cache)
+        crops, found, attempts = z["crops"], z["found"], json.loads(str(z["attempts"]))
+    else:
+        det, far = BlazeFaceDetector("short", 1), BlazeFaceDetector("full", 1)
+        crops = np.zeros((len(rows), SIZE, SIZE, 3), np.uint8)
+        found = np.zeros(len(rows), bool)
+        attempts: dict[str, int] = {}
+        for i, r in enumerate(rows):
+            img = cv2.imread(str(data_dir / r["file"]))
+            faces, how = detect_still(det, img, far)
+            attempts[how] = attempts.get(how, 0) + 1
+            if faces:
+                crops[i] = crop_face(img, faces[0], CROP, (SIZE, SIZE), "rgb")
+                found[i] = True
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, crops=crops, found=found, attempts=json.dumps(attempts), digest=digest)
+    split = np.array([r["split"] for r in rows])
+    group = np.array([r["skin_group"] for r in rows])
+    y_all = _labels(rows)
+    x, y, groups, dropped = {}, {}, {}, {}
+    for s in SPLITS:
+        keep = (split == s) & found
+        dropped[s] = int(((split == s) & ~found).sum())
+        x[s] = crops[keep]
+        y[s] = {h: v[keep] for h, v in y_all.items()}
+        groups[s] = group[keep]
+    fp = hashlib.sha256(crops[found].tobytes() + labels_csv.read_bytes()).hexdigest()
+    return AttributeData(x, y, groups, dropped, attempts, fp)
+
+
+def to_input(x_uint8: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(x_uint8).float().div_(127.5).sub_(1.0)
+
+
+def _class_weights(codes: np.ndarray, n: int) -> torch.Tensor:
+    counts = np.bincount(codes[codes >= 0], minlength=n).astype(float)
+    w = (counts.sum() / np.maximum(counts, 1) / n) ** 0.5  # sqrt-balanced: rare classes count more
+    return torch.tensor(w / w.mean(), dtype=torch.float32)
+
+
+class AttributesTask:
+    def __init__(self, data: AttributeData):
+        self.data = data
+        self.x = {s: to_input(v) for s, v in data.x.items()}
+        self.y = {s: {h: torch.from_numpy(v) for h, v in d.items()} for s, d in data.y.items()}
+        self.weights = {h: _class_weights(data.y["train"][h], len(c)) for h, c in CLASSES.items()}
+        self.aug = AugmentConfig(max_rotate_deg=12, scale=(0.88, 1.12), max_shift=0.06, brightness=0.3,
+                                 contrast=(0.65, 1.35), erase_p=0.3, erase_area=(0.02, 0.12),
+                                 colour_cast=0.15, blur_p=0.25)
+
+    def train_batches(self, batch_size: int, generator: torch.Generator):
+        x, y = self.x["train"], self.y["train"]
+        order = torch.randperm(len(x), generator=generator)
+        for i in range(0, len(order) - batch_size + 1, batch_size):
+            idx = order[i:i + batch_size]
+            yield augment(x[idx], self.aug), {h: v[idx] for h, v in y.items()}
+
+    def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+        total = torch.zeros(())
+        for head, logits in outputs.items():
+            t = targets[head]
+            known = t >= 0
+            if known.any():
+                total = total + F.cross_entropy(logits[known], t[known], weight=self.weights[head],
+                                                label_smoothing=0.05)
+            if head == "eyewear":
+                some = t == SOME_EYEWEAR  # glasses of unknown kind: only "not none" is known
+                if some.any():
+                    p_none = logits[some].softmax(-1)[:, 0]
+                    total = total - torch.log1p(-p_none.clamp(max=1 - 1e-6)).mean()
+        return total
+
+    def evaluate(self, model: torch.nn.Module, split: str, flip: bool = False) -> dict[str, Any]:
+        probs = predict(model, self.x[split], flip=flip)
+        return evaluate_probs(probs, self.data.y[split], self.data.group[split])
+
+
+def evaluate_probs(probs: dict[str, np.ndarray], y: dict[str, np.ndarray], group: np.ndarray) -> dict[str, Any]:
+    """Per head on its labelled images, plus the mask/eyewear accuracy per skin group."""
+    out: dict[str, Any] = {}
+    for head, classes in CLASSES.items():
+        known = y[head] >= 0
+        out[head] = summarize(y[head][known], probs[head][known], classes)
+        out[head].pop("score")
+    some = y["eyewear"] == SOME_EYEWEAR
+    if some.any():
+        out["eyewear_some_vs_none_accuracy"] = round(float((probs["eyewear"][some].argmax(1) != 0).mean()), 4)
+    groups = {}
+    for g in sorted(set(group) - {""}):
+        sel = group == g
+        row = {"n": int(sel.sum())}
+        for head in ("mask", "eyewear"):
+            known = sel & (y[head] >= 0)
+            if known.any():
+                row[head] = round(float((probs[head][known].argmax(1) == y[head][known]).mean()), 4)
+        groups[g] = row
+    out["by_skin_group"] = groups
+    out["score"] = float(np.mean([out[h]["accuracy"] for h in CLASSES]))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--out", type=Path, default=Path("runs/attributes"))
+    ap.add_argument("--cache", type=Path, default=Path("runs/attribute_crops.npz"))
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--max-minutes", type=float, default=0.0)
+    ap.add_argument("--prepare-only", action="store_true", help="only make the edge-style crops")
+    ap.add_argument("--fresh", action="store_true")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    t0 = time.monotonic()
+    data = prepare(args.data, args.cache)
+    log = logging.getLogger("training")
+    log.info("crops ready in %.0fs: %s; no face found (left out): %s", time.monotonic() - t0,
+             {s: len(v) for s, v in data.x.items()}, data.dropped)
+    if args.prepare_only:
+        return 0
+    task = AttributesTask(data)
+    cfg = TrainConfig(epochs=args.epochs, lr=2e-3, batch_size=64, patience=25, max_minutes=args.max_minutes)
+    steps = len(data.x["train"]) // cfg.batch_size
+    model, history = train(AttributeNet(), task, cfg, args.out, steps, resume=not args.fresh)
+    summary = {
+        "data": str(args.data), "data_fingerprint": data.fingerprint,
+        "command": "python -m training.attributes " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "wall_seconds": round(history.wall_seconds, 1), "best_epoch": history.best_epoch,
+        "epochs_run": len(history.epochs), "parameters": sum(p.numel() for p in model.parameters()),
+        "no_detection": data.dropped, "detector_attempts": data.attempts, "crop": CROP.to_manifest(),
+    }
+    (args.out / "train_summary.json").write_text(json.dumps(summary, indent=1))
+    log.info("best val %.4f at epoch %d", history.best_score, history.best_epoch + 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
