@@ -24,9 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the Pi-side runtime always uses 1)")
     ap.add_argument("-v", "--verbose", action="store_true")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    from convert import expression
+    from convert import attributes, expression
 
     expression.add_arguments(sub.add_parser("expression", help="ExpressionNet -> expression_int8.tflite"))
+    attributes.add_arguments(sub.add_parser("attributes", help="AttributeNet -> attributes_int8.tflite"))
     v = sub.add_parser("verify", help="check every manifest entry's file and sha256")
     v.add_argument("--out", type=Path, default=Path("models_tflite"))
     args = ap.parse_args(argv)
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     try:
-        return expression.run(args)
+        return {"expression": expression.run, "attributes": attributes.run}[args.cmd](args)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

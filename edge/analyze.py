@@ -57,6 +57,8 @@ class Analyzer:
             for head, p in probs.items():
                 pred = Prediction.from_probs(self.classes[head], p)
                 entry[head] = {"label": pred.label, "scores": {k: round(v, 4) for k, v in pred.scores.items()}}
+            if entry.get("eyewear", {}).get("label") != "glasses":
+                entry.pop("glasses_shape", None)  # a frame shape means nothing without clear glasses
             results.append(entry)
         t2 = time.perf_counter()
         return results, {"detect": round((t1 - t0) * 1000, 2), "classify": round((t2 - t1) * 1000, 2),

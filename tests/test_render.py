@@ -41,7 +41,9 @@ def rgb(surf: pygame.Surface) -> np.ndarray:
 def region(size: int, cx: float, cy: float, rx: float, ry: float) -> tuple[slice, slice]:
     """Pixel slices of a box given in face units (centre 0,0, radius 1, y down)."""
     r = size / 2
-    return (slice(int(r + (cy - ry) * r), int(r + (cy + ry) * r)), slice(int(r + (cx - rx) * r), int(r + (cx + rx) * r)))
+    rows = slice(int(r + (cy - ry) * r), int(r + (cy + ry) * r))
+    cols = slice(int(r + (cx - rx) * r), int(r + (cx + rx) * r))
+    return rows, cols
 
 
 def lightness(px: np.ndarray) -> np.ndarray:
@@ -165,7 +167,7 @@ def test_expressions_use_their_cues():
     n = p["neutral"]
     assert p["angry"].brow_raise < n.brow_raise and p["angry"].brow_tilt < 0 and p["angry"].brow_squeeze > 0
     assert p["angry"].mouth_width < n.mouth_width + 0.01 and p["angry"].mouth_open == 0
-    assert p["disgust"].nose_wrinkle > 0 and p["disgust"].mouth_upper > 0.7 and abs(p["disgust"].mouth_side) > 0.5
+    assert p["disgust"].nose_wrinkle > 0 and p["disgust"].mouth_upper >= 0.6 and abs(p["disgust"].mouth_side) > 0.5
     assert p["fear"].brow_raise > 0 and p["fear"].eye_open_l > 1 and p["fear"].mouth_width > n.mouth_width
     assert p["happy"].mouth_curve > 0.5 and p["happy"].eye_smile > 0.5
     assert p["sad"].brow_tilt > 0.5 and p["sad"].mouth_curve < -0.5
@@ -227,8 +229,11 @@ def _components(mask: np.ndarray, step: int = 4) -> list[tuple[int, int, int, in
 
 
 def _settled(renderer: Renderer, scene: Scene, t: float = 100.0) -> np.ndarray:
-    renderer.render(scene, t)
-    return rgb(renderer.render(scene, t + 1.0))  # past fade-in, crossfade and glide
+    """The frame after a second of frames: past fade-in, crossfade and glide. (New variants are
+    built within a per-frame budget, so the first frames may not show every face yet.)"""
+    for i in range(12):
+        renderer.render(scene, t + i / 12)
+    return rgb(renderer.render(scene, t + 1.0))
 
 
 @pytest.mark.parametrize("screen", SCREENS)

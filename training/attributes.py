@@ -34,7 +34,7 @@ from training.trainer import TrainConfig, predict, train
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/face_attributes"
 SIZE = 64
-CROP = CropRule(scale=1.5, shift_y=0.08)  # the whole mask down to the chin, the glasses' frames
+CROP = CropRule(scale=1.3, shift_y=0.05)  # the whole mask down to the chin, the glasses and their frames
 PIXEL_SCALE, PIXEL_OFFSET = 1 / 127.5, -1.0
 CLASSES = {"mask": ["mask", "no_mask"], "eyewear": ["none", "glasses", "sunglasses"],
            "glasses_shape": ["round", "rectangular"]}

@@ -351,7 +351,8 @@ def _draw_eyes(pen: _Pen, p: FaceParams, tone: pal.TonePalette) -> None:
         cx0 = sgn * EYE_X
         if p.eye_smile >= 0.5:
             hgt = 0.1 * _clamp(opening, 0.0, 1.3)
-            pts = [(cx0 + x, EYE_Y + 0.03 - hgt * (1 - (x / 0.115) ** 2)) for x in (-0.115 + 0.023 * i for i in range(11))]
+            xs = [-0.115 + 0.023 * i for i in range(11)]
+            pts = [(cx0 + x, EYE_Y + 0.03 - hgt * (1 - (x / 0.115) ** 2)) for x in xs]
             pen.stroke(pts, 0.055, tone.feature)
             continue
         if opening < 0.2:  # closed: a soft downward curve

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +58,15 @@ SUNGLASS = (22, 24, 32)
 SUNGLASS_FRAME = (10, 10, 14)
 
 
+@lru_cache(maxsize=32)
+def _warn_unknown(tone: str) -> None:
+    log.warning("unknown tone %r, drawing yellow", tone)  # once per name, not per frame
+
+
 def palette(tone: str) -> TonePalette:
     """The palette for a tone; an unknown tone falls back to the classic yellow."""
     p = TONE_PALETTES.get(tone)
     if p is None:
-        log.warning("unknown tone %r, drawing yellow", tone)
+        _warn_unknown(tone)
         return TONE_PALETTES["yellow"]
     return p

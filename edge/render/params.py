@@ -7,12 +7,21 @@ which will simply overwrite fields of the expression's params before drawing.
 
 Units: lengths are fractions of the face radius; most fields are about -1..1 or 0..1 where 0 is
 "neutral". Directions are as the viewer sees the emoticon ("left" = left side of the screen).
+
+Where the planned live signals go (each overwrites or offsets one field of the expression's params,
+in Renderer._look): per-eye openness -> eye_open_l / eye_open_r (blinks, winks), mouth open ->
+mouth_open, mouth width -> mouth_width, smile -> mouth_curve (+ eye_smile when strong), brow raise
+-> brow_raise, head roll -> head_roll (degrees), head yaw -> head_yaw. Sides are as in a mirror:
+the person's own right eye (BlazeFace "right_eye", at the left of the raw camera frame) drives
+eye_open_r, drawn on the viewer's right; turning the head to one's right is a positive head_yaw;
+tipping the right ear toward the shoulder is a positive (clockwise as seen) head_roll.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 log = logging.getLogger(__name__)
 
@@ -125,19 +134,24 @@ EXPRESSION_PARAMS: dict[str, FaceParams] = {
         mouth_open=0.9, mouth_width=0.42, mouth_upper=0.45,
     ),
     "disgust": FaceParams(
-        brow_raise=-0.35, brow_tilt=-0.55, brow_asym=0.9, brow_arch=0.1, brow_weight=1.2,
-        eye_open_l=0.95, eye_open_r=0.95, lid_lower=0.45,
-        mouth_curve=-0.45, mouth_tilt=0.55, mouth_open=0.32, mouth_side=0.95, mouth_upper=0.95,
-        mouth_width=0.88, mouth_square=0.5, teeth_upper=1.0,
+        brow_raise=-0.35, brow_tilt=-0.55, brow_asym=1.1, brow_arch=0.1, brow_weight=1.2,
+        eye_open_l=0.95, eye_open_r=0.95, lid_lower=0.55,
+        mouth_curve=-0.6, mouth_tilt=0.7, mouth_open=0.42, mouth_side=0.7, mouth_upper=0.7,
+        mouth_width=0.95, mouth_square=0.5, teeth_upper=1.0, teeth_lower=0.8,
         nose_wrinkle=1.0,
     ),
 }
+
+
+@lru_cache(maxsize=32)
+def _warn_unknown(expression: str) -> None:
+    log.warning("unknown expression %r, drawing neutral", expression)  # once per name, not per frame
 
 
 def expression_params(expression: str) -> FaceParams:
     """Params for an expression name; an unknown name is drawn neutral (and logged), never fatal."""
     params = EXPRESSION_PARAMS.get(expression)
     if params is None:
-        log.warning("unknown expression %r, drawing neutral", expression)
+        _warn_unknown(expression)
         return EXPRESSION_PARAMS["neutral"]
     return params

@@ -2,10 +2,13 @@
 
 Speed comes from drawing every emoticon variant once (emoticon.py caches it per variant and size)
 and then only blitting: a state change is a 200 ms crossfade between two cached surfaces, a blink is
-two extra cached variants (half-closed, closed), idle motion is a sub-face-size translation. Work
-that can wait - blink frames, a face's variant at its new size after the layout changed - goes into
-a warm-up queue that is drained one variant per frame while the frame is under budget, so a change
-in the number of people does not stall the picture (faces are scaled from the old size meanwhile).
+two extra cached variants (half-closed, closed), idle motion is a small translation.
+
+Frame time stays flat because drawing new variants is budgeted: a frame builds at most what fits in
+BUILD_BUDGET_S (always at least one, so a slow Pi still makes progress). Anything that does not fit
+waits a frame: a new face starts its fade-in, or a changed face its crossfade, one frame (~16 ms)
+later; a face whose size changed is scaled from its old size meanwhile; blink frames are warmed in
+the background and a blink is skipped rather than stalled for.
 
 No pygame.display call is made here: the caller owns the display (or has none).
 """
@@ -30,8 +33,10 @@ from edge.state import EmoticonState, FaceView, Scene
 
 log = logging.getLogger(__name__)
 
+Look = tuple[FaceParams, Style]
+
 MAX_FACES = 4
-CROSSFADE_S = 0.2  # state change: old surface under new one fading in
+CROSSFADE_S = 0.2  # state change: old surface under the new one fading in
 FADE_IN_S = 0.25
 FADE_OUT_S = 0.3
 GLIDE_TAU_S = 0.07  # position/size easing time constant (~250 ms to settle)
@@ -39,8 +44,9 @@ BLINK_S = 0.17
 BLINK_EVERY_S = (2.5, 6.0)
 SCREEN_FADE_S = 0.35  # attract / message screens fade in and out
 ATTRACT_STEP_S = 2.8
-WARM_BUDGET_S = 0.008  # only warm the cache when the frame so far took less than this
+BUILD_BUDGET_S = 0.010  # new variants are built while the frame so far took less than this
 WARM_QUEUE_MAX = 48
+WARM_STARVE_FRAMES = 20
 SIZE_STEP = 4  # cached sizes are multiples of this many pixels
 
 BG_TOP = (26, 28, 56)
@@ -82,17 +88,22 @@ def _blit_alpha(dst: pygame.Surface, src: pygame.Surface, pos: tuple[int, int], 
     src.set_alpha(255)
 
 
+def _blinkable(look: Look) -> bool:
+    params, style = look
+    return style.eyewear != "sunglasses" and params.eye_smile < 0.5
+
+
 @dataclass
 class _Anim:
-    """Per-face motion state: what it shows, where it is, when it blinks."""
+    """Per-face motion state: what it should show, what it shows, where it is, when it blinks."""
 
     key: int
-    params: FaceParams
-    style: Style
-    born: float
+    want: Look  # the latest look asked for
     seed: int
-    prev: tuple[FaceParams, Style] | None = None
+    shown: Look | None = None  # on screen; None until the first surface is ready
+    prev: Look | None = None  # fading out under `shown`
     changed_at: float = -1e9
+    born: float = 0.0  # when it became visible: the fade-in starts here
     gone_at: float | None = None
     x: float = 0.0
     y: float = 0.0
@@ -100,29 +111,32 @@ class _Anim:
     tx: float = 0.0
     ty: float = 0.0
     td: float = 0.0
-    size: int = 0  # the cached size in use
+    size: int = 0  # the last size `shown` was available at: the fallback while the size changes
     next_blink: float = 0.0
     blink_at: float = -1e9
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
-        self.next_blink = self.born + self.rng.uniform(1.2, 3.5)
 
-    def set_look(self, params: FaceParams, style: Style, now: float) -> None:
-        if params == self.params and style == self.style:
+    def show(self, look: Look, now: float) -> None:
+        """Put `look` on screen (its surface exists): fade in a new face, crossfade a known one."""
+        if self.shown is None:
+            self.shown, self.born = look, now
+            self.next_blink = now + self.rng.uniform(1.2, 3.5)
+            return
+        if look == self.shown:
             return
         # interrupted early in a crossfade, the old look is still what people see: fade from it
         if self.prev is None or (now - self.changed_at) / CROSSFADE_S >= 0.5:
-            self.prev = (self.params, self.style)
-        self.params, self.style = params, style
-        self.changed_at = now
+            self.prev = self.shown
+        self.shown, self.changed_at = look, now
 
     def set_target(self, slot: layout.Slot, fresh: bool) -> None:
         # the diameter snaps to a cached size, so a settled face is a plain blit, never a rescale
         self.tx, self.ty, self.td = slot.cx, slot.cy, float(_size_key(slot.d))
         if fresh:
-            self.x, self.y, self.d = slot.cx, slot.cy, slot.d
+            self.x, self.y, self.d = slot.cx, slot.cy, self.td
 
     def glide(self, dt: float) -> None:
         k = 1.0 - math.exp(-dt / GLIDE_TAU_S) if dt > 0 else 0.0
@@ -150,10 +164,6 @@ class _Anim:
                 round(0.014 * d * math.sin(2 * math.pi * now / 3.3 + ph)))
 
 
-def _blinkable(params: FaceParams, style: Style) -> bool:
-    return style.eyewear != "sunglasses" and params.eye_smile < 0.5
-
-
 class Renderer:
     """Draws a `Scene` at a fixed logical screen size; keep one per display size."""
 
@@ -169,17 +179,21 @@ class Renderer:
         self._message: _Anim | None = None
         self._attract_alpha = 0.0
         self._message_alpha = 0.0
+        self._last_message = ""
         self._last_now: float | None = None
+        self._frame_t0 = 0.0
+        self._built = 0  # variants built in this frame
+        self._starved = 0  # frames in a row with queued variants and no time to build them
         self._warm: deque[tuple[FaceParams, Style, int]] = deque()
         self._warm_keys: set[tuple] = set()
         self._pip_rect: layout.Rect | None = None
         self._warned_many = False
-        self._last_message = ""
 
     # ---------------------------------------------------------------------------------------- public
 
     def render(self, scene: Scene, now: float) -> pygame.Surface:
-        t0 = time.perf_counter()
+        self._frame_t0 = time.perf_counter()
+        self._built = 0
         dt = 0.0 if self._last_now is None else min(0.25, max(0.0, now - self._last_now))
         self._last_now = now
         screen = self._screen
@@ -187,26 +201,34 @@ class Renderer:
 
         mode = "message" if scene.message else ("faces" if scene.faces else "attract")
         self._pip_rect = self._pip_layout(scene.camera_rgb) if self.pip and scene.camera_rgb is not None else None
-        step = dt / SCREEN_FADE_S
-        self._attract_alpha = min(1.0, self._attract_alpha + step) if mode == "attract" else max(0.0, self._attract_alpha - step)
-        self._message_alpha = min(1.0, self._message_alpha + step) if mode == "message" else max(0.0, self._message_alpha - step)
+        self._attract_alpha = self._fade(self._attract_alpha, mode == "attract", dt)
+        self._message_alpha = self._fade(self._message_alpha, mode == "message", dt)
 
         self._update_faces(scene.faces if mode == "faces" else [], now, dt)
         if self._attract_alpha > 0:
             self._draw_attract(now, _ease(self._attract_alpha))
-        elif self._attract is not None:
+        else:
             self._attract = None
-        if self._message_alpha > 0:
-            self._draw_message(scene.message or self._last_message, now, _ease(self._message_alpha))
         if scene.message:
             self._last_message = scene.message
+        if self._message_alpha > 0:
+            self._draw_message(self._last_message, now, _ease(self._message_alpha))
+        else:
+            self._message = None
         self._draw_faces(now)
         if self._pip_rect is not None:
             self._draw_pip(scene.camera_rgb, self._pip_rect)
         if scene.overlay:
             self._draw_overlay(scene.overlay)
-        self._warm_one(t0)
+        self._warm_up()
         return screen
+
+    @staticmethod
+    def _fade(alpha: float, on: bool, dt: float) -> float:
+        """A screen's opacity one frame on; a screen switched on starts drawing (and building) at
+        once, fully faded, so its face is ready when it becomes visible."""
+        step = dt / SCREEN_FADE_S
+        return max(1e-3, min(1.0, alpha + step)) if on else max(0.0, alpha - step)
 
     # ---------------------------------------------------------------------------------------- faces
 
@@ -222,25 +244,25 @@ class Renderer:
         seen = set()
         for view, slot in zip(order, slots):
             seen.add(view.track_id)
-            params, style = self._look(view)
             anim = self._anims.get(view.track_id)
             fresh = anim is None
             if fresh:
-                anim = _Anim(view.track_id, params, style, born=now, seed=view.track_id * 7919 + 17)
+                anim = _Anim(view.track_id, self._look(view), seed=view.track_id * 7919 + 17)
                 self._anims[view.track_id] = anim
             else:
-                anim.set_look(params, style, now)
+                anim.want = self._look(view)
             anim.set_target(slot, fresh)
         for tid in [t for t in self._anims if t not in seen]:
             anim = self._anims.pop(tid)
-            anim.gone_at = now
-            self._leaving.append(anim)
+            if anim.shown is not None:  # a face never shown has nothing to fade out
+                anim.gone_at = now
+                self._leaving.append(anim)
         self._leaving = [a for a in self._leaving if now - (a.gone_at or now) < FADE_OUT_S]
         for anim in self._anims.values():
             anim.glide(dt)
 
     @staticmethod
-    def _look(view: FaceView) -> tuple[FaceParams, Style]:
+    def _look(view: FaceView) -> Look:
         """What a face shows. Live-motion signals (planned) plug in here: overwrite fields of the
         expression's params, e.g. dataclasses.replace(params, eye_open_l=..., mouth_open=...),
         and the cache (quantized params) and crossfades take it from there."""
@@ -248,56 +270,77 @@ class Renderer:
 
     def _draw_faces(self, now: float) -> None:
         for anim in self._leaving:
-            self._draw_anim(anim, now, 1.0 - (now - (anim.gone_at or now)) / FADE_OUT_S)
+            self._draw_anim(anim, now, 1.0 - (now - (anim.gone_at or now)) / FADE_OUT_S, build=False)
         for anim in self._anims.values():
-            self._draw_anim(anim, now, (now - anim.born) / FADE_IN_S)
+            self._draw_anim(anim, now, 1.0)
 
-    def _draw_anim(self, anim: _Anim, now: float, alpha: float) -> None:
-        alpha = _ease(alpha)
+    def _may_build(self) -> bool:
+        return self._built == 0 or time.perf_counter() - self._frame_t0 < BUILD_BUDGET_S
+
+    def _variant(self, look: Look, size: int, fallback: int = 0, build: bool = True) -> pygame.Surface | None:
+        """A look's surface at `size`: cached, else built if the frame budget allows, else the
+        same look at the `fallback` size (to be scaled by the caller), else None."""
+        params, style = look
+        surf = CACHE.peek(params, style, size)
+        if surf is not None:
+            return surf
+        if build and self._may_build():
+            self._built += 1
+            surf = CACHE.get(params, style, size)
+            if _blinkable(look) and params.eye_open_l > 0.9:
+                self._queue(params.with_eyes(0.5), style, size)
+                self._queue(params.with_eyes(0.0), style, size)
+            return surf
+        if fallback and fallback != size:
+            surf = CACHE.peek(params, style, fallback)
+            if surf is not None:
+                self._queue(params, style, size)
+                return surf
+        return None
+
+    def _draw_anim(self, anim: _Anim, now: float, alpha: float, build: bool = True) -> None:
+        size = int(anim.td)
+        if build and anim.want != anim.shown and self._variant(anim.want, size) is not None:
+            anim.show(anim.want, now)
+        if anim.shown is None:
+            return
+        alpha = _ease(alpha) * _ease((now - anim.born) / FADE_IN_S)
         if alpha <= 0.0:
             return
-        size = int(anim.td)
         d = size if abs(anim.d - size) < 1 else max(8, int(round(anim.d)))
-        params = anim.params
-        if _blinkable(params, anim.style):
+        look = anim.shown
+        if _blinkable(look):
             f = anim.eye_factor(now)
             if f < 1.0:
-                blink = params.with_eyes(f)
-                if CACHE.peek(blink, anim.style, size) is not None:
-                    params = blink
+                blink = (look[0].with_eyes(f), look[1])
+                if CACHE.peek(blink[0], blink[1], size) is not None:
+                    look = blink
                 else:  # never stall a frame for a blink: skip this one, have it ready for the next
-                    self._queue(blink, anim.style, size)
-        cur = self._surface(anim, params, anim.style, size, d)
+                    self._queue(blink[0], blink[1], size)
+        cur = self._variant(look, size, anim.size, build)
+        if cur is None:
+            return
+        if cur.get_width() == size:
+            anim.size = size
         bx, by = anim.bob(now, d)
         pos = (int(round(anim.x - d / 2)) + bx, int(round(anim.y - d / 2)) + by)
         t = (now - anim.changed_at) / CROSSFADE_S
+        old = None
         if anim.prev is not None and t < 1.0:
-            old = self._surface(anim, anim.prev[0], anim.prev[1], size, d)
-            _blit_alpha(self._screen, old, pos, alpha)
-            _blit_alpha(self._screen, cur, pos, alpha * _ease(t))
+            old = self._variant(anim.prev, size, anim.size, build=False)
         else:
             anim.prev = None
-            _blit_alpha(self._screen, cur, pos, alpha)
+        if old is not None:
+            _blit_alpha(self._screen, self._scaled(old, d), pos, alpha)
+            _blit_alpha(self._screen, self._scaled(cur, d), pos, alpha * _ease(t))
+        else:
+            _blit_alpha(self._screen, self._scaled(cur, d), pos, alpha)
 
-    def _surface(self, anim: _Anim, params: FaceParams, style: Style, size: int, d: int) -> pygame.Surface:
-        """The variant at display diameter d: cached at `size` when possible, else scaled from the
-        size this face had before (and `size` queued), else built now (a new face's first frame)."""
-        surf = CACHE.peek(params, style, size)
-        if surf is None and anim.size and anim.size != size:
-            old = CACHE.peek(params, style, anim.size)
-            if old is not None:
-                self._queue(params, style, size)
-                surf = old
-        if surf is None:
-            surf = CACHE.get(params, style, size)
-            if _blinkable(params, style) and params.eye_open_l > 0.9:
-                self._queue(params.with_eyes(0.5), style, size)
-                self._queue(params.with_eyes(0.0), style, size)
-        if surf.get_width() == size:
-            anim.size = size  # the size this face can always fall back to while it changes
-        if surf.get_width() != d:
-            surf = pygame.transform.smoothscale(surf, (d, d))
-        return surf
+    @staticmethod
+    def _scaled(surf: pygame.Surface, d: int) -> pygame.Surface:
+        """Only for the ~250 ms a face glides to a new size: a plain scale costs 0.4 ms where a
+        smoothscale costs 5 (x4 faces), and its jaggies do not show on a moving, resizing face."""
+        return surf if surf.get_width() == d else pygame.transform.scale(surf, (d, d))
 
     # ---------------------------------------------------------------------------------------- warm-up
 
@@ -311,12 +354,22 @@ class Renderer:
         self._warm.append((params, style, size))
         self._warm_keys.add(key)
 
-    def _warm_one(self, t0: float) -> None:
-        if not self._warm or time.perf_counter() - t0 > WARM_BUDGET_S:
-            return
-        params, style, size = self._warm.pop()  # newest first: it is what is on screen now
-        self._warm_keys.discard(CACHE.key(params, style, size))
-        CACHE.get(params, style, size)
+    def _warm_up(self) -> None:
+        """Build queued variants with what is left of the frame budget. Unlike a face that waits
+        for its look, nothing waits for these, so they only use spare time - except that a device
+        too slow to ever have spare time still gets one every WARM_STARVE_FRAMES frames."""
+        if self._built:
+            self._starved = 0
+        elif self._warm:
+            self._starved += 1
+        while self._warm and (time.perf_counter() - self._frame_t0 < BUILD_BUDGET_S * 0.6
+                              or self._starved >= WARM_STARVE_FRAMES):
+            self._starved = 0
+            params, style, size = self._warm.pop()  # newest first: it is what is on screen now
+            self._warm_keys.discard(CACHE.key(params, style, size))
+            if CACHE.peek(params, style, size) is None:
+                self._built += 1
+                CACHE.get(params, style, size)
 
     # ---------------------------------------------------------------------------------------- screens
 
@@ -351,9 +404,9 @@ class Renderer:
         state = ATTRACT_SHOWCASE[step % len(ATTRACT_SHOWCASE)]
         params, style = expression_params(state.expression), Style.from_state(state)
         if self._attract is None:
-            self._attract = _Anim(-1, params, style, born=now, seed=4242)
+            self._attract = _Anim(-1, (params, style), seed=4242)
         anim = self._attract
-        anim.set_look(params, style, now)
+        anim.want = (params, style)
         anim.set_target(layout.Slot(cx, cy, d), fresh=True)
         self._draw_anim(anim, now, alpha)
         # gently pulsing invitation under the face
@@ -375,9 +428,9 @@ class Renderer:
         params = dataclasses.replace(expression_params("neutral"), gaze_x=gaze)
         style = Style("yellow")
         if self._message is None:
-            self._message = _Anim(-2, params, style, born=now, seed=99)
+            self._message = _Anim(-2, (params, style), seed=99)
         anim = self._message
-        anim.set_look(params, style, now)
+        anim.want = (params, style)
         anim.set_target(layout.Slot(W / 2, cy - d * 0.1, d), fresh=True)
         self._draw_anim(anim, now, alpha)
         y = self._text_block(message, cy + d / 2 + short * 0.04, px, TEXT, alpha, W * 0.88)
