@@ -4,6 +4,8 @@
 #   ./setup.sh            runtime (on Raspberry Pi OS / Debian arm64: apt packages + a venv on top)
 #   ./setup.sh --dev      + tests, training and conversion tools (workstation)
 #   ./setup.sh --train    + training and conversion tools only
+#   sudo ./setup.sh --install-service     install to /opt/emoticon-mirror and start at boot
+#   sudo ./setup.sh --uninstall-service   stop and remove the service (keeps /etc/emoticon-mirror)
 #
 # On a Pi, pygame must come from apt (PyPI's wheel lacks SDL's kmsdrm driver) and picamera2 needs
 # apt's libcamera, so the venv sees the system packages and pip adds only what apt lacks, with
@@ -11,19 +13,71 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-want_test=0 want_train=0
+want_test=0 want_train=0 service=""
 for arg in "$@"; do
   case "$arg" in
     --dev) want_test=1 want_train=1 ;;
     --test) want_test=1 ;;
     --train) want_train=1 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --install-service) service=install ;;
+    --uninstall-service) service=uninstall ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $arg (see ./setup.sh --help)" >&2; exit 2 ;;
   esac
 done
 
 say() { echo "setup: $*"; }
 PY=${PYTHON:-python3}
+PREFIX=${EMOTICON_PREFIX:-/opt/emoticon-mirror}
+UNIT=/etc/systemd/system/emoticon-mirror.service
+SERVICE_USER=emoticon
+
+have_systemd() { [ -d /run/systemd/system ]; }
+
+uninstall_service() {
+  if have_systemd; then systemctl disable --now emoticon-mirror.service 2>/dev/null || true; fi
+  rm -f "$UNIT"
+  if have_systemd; then systemctl daemon-reload; fi
+  rm -rf "$PREFIX"
+  if id "$SERVICE_USER" >/dev/null 2>&1; then userdel "$SERVICE_USER" 2>/dev/null || true; fi
+  say "service removed; /etc/emoticon-mirror (your config) was kept"
+}
+
+install_service() {
+  # A copy under /opt: the unit's ProtectHome=yes hides /home, and the service user must not be
+  # able to change the code it runs.
+  say "installing to $PREFIX"
+  mkdir -p "$PREFIX"
+  tar -C "$(pwd)" --exclude=./.venv --exclude=./runs --exclude=./.git -cf - . | tar -C "$PREFIX" -xf -
+  # the system's python, never one under a user's home (the service user could not run it)
+  PYTHON=/usr/bin/python3 "$PREFIX/setup.sh"
+  chown -R root:root "$PREFIX"
+  chmod -R go+rX,go-w "$PREFIX"
+  if ! id "$SERVICE_USER" >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group "$SERVICE_USER"
+  fi
+  for g in video render input; do
+    if getent group "$g" >/dev/null; then usermod -aG "$g" "$SERVICE_USER"; fi
+  done
+  mkdir -p /etc/emoticon-mirror
+  [ -f /etc/emoticon-mirror/config.toml ] || cp "$PREFIX/config.example.toml" /etc/emoticon-mirror/config.toml
+  # a bad config stops here with a message naming the key, not later in a restart loop
+  "$PREFIX/.venv/bin/emoticon-mirror" --config /etc/emoticon-mirror/config.toml config-example >/dev/null
+  sed "s#@PREFIX@#$PREFIX#g" "$PREFIX/systemd/emoticon-mirror.service" > "$UNIT"
+  if have_systemd; then
+    systemctl daemon-reload
+    systemctl enable --now emoticon-mirror.service
+    say "service enabled and started: journalctl -u emoticon-mirror -f"
+  else
+    say "unit installed at $UNIT (systemd is not running here: enable it on the Pi)"
+  fi
+}
+
+if [ -n "$service" ]; then
+  [ "$(id -u)" = 0 ] || { echo "setup.sh: --$service-service needs root (sudo ./setup.sh --$service-service)" >&2; exit 2; }
+  if [ "$service" = install ]; then install_service; else uninstall_service; fi
+  exit 0
+fi
 
 is_pi_like() {
   # Raspberry Pi OS or Debian on ARM: use apt's numpy/opencv/pygame/picamera2.
