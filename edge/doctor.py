@@ -104,8 +104,66 @@ def _display(cfg: Config) -> Check:
     return Check("ok", detail)
 
 
+UNIT = Path("/etc/systemd/system/emoticon-mirror.service")
+SERVICE_USER = "emoticon"
+SERVICE_GROUPS = ("video", "render", "input")
+
+
+def _service() -> list[Check]:
+    """The kiosk service: installed, running, and its user able to reach camera, screen and keys."""
+    import grp
+    import pwd
+    import shutil
+    import subprocess
+
+    if not UNIT.exists():
+        return [Check("warn", "service: not installed (the mirror will not start at boot)",
+                      "sudo ./setup.sh --install-service")]
+    checks = []
+    if shutil.which("systemctl") and Path("/run/systemd/system").is_dir():
+        state = subprocess.run(["systemctl", "is-active", "emoticon-mirror.service"], capture_output=True,
+                               text=True).stdout.strip()
+        checks.append(Check("ok" if state == "active" else "FAIL", f"service: {state}",
+                            "journalctl -u emoticon-mirror -b says why; sudo systemctl restart emoticon-mirror"))
+    else:
+        checks.append(Check("warn", "service: installed, but systemd is not running here"))
+    try:
+        pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        return checks + [Check("FAIL", f"service user {SERVICE_USER!r} does not exist", "sudo ./setup.sh --install-service")]
+    member = {g.gr_name for g in grp.getgrall() if SERVICE_USER in g.gr_mem}
+    missing = [g for g in SERVICE_GROUPS if g not in member and _group_exists(g)]
+    checks.append(Check("FAIL" if missing else "ok",
+                        f"service user {SERVICE_USER}: groups {', '.join(sorted(member)) or 'none'}",
+                        f"sudo usermod -aG {','.join(missing)} {SERVICE_USER}" if missing else ""))
+    return checks
+
+
+def _group_exists(name: str) -> bool:
+    import grp
+
+    try:
+        grp.getgrnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def _devices() -> Check:
+    """Whether this user can open the camera, DRM and input device nodes the mirror needs."""
+    nodes = [p for pattern in ("/dev/video*", "/dev/media*", "/dev/dri/card*", "/dev/dri/renderD*")
+             for p in sorted(Path("/").glob(pattern.lstrip("/")))]
+    if not nodes:
+        return Check("warn", "devices: no camera or DRM device nodes on this machine")
+    blocked = [str(p) for p in nodes if not os.access(p, os.R_OK | os.W_OK)]
+    if blocked:
+        return Check("FAIL", f"devices: no access to {', '.join(blocked)}", "add the user to groups video and render")
+    return Check("ok", f"devices: {len(nodes)} camera/DRM nodes accessible")
+
+
 def run_checks(cfg: Config, out: Callable[[str], None] = print) -> int:
-    checks = [_versions(), _interpreter(), _detector(cfg), *_classifiers(cfg), _camera(cfg), _display(cfg)]
+    checks = [_versions(), _interpreter(), _detector(cfg), *_classifiers(cfg), _camera(cfg), _display(cfg),
+              _devices(), *_service()]
     for c in checks:
         out(f"{c.status:<4} {c.what}" + (f"\n     fix: {c.fix}" if c.fix and c.status != "ok" else ""))
     failed = sum(c.status == "FAIL" for c in checks)
