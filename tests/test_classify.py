@@ -1,0 +1,77 @@
+"""The committed classifiers: manifest matches the files, inputs are what the manifest says, and the
+expression model really scores on FER2013 test faces it never selected on."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from conftest import REPO, SHARED_DATA
+from edge.classify import Classifier, ClassifierSet, read_manifest
+from edge.runtime import ModelError
+from edge.state import EXPRESSIONS
+
+MODELS = REPO / "models_tflite"
+MANIFEST = read_manifest(MODELS)
+REQUIRED_INPUT = {"size", "color", "pixel_scale", "pixel_offset", "preprocess", "layout", "crop"}
+
+
+def test_expression_model_is_committed_with_its_manifest_entry():
+    assert "expression" in MANIFEST, "models_tflite/manifest.json has no expression entry"
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_manifest_entry_matches_its_file(name):
+    entry = MANIFEST[name]
+    data = (MODELS / entry["file"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert len(data) == entry["bytes"]
+    assert REQUIRED_INPUT <= set(entry["input"])
+    for variant in ("float", "int8"):
+        for split in ("val", "test"):
+            assert entry["metrics"][variant][split]
+    assert {"command", "data_fingerprint", "wall_seconds", "date"} <= set(entry["training"])
+    clf = Classifier(name, entry, MODELS)
+    assert clf.model.inputs[0].dtype == np.int8 and all(o.dtype == np.int8 for o in clf.model.outputs)
+
+
+def test_expression_classes_and_size():
+    entry = MANIFEST["expression"]
+    assert entry["classes"] == list(EXPRESSIONS)
+    assert entry["bytes"] <= 1.5e6
+    assert entry["input"]["preprocess"] == "equalizeHist(clip(1.2*x))"
+
+
+def test_a_manifest_that_does_not_match_its_model_is_refused(tmp_path):
+    entry = json.loads(json.dumps(MANIFEST["expression"]))
+    (tmp_path / entry["file"]).write_bytes((MODELS / entry["file"]).read_bytes())
+    wrong_size = {**entry, "input": {**entry["input"], "size": [64, 64]}}
+    with pytest.raises(ModelError, match="input shape"):
+        Classifier("expression", wrong_size, tmp_path)
+    wrong_classes = {**entry, "classes": ["a", "b"], "outputs": None}
+    with pytest.raises(ModelError, match="classes"):
+        Classifier("expression", wrong_classes, tmp_path)
+
+
+def test_portraits_get_all_seven_scores(detector, portraits):
+    cs = ClassifierSet(MODELS, flip_average=True)
+    image = portraits["astronaut.png"]
+    face = detector.detect(image)[0]
+    cs.begin_frame(image, [face])
+    probs = cs.classify(cs.crops(image, face))
+    assert probs["expression"].shape == (7,) and abs(probs["expression"].sum() - 1) < 1e-4
+    # she is smiling broadly in the portrait
+    assert EXPRESSIONS[int(np.argmax(probs["expression"]))] == "happy"
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "fer2013/fer2013.npz").exists(),
+                    reason="../shared/data/fer2013/fer2013.npz is absent: cannot score the model on FER2013")
+def test_committed_expression_model_scores_on_a_fixed_test_slice():
+    z = np.load(SHARED_DATA / "fer2013/fer2013.npz")
+    raw, y = z["test_x_raw"][:1000], z["test_y"][:1000]
+    clf = Classifier("expression", MANIFEST["expression"], MODELS, flip_average=False)
+    # raw pixels: the classifier applies T itself, exactly as on the Pi
+    hits = [int(np.argmax(clf.probabilities(img)["expression"])) == label for img, label in zip(raw, y)]
+    assert np.mean(hits) >= 0.68
