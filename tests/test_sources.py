@@ -135,3 +135,21 @@ def test_latest_frame_reader_times_out_on_a_hung_camera_and_reports_a_dead_one()
 def test_memory_source_ends_when_not_looping():
     src = MemorySource([np.zeros((4, 4, 3), np.uint8)], loop=False)
     assert src.read() is not None and src.read() is None
+
+
+def test_opencv_camera_path_with_a_video_standing_in_for_the_device(tmp_path):
+    """The webcam class end to end (capture thread, newest-frame slot) with a file as its device."""
+    from edge.sources.camera import OpenCVCamera
+
+    path = tmp_path / "cam.avi"
+    tiny_video(path, 40)
+    cam = OpenCVCamera(str(path), SourceConfig(timeout_s=1.0))
+    try:
+        frames = [cam.read() for _ in range(3)]
+        assert all(f.image_bgr.shape == (192, 160, 3) for f in frames)
+        assert frames[0].index < frames[1].index < frames[2].index  # never the same frame twice
+        with pytest.raises(SourceError, match="camera lost"):
+            for _ in range(60):  # the file ends: to the loop that is a lost camera
+                cam.read()
+    finally:
+        cam.close()

@@ -128,6 +128,27 @@ class LatestFrameReader:
         self._thread.join(timeout=1.0)
 
 
+class ThreadedCamera:
+    """A camera read on a LatestFrameReader thread; subclasses grab one frame and release the device."""
+
+    name: str
+    _reader: LatestFrameReader
+
+    @property
+    def dropped(self) -> int:
+        return self._reader.dropped
+
+    def read(self) -> Frame | None:
+        return self._reader.read()
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._reader.close()
+        self._release()
+
+
 def open_source(spec: str, cfg: SourceConfig) -> Source:
     """demo | picamera | /dev/videoN | N | a video file | an image file | a folder of images."""
     from edge.sources import camera, demo, files, picamera

@@ -7,12 +7,12 @@ import cv2
 import numpy as np
 
 from edge.config import SourceConfig
-from edge.sources import Frame, LatestFrameReader, SourceError
+from edge.sources import LatestFrameReader, SourceError, ThreadedCamera
 
 log = logging.getLogger(__name__)
 
 
-class OpenCVCamera:
+class OpenCVCamera(ThreadedCamera):
     def __init__(self, device: str, cfg: SourceConfig):
         self.name = device
         target: int | str = int(device) if device.isdigit() else device
@@ -33,13 +33,5 @@ class OpenCVCamera:
         ok, image = self._cap.read()
         return image if ok else None
 
-    @property
-    def dropped(self) -> int:
-        return self._reader.dropped
-
-    def read(self) -> Frame | None:
-        return self._reader.read()
-
-    def close(self) -> None:
-        self._reader.close()
+    def _release(self) -> None:
         self._cap.release()

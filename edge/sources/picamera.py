@@ -10,12 +10,12 @@ import logging
 import numpy as np
 
 from edge.config import SourceConfig
-from edge.sources import Frame, LatestFrameReader, SourceError
+from edge.sources import LatestFrameReader, SourceError, ThreadedCamera
 
 log = logging.getLogger(__name__)
 
 
-class PicameraSource:
+class PicameraSource(ThreadedCamera):
     def __init__(self, cfg: SourceConfig):
         self.name = "picamera"
         try:
@@ -40,15 +40,7 @@ class PicameraSource:
         image = self._cam.capture_array("main")
         return np.ascontiguousarray(image[:, :, :3])
 
-    @property
-    def dropped(self) -> int:
-        return self._reader.dropped
-
-    def read(self) -> Frame | None:
-        return self._reader.read()
-
-    def close(self) -> None:
-        self._reader.close()
+    def _release(self) -> None:
         try:
             self._cam.stop()
         finally:
