@@ -40,7 +40,9 @@ class Analyzer:
         # photos of street scenes have faces too small for the short-range model
         self.far_detector = BlazeFaceDetector("full", 1)
 
-    def analyze_image(self, image_bgr: np.ndarray) -> tuple[list[dict], dict[str, float]]:
+    def analyze_image(self, image_bgr: np.ndarray) -> tuple[list[dict], str, dict[str, float]]:
+        """Faces (largest first) with every head's label and scores, how the detector found them
+        (direct, padded, full_range, tiles or none), and the time each step took."""
         t0 = time.perf_counter()
         faces, how = detect_still(self.detector, image_bgr, self.far_detector)
         faces = faces[: self.max_faces]
@@ -61,8 +63,7 @@ class Analyzer:
                 entry.pop("glasses_shape", None)  # a frame shape means nothing without clear glasses
             results.append(entry)
         t2 = time.perf_counter()
-        return results, {"detect": round((t1 - t0) * 1000, 2), "classify": round((t2 - t1) * 1000, 2),
-                         "detect_attempt": how}  # type: ignore[dict-item]
+        return results, how, {"detect": round((t1 - t0) * 1000, 2), "classify": round((t2 - t1) * 1000, 2)}
 
     def state_for(self, face_entry: dict):
         labels = {h: face_entry[h]["label"] for h in self.classes if h in face_entry}
@@ -75,7 +76,7 @@ class Analyzer:
         except SourceError as e:
             return {"image": str(path), "error": str(e).split(": ", 1)[-1]}
         t1 = time.perf_counter()
-        faces, timings = self.analyze_image(image)
+        faces, how, timings = self.analyze_image(image)
         h, w = image.shape[:2]
-        return {"image": str(path), "width": w, "height": h, "faces": faces,
+        return {"image": str(path), "width": w, "height": h, "faces": faces, "detected_by": how,
                 "timings_ms": {"decode": round((t1 - t0) * 1000, 2), **timings}}

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from edge.runtime import ModelError, TFLiteModel
-from edge.state import Face
+from edge.state import Face, box_iou
 
 log = logging.getLogger(__name__)
 
@@ -147,13 +147,14 @@ class BlazeFaceDetector:
         if n_out != len(self.anchors):
             raise ModelError(f"{self.model.path}: {n_out} outputs but {len(self.anchors)} anchors")
 
-    def detect(self, frame_bgr: np.ndarray) -> list[Face]:
+    def detect(self, frame_bgr: np.ndarray, min_score: float | None = None) -> list[Face]:
         size = self.spec.input_size
+        min_score = self.min_score if min_score is None else min_score
         img, lb = letterbox(frame_bgr, size)
         x = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32)[None] * (2 / 255) - 1
         regressors, classificators = self.model.run(x)
         logits = np.clip(classificators[0, :, 0], -100, 100)
-        keep = logits > np.log(self.min_score / (1 - self.min_score))  # sigmoid(l) > min_score
+        keep = logits > np.log(min_score / (1 - min_score))  # sigmoid(l) > min_score
         if not keep.any():
             return []
         raw, anchors = regressors[0, keep], self.anchors[keep]
@@ -182,6 +183,9 @@ def _pad(image_bgr: np.ndarray, top: float, side: float, bottom: float) -> tuple
 
 # (name, top, sides, bottom): close-ups are usually cut at the forehead, so pad the top more.
 STILL_PADDINGS = (("padded", 0.35, 0.35, 0.35), ("padded_more", 1.0, 1.0, 1.0), ("padded_top", 1.2, 0.8, 0.4))
+# A photo handed to analyze is expected to show somebody, so the retries accept a little less
+# confidence than the live loop, where a false face would put a phantom emoticon on screen.
+RETRY_MIN_SCORE = 0.4
 
 
 def detect_still(detector: BlazeFaceDetector, image_bgr: np.ndarray,
@@ -190,14 +194,16 @@ def detect_still(detector: BlazeFaceDetector, image_bgr: np.ndarray,
     or street scenes where the face is too small for the short-range model.
 
     Try the photo as it is, then padded (the face becomes smaller, with context around it), then
-    with the full-range model (small faces at another scale); report which attempt found faces.
+    with the full-range model and in overlapping tiles (small faces at another scale); report which
+    attempt found faces.
     """
     faces = detector.detect(image_bgr)
     if faces:
         return faces, "direct"
+    retry_score = min(detector.min_score, RETRY_MIN_SCORE)
     for name, top, side, bottom in STILL_PADDINGS:
         padded, (ox, oy) = _pad(image_bgr, top, side, bottom)
-        faces = detector.detect(padded)
+        faces = detector.detect(padded, retry_score)
         if faces:
             for f in faces:
                 f.box[:2] -= (ox, oy)
@@ -207,4 +213,23 @@ def detect_still(detector: BlazeFaceDetector, image_bgr: np.ndarray,
         faces = far_detector.detect(image_bgr)
         if faces:
             return faces, "full_range"
-    return [], "none"
+    faces = _detect_tiles(detector, image_bgr, retry_score)
+    return (faces, "tiles") if faces else ([], "none")
+
+
+def _detect_tiles(detector: BlazeFaceDetector, image_bgr: np.ndarray, min_score: float) -> list[Face]:
+    """Crowd and street photos: the face is a few percent of the frame, so look at overlapping
+    quarters (each 70% of the photo), where it is twice as large to the network."""
+    h, w = image_bgr.shape[:2]
+    th, tw = int(h * 0.7), int(w * 0.7)
+    found: list[Face] = []
+    for oy in (0, h - th):
+        for ox in (0, w - tw):
+            for f in detector.detect(image_bgr[oy:oy + th, ox:ox + tw], min_score):
+                f.box[:2] += (ox, oy)
+                f.keypoints += (ox, oy)
+                if all(box_iou(f.box, g.box) < NMS_IOU for g in found):
+                    found.append(f)
+    found.sort(key=lambda f: -f.area)
+    return found
+

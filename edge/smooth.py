@@ -12,17 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.state import EmoticonState, Face
+from edge.state import EmoticonState, Face, box_iou
 
 HYSTERESIS = 0.08  # a new label must beat the shown one by this much probability
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    iw = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
-    ih = max(0.0, min(ay1, by1) - max(a[1], b[1]))
-    inter = iw * ih
-    return float(inter / max(a[2] * a[3] + b[2] * b[3] - inter, 1e-9))
 
 
 @dataclass
@@ -66,8 +58,8 @@ class Smoother:
         free = [t for t in self.tracks if now - t.last_seen <= self.timeout]
         current: list[Track] = []
         for face, p in zip(faces, probs):
-            best = max(free, key=lambda t: iou(t.face.box, face.box), default=None)
-            if best is not None and iou(best.face.box, face.box) >= self.min_iou:
+            best = max(free, key=lambda t: box_iou(t.face.box, face.box), default=None)
+            if best is not None and box_iou(best.face.box, face.box) >= self.min_iou:
                 free.remove(best)
                 best.face, best.last_seen = face, now
                 best.update(p, alpha)

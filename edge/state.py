@@ -33,6 +33,14 @@ class Face:
         return float(self.box[2] * self.box[3])
 
 
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    return float(inter / max(a[2] * a[3] + b[2] * b[3] - inter, 1e-9))
+
+
 @dataclass(frozen=True)
 class EmoticonState:
     """Everything the emoticon shows. Unknown attributes keep their neutral defaults."""

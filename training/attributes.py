@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from edge.crop import CropRule, crop_face
-from edge.detect import BlazeFaceDetector, detect_still
+from edge.detect import RETRY_MIN_SCORE, STILL_PADDINGS, BlazeFaceDetector, detect_still
 from training.augment import AugmentConfig, augment
 from training.metrics import summarize
 from training.nets import AttributeNet
@@ -65,7 +65,8 @@ def _labels(rows: list[dict]) -> dict[str, np.ndarray]:
 def prepare(data_dir: Path, cache: Path) -> AttributeData:
     """Edge-style crops of every labelled photo, cached (the detector pass takes a few minutes)."""
     labels_csv = data_dir / "labels.csv"
-    digest = hashlib.sha256(labels_csv.read_bytes() + json.dumps(CROP.to_manifest()).encode()).hexdigest()
+    recipe = json.dumps([CROP.to_manifest(), STILL_PADDINGS, RETRY_MIN_SCORE])  # a new detector recipe re-crops
+    digest = hashlib.sha256(labels_csv.read_bytes() + recipe.encode()).hexdigest()
     rows = list(csv.DictReader(open(labels_csv)))
     if cache.exists() and str(np.load(cache)["digest"]) == digest:
         z = np.load(cache)

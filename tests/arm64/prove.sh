@@ -9,11 +9,12 @@
 #
 # Environment: ARM64_ROOT (default /var/cache/emoticon-mirror/arm64-bookworm), ARM64_RESULTS
 # (default /var/cache/emoticon-mirror/arm64-results), DEBIAN_MIRROR, HOST_VENV (default the
-# checkout's .venv), FRAMES (default 20), SCORE_TOL (0.05), PX_TOL (2).
+# checkout's .venv), FRAMES (default 20), SCORE_TOL (0.05), PX_TOL (2), QEMU_CPU (cortex-a72 = Pi 4;
+# cortex-a76 = Pi 5; qemu's own default "max" would offer SVE etc., which no Pi has).
 # Exit status: 0 proof passed; 1 a phase failed or the comparison failed; 2 usage.
 set -euo pipefail
 
-usage() { sed -n '2,13p' "$0"; }
+usage() { sed -n '2,14p' "$0"; }
 keep_venv=0 rebuild=0
 for arg in "$@"; do
   case "$arg" in
@@ -40,6 +41,7 @@ HOST_VENV=${HOST_VENV:-$SRC/.venv}
 FRAMES=${FRAMES:-20}
 SCORE_TOL=${SCORE_TOL:-0.05}
 PX_TOL=${PX_TOL:-2}
+QEMU_CPU=${QEMU_CPU:-cortex-a72}              # the emulated CPU: Pi 4 (cortex-a76 = Pi 5)
 APP=/opt/emoticon-mirror                       # the project's path inside the root
 INCLUDE=python3,python3-venv,python3-pip,python3-numpy,python3-opencv,python3-pygame,ca-certificates
 STAMP=$ROOT/.emoticon-mirror-root.stamp        # written only after a complete debootstrap
@@ -114,7 +116,7 @@ trap 'exit 143' TERM
 # Runs a command inside the root as root, with a clean environment (plus the PIP_* settings that
 # make sense there) and the project folder as working directory.
 in_root() {
-  "${NICE[@]}" chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+  "${NICE[@]}" chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb QEMU_CPU="$QEMU_CPU" \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${pip_env[@]}" \
     /bin/bash -c "cd $APP && $1"
 }
@@ -163,7 +165,7 @@ if [ "$rebuild" = 1 ] || [ ! -e "$STAMP" ]; then
 else
   say "reusing $ROOT (built $(cut -d' ' -f1 "$STAMP"); --rebuild to start over)"
 fi
-[ "$(chroot "$ROOT" /usr/bin/uname -m)" = aarch64 ] || die "the root does not run as aarch64"
+[ "$(chroot "$ROOT" /usr/bin/env QEMU_CPU="$QEMU_CPU" /usr/bin/uname -m)" = aarch64 ] || die "the root does not run as aarch64"
 
 # ---- 3. network trust and pip settings inside the root ------------------------------------------
 phase "configure root (CA, pip, mounts)"
@@ -235,6 +237,23 @@ mount_into /proc -t proc proc
 mount_into /sys -t sysfs sysfs
 mount_into /dev --rbind /dev
 mount --make-rslave "$ROOT/dev"
+# qemu-user (7.2) shows arm64 programs the host's x86 /proc/cpuinfo. LiteRT's CPU detection (the
+# cpuinfo library under XNNPACK and ruy) cannot parse it and the first invoke() segfaults, with or
+# without XNNPACK (seen as "pygame_parachute: Segmentation Fault" in the mirror). A real Pi has an
+# arm64 /proc/cpuinfo, so give the root one that matches the emulated CPU, one entry per host CPU.
+case "$QEMU_CPU" in
+  cortex-a76) midr="0x4 0xd0b 1" feats="fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp" ;;
+  cortex-a53) midr="0x0 0xd03 4" feats="fp asimd evtstrm crc32 cpuid" ;;
+  *)          midr="0x0 0xd08 3" feats="fp asimd evtstrm crc32 cpuid" ;;  # cortex-a72 (Pi 4)
+esac
+read -r variant part revision <<< "$midr"
+for ((cpu = 0; cpu < $(nproc --all); cpu++)); do
+  printf 'processor\t: %d\nBogoMIPS\t: 108.00\nFeatures\t: %s\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: %s\nCPU part\t: %s\nCPU revision\t: %s\n\n' \
+    "$cpu" "$feats" "$variant" "$part" "$revision"
+done > "$ROOT/.emoticon-mirror-cpuinfo"
+mount --bind "$ROOT/.emoticon-mirror-cpuinfo" "$ROOT/proc/cpuinfo"
+mounted+=("$ROOT/proc/cpuinfo")
+say "emulated CPU: QEMU_CPU=$QEMU_CPU; the root's /proc/cpuinfo says CPU part $part ($(nproc --all) CPUs)"
 
 # ---- 4. the project, as in this checkout --------------------------------------------------------
 phase "copy project"
