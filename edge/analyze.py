@@ -47,7 +47,7 @@ class Analyzer:
         faces, how = detect_still(self.detector, image_bgr, self.far_detector)
         faces = faces[: self.max_faces]
         t1 = time.perf_counter()
-        self.classifiers.begin_frame(image_bgr, faces)
+        self.classifiers.begin_frame(image_bgr, faces, fresh=True)
         results = []
         for face in faces:
             probs = self.classifiers.classify(self.classifiers.crops(image_bgr, face))

@@ -151,10 +151,11 @@ class ClassifierSet:
     def heads(self) -> list[str]:
         return [h.name for c in self.classifiers for h in c.heads] + ([self.skin.name] if self.skin else [])
 
-    def begin_frame(self, frame_bgr: np.ndarray, faces: list[Face]) -> None:
-        """Per-frame work shared by all faces (the white balance the skin tone is measured under)."""
+    def begin_frame(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False) -> None:
+        """Per-frame work shared by all faces (the white balance the skin tone is measured under);
+        fresh for still photos, where each picture has its own light."""
         if self.skin is not None and faces:
-            self.skin.begin_frame(frame_bgr, faces)
+            self.skin.begin_frame(frame_bgr, faces, fresh)
 
     def crops(self, frame_bgr: np.ndarray, face: Face) -> FaceCrops:
         return FaceCrops([c.crop(frame_bgr, face) for c in self.classifiers],

@@ -146,11 +146,17 @@ class SkinToneMeter:
     name = "skin_tone"
     classes = list(SKIN_TONES)
 
+    WB_EVERY = 15  # frames: the light in a room changes over seconds, not frames
+
     def __init__(self) -> None:
         self._gains = np.ones(3, np.float32)
+        self._frames = 0
 
-    def begin_frame(self, frame_bgr: np.ndarray, faces: list[Face]) -> None:
-        self._gains = white_balance_gains(frame_bgr, [f.box for f in faces])
+    def begin_frame(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False) -> None:
+        """fresh: an unrelated picture (still photos), whose light says nothing about the last one."""
+        if fresh or self._frames % self.WB_EVERY == 0:
+            self._gains = white_balance_gains(frame_bgr, [f.box for f in faces])
+        self._frames += 1
 
     def measure(self, frame_bgr: np.ndarray, face: Face) -> float | None:
         """The face's ITA in degrees under this frame's white balance; None if no skin is visible."""
