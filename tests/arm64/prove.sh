@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proof on arm64: installs and runs Emoticon Mirror in a Debian bookworm arm64 root (qemu user
 # emulation) exactly as on a Raspberry Pi, then checks that its answers match this machine's.
-# Slow (first run ~15-30 min, later ~5-15 min), so not part of the default CI. See README.md here.
+# Slow (first run ~10 min with debootstrap, later ~1 min), so not part of the default CI. See README.md.
 #
 #   sudo tests/arm64/prove.sh              # reuse the cached root, fresh copy of the project and venv
 #   sudo tests/arm64/prove.sh --keep-venv  # also keep the root's .venv (quicker; setup.sh is idempotent)
@@ -154,7 +154,7 @@ if [ "$rebuild" = 1 ] || [ ! -e "$STAMP" ]; then
     "${NICE[@]}" rm -rf --one-file-system "$ROOT"
   fi
   mkdir -p "$(dirname "$ROOT")"
-  say "debootstrap $SUITE arm64 from $MIRROR (about 8 min here)"
+  say "debootstrap $SUITE arm64 from $MIRROR (7-9 min on a 2-core VM)"
   if ! "${NICE[@]}" debootstrap --arch=arm64 --variant=minbase --include="$INCLUDE" \
       "$SUITE" "$ROOT" "$MIRROR" > "$RESULTS/debootstrap.log" 2>&1; then
     tail -n 30 "$RESULTS/debootstrap.log" >&2
