@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from edge.crop import CropRule, crop_face
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models_tflite"
 KNOWN_MODELS = ("expression", "attributes")  # the order they run in
+VIEWS = (1, 2, 4)  # test-time views: plain; + mirror; + mirror and zoom
+DEFAULT_ZOOM = 0.92
 
 
 @dataclass
@@ -64,7 +67,7 @@ def read_manifest(models_dir: Path) -> dict:
 class Classifier:
     """One manifest entry: crop -> preprocess -> int8 model -> softmax per head."""
 
-    def __init__(self, name: str, entry: dict, models_dir: Path, num_threads: int = 1, flip_average: bool = False):
+    def __init__(self, name: str, entry: dict, models_dir: Path, num_threads: int = 1, views: int = 1):
         self.name = name
         try:
             self.path = models_dir / entry["file"]
@@ -76,6 +79,7 @@ class Classifier:
             self.preprocess = lookup(inp.get("preprocess", "none"))
             self.layout = inp.get("layout", "NHWC")
             self.crop_rule = CropRule.from_manifest(inp.get("crop", {}))
+            inp = dict(inp)
             outputs = entry.get("outputs") or {name: {"index": 0, "classes": entry["classes"]}}
             self.heads = [Head(h, int(o["index"]), list(o["classes"])) for h, o in outputs.items()]
             expected_sha = entry["sha256"]
@@ -89,7 +93,10 @@ class Classifier:
         if digest != expected_sha:
             raise ModelError(f"{self.path}: sha256 does not match the manifest (file replaced or corrupt)")
         self.model = TFLiteModel(self.path, num_threads)
-        self.flip_average = flip_average
+        if views not in VIEWS:
+            raise ValueError(f"views must be one of {VIEWS}")
+        self.views = views
+        self.zoom = float(inp.get("tta_zoom", DEFAULT_ZOOM))
         channels = 1 if self.color == "gray" else 3
         want = (1, *self.size, channels) if self.layout == "NHWC" else (1, channels, *self.size)
         got = self.model.inputs[0].shape
@@ -103,14 +110,32 @@ class Classifier:
     def crop(self, frame_bgr: np.ndarray, face: Face) -> np.ndarray:
         return crop_face(frame_bgr, face, self.crop_rule, self.size, self.color)
 
-    def tensor(self, crop: np.ndarray) -> np.ndarray:
-        x = self.preprocess(crop).astype(np.float32) * self.pixel_scale + self.pixel_offset
+    def tensor(self, pixels: np.ndarray) -> np.ndarray:
+        """Preprocessed pixels -> the model's real-valued input."""
+        x = pixels.astype(np.float32) * self.pixel_scale + self.pixel_offset
         x = x.reshape(*self.size, -1)
         return (x[None] if self.layout == "NHWC" else x.transpose(2, 0, 1)[None])
 
+    def view_pixels(self, crop: np.ndarray) -> list[np.ndarray]:
+        """Test-time views of one preprocessed crop: itself, its mirror, and both zoomed in a little.
+
+        Averaging them is worth about a point of accuracy on FER2013 val for 2 to 4 times the
+        model's 0.3 ms; the zoom is a centre crop resized back, as it was validated.
+        """
+        out = [crop]
+        if self.views >= 2:
+            out.append(crop[:, ::-1])
+        if self.views >= 4:
+            h, w = crop.shape[:2]
+            ch, cw = int(h * self.zoom), int(w * self.zoom)
+            oy, ox = (h - ch) // 2, (w - cw) // 2
+            zoomed = cv2.resize(crop[oy:oy + ch, ox:ox + cw], (w, h), interpolation=cv2.INTER_LINEAR)
+            out += [zoomed, zoomed[:, ::-1]]
+        return out
+
     def probabilities(self, crop: np.ndarray) -> dict[str, np.ndarray]:
-        """Per head, class probabilities; with flip averaging, mean of the crop and its mirror."""
-        views = [crop, crop[:, ::-1]] if self.flip_average else [crop]
+        """Per head, class probabilities: the mean over the test-time views of the crop."""
+        views = self.view_pixels(self.preprocess(crop))
         acc: dict[str, np.ndarray] = {}
         for view in views:
             outs = self.model.run(self.tensor(np.ascontiguousarray(view)))
@@ -132,14 +157,14 @@ class FaceCrops:
 class ClassifierSet:
     """All classifiers the manifest offers, plus the measured skin tone, run per face."""
 
-    def __init__(self, models_dir: Path | None = None, num_threads: int = 1, flip_average: bool = True,
+    def __init__(self, models_dir: Path | None = None, num_threads: int = 1, views: int = 4,
                  skin_tone: bool = True):
         self.models_dir = models_dir or DEFAULT_MODELS_DIR
         self.skin = SkinToneMeter() if skin_tone else None
         manifest = read_manifest(self.models_dir)
         self.classifiers = [
             Classifier(name, manifest[name], self.models_dir, num_threads,
-                       flip_average=flip_average and name == "expression")
+                       views=views if name == "expression" else 1)
             for name in KNOWN_MODELS if name in manifest
         ]
         self.missing = [name for name in KNOWN_MODELS if name not in manifest]

@@ -38,7 +38,7 @@ def build_detector(cfg: Config, threads: int | None = None):
 def build_classifiers(cfg: Config, threads: int | None = None):
     from edge.classify import ClassifierSet
 
-    return ClassifierSet(_models_dir(cfg), threads or cfg.classify.threads, cfg.classify.flip_average,
+    return ClassifierSet(_models_dir(cfg), threads or cfg.classify.threads, cfg.classify.views,
                          skin_tone=cfg.render.tone == "auto")
 
 

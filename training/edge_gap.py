@@ -70,13 +70,9 @@ def hits_with_rule(clf: Classifier, frames, faces, y: np.ndarray, rule: CropRule
     return hits
 
 
-def direct_hits(clf: Classifier, x_t: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The dataset's own crops (already through T): the model without the edge path."""
-    preprocess, clf.preprocess = clf.preprocess, (lambda a: a)
-    try:
-        return np.array([np.argmax(clf.probabilities(img)["expression"]) == label for img, label in zip(x_t, y)])
-    finally:
-        clf.preprocess = preprocess
+def direct_hits(clf: Classifier, x_raw: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The dataset's own 48x48 crops (raw; the classifier applies T): the model without the edge path."""
+    return np.array([np.argmax(clf.probabilities(img)["expression"]) == label for img, label in zip(x_raw, y)])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_NPZ)
     ap.add_argument("--split", choices=("val", "test"), default="val")
     ap.add_argument("--sweep", action="store_true", help="try crop rules and print the best (use on val)")
-    ap.add_argument("--flip", action="store_true", help="with horizontal-flip averaging")
+    ap.add_argument("--views", type=int, choices=(1, 2, 4), default=1, help="test-time views (2: + mirror, 4: + zoom)")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--models", type=Path, default=MODELS, help="folder with manifest.json")
@@ -94,11 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit:
         raw, x_t, y = raw[: args.limit], x_t[: args.limit], y[: args.limit]
     entry = read_manifest(args.models)["expression"]
-    clf = Classifier("expression", entry, args.models, 1, flip_average=args.flip)
+    clf = Classifier("expression", entry, args.models, 1, views=args.views)
     frames, faces = detect_all(raw, args.seed)
     found = np.array([f is not None for f in faces])
-    direct = direct_hits(clf, x_t, y)
-    result = {"split": args.split, "images": len(y), "flip_average": args.flip,
+    direct = direct_hits(clf, raw, y)
+    result = {"split": args.split, "images": len(y), "views": args.views,
               "detector_missed": int((~found).sum()), "direct_accuracy": round(float(direct.mean()), 4),
               "direct_accuracy_detected": round(float(direct[found].mean()), 4)}
     rules = [clf.crop_rule]

@@ -91,6 +91,10 @@ def expression_report(entry: dict, history: dict, gap: dict[str, dict], out_dir:
         for split in ("val", "test"):
             if variant in entry["metrics"]:
                 lines.append(metric_row(f"{variant} {split}", entry["metrics"][variant][split]))
+    views = entry["metrics"].get("int8_views4")
+    if views:
+        for split in ("val", "test"):
+            lines.append(f"| int8, 4 views (edge default) {split} | {views[split]['accuracy']:.4f} | | |")
     lines += ["", "Per-class recall, int8, test:", "",
               "| " + " | ".join(classes) + " |", "|" + "---|" * len(classes),
               "| " + " | ".join(f"{test['recall'][c]:.3f}" for c in classes) + " |", ""]
@@ -99,15 +103,99 @@ def expression_report(entry: dict, history: dict, gap: dict[str, dict], out_dir:
                   "Raw FER2013 faces upscaled to 120-200 px and pasted at random places on 640x480 backgrounds,",
                   "then BlazeFace -> crop rule -> T -> int8 model (`python -m training.edge_gap`). A face the",
                   "detector misses counts as wrong.", "",
-                  "| split | flip | direct accuracy | edge-path accuracy | gap (points) | detector missed | crop rule |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| split | views | direct accuracy | edge-path accuracy | gap (points) | detector missed | "
+                  "direct, detected faces | edge path, detected faces | gap on detected faces |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for name, g in gap.items():
-            lines.append(f"| {g['split']} | {g['flip_average']} | {g['direct_accuracy']:.4f} | {g['edge_accuracy']:.4f} | "
-                         f"{g['gap_points']:.2f} | {g['detector_missed']} / {g['images']} | `{json.dumps(g['crop'])}` |")
+            lines.append(f"| {g['split']} | {g['views']} | {g['direct_accuracy']:.4f} | {g['edge_accuracy']:.4f} | "
+                         f"{g['gap_points']:.2f} | {g['detector_missed']} / {g['images']} | "
+                         f"{g['direct_accuracy_detected']:.4f} | {g['edge_accuracy_detected']:.4f} | "
+                         f"{g['gap_points_detected']:.2f} |")
+        lines += ["", f"Crop rule (chosen on val by the sweep): `{json.dumps(next(iter(gap.values()))['crop'])}`."]
         lines.append("")
     lines += ["![learning curves](expression_curves.png)", "",
               "![confusion matrix](expression_confusion_test_int8.png)", ""]
     return "\n".join(lines)
+
+
+def skin_tone_table(data_dir: Path) -> tuple[dict[str, dict[str, int]], int]:
+    """Measured tone per labelled skin group: a sanity check of the measurement, not a target."""
+    import csv
+
+    import cv2
+
+    from edge.detect import BlazeFaceDetector, detect_still
+    from edge.skin_tone import measure, tone_of, white_balance_gains
+    from edge.state import SKIN_TONES
+
+    det, far = BlazeFaceDetector("short", 1), BlazeFaceDetector("full", 1)
+    table: dict[str, dict[str, int]] = {}
+    unmeasured = 0
+    for r in csv.DictReader(open(data_dir / "labels.csv")):
+        if not r["skin_group"]:
+            continue
+        img = cv2.imread(str(data_dir / r["file"]))
+        faces, _ = detect_still(det, img, far)
+        sample = measure(img, faces[0], white_balance_gains(img, [faces[0].box])) if faces else None
+        row = table.setdefault(r["skin_group"], {t: 0 for t in (*SKIN_TONES, "none")})
+        if sample is None:
+            unmeasured += 1
+            row["none"] += 1
+        else:
+            row[tone_of(sample.ita)] += 1
+    return table, unmeasured
+
+
+def attributes_report(entry: dict, history: dict, run: Path, out_dir: Path) -> str:
+    """Per-head metrics, confusion matrices and per-skin-group accuracy of the int8 model on test."""
+    from convert.int8 import run_tflite
+    from training import attributes as attr
+
+    plot_curves(history, out_dir / "attributes_curves.png", "Attribute model (mask, eyewear, glasses shape)")
+    summary = json.loads((run / "train_summary.json").read_text())
+    data = attr.prepare(attr.DEFAULT_DATA, REPO / "runs" / "attribute_crops.npz")
+    tfl = REPO / "models_tflite" / entry["file"]
+    outputs = {h: o["index"] for h, o in entry["outputs"].items()}
+    lines = ["# Attribute model report", "",
+             f"One backbone, three heads (`training/nets.py` AttributeNet, {summary['parameters']} parameters), "
+             f"`{summary['command']}`, {summary['epochs_run']} epochs in {summary['wall_seconds'] / 60:.1f} minutes; "
+             f"int8 file {entry['bytes'] / 1e6:.2f} MB, "
+             f"{entry['conversion']['host_benchmark'].get('median_ms', float('nan')):.2f} ms per face at 1 thread.", "",
+             "Training crops are made the way the Pi makes them: our BlazeFace on the photo (padded, full-range "
+             "and tiled retries for tight crops and crowd shots), then the edge crop rule "
+             f"`{json.dumps(entry['input']['crop'])}` at 64x64 RGB. No face was found in "
+             f"{sum(summary['no_detection'].values())} photos ({summary['no_detection']}); they are left out "
+             f"(the mirror would show nothing for them). Detector attempts: {summary['detector_attempts']}.", ""]
+    for split in ("val", "test"):
+        probs = run_tflite(tfl, attr.to_input(data.x[split]).numpy(), outputs)
+        ev = attr.evaluate_probs(probs, data.y[split], data.group[split])
+        lines += [f"## int8, {split} ({len(data.x[split])} images)", "",
+                  "| head | n | accuracy | macro-F1 | balanced accuracy |", "|---|---|---|---|---|"]
+        for head in attr.CLASSES:
+            m = ev[head]
+            n = sum(map(sum, m["confusion"]))
+            lines.append(f"| {head} | {n} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['balanced_accuracy']:.4f} |")
+            if split == "test":
+                plot_confusion(m["confusion"], attr.CLASSES[head], out_dir / f"attributes_{head}_confusion_test.png",
+                               f"{head}, int8, test")
+        if "eyewear_some_vs_none_accuracy" in ev:
+            lines.append(f"\nGlasses of unknown kind (`glasses_unknown`) read as some eyewear: "
+                         f"{ev['eyewear_some_vs_none_accuracy']:.4f}.")
+        lines += ["", "| skin group (students' label) | n | mask accuracy | eyewear accuracy |", "|---|---|---|---|"]
+        for g, row in ev["by_skin_group"].items():
+            lines.append(f"| {g} | {row['n']} | {row.get('mask', float('nan')):.4f} | {row.get('eyewear', float('nan')):.4f} |")
+        lines.append("")
+    table, unmeasured = skin_tone_table(attr.DEFAULT_DATA)
+    tones = list(next(iter(table.values())))
+    lines += ["## Measured skin tone per labelled group (sanity table, all splits)", "",
+              "The skin tone is measured (ITA of white-balanced cheek and forehead skin), never predicted from "
+              "these labels; this table only checks that the measurement moves the way it should.", "",
+              "| group | " + " | ".join(tones) + " |", "|---|" + "---|" * len(tones)]
+    for g, row in sorted(table.items()):
+        lines.append(f"| {g} | " + " | ".join(str(row[t]) for t in tones) + " |")
+    lines += ["", "![learning curves](attributes_curves.png)", ""]
+    lines += [f"![{h}](attributes_{h}_confusion_test.png)" for h in attr.CLASSES]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,8 +212,6 @@ def main(argv: list[str] | None = None) -> int:
         gap = {str(p): json.loads(p.read_text()) for p in args.gap}
         text = expression_report(entry, history, gap, REPORTS)
     else:
-        from training.attributes_report import attributes_report
-
         text = attributes_report(entry, history, run, REPORTS)
     (REPORTS / f"{args.model}.md").write_text(text)
     print(REPORTS / f"{args.model}.md")
