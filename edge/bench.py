@@ -108,7 +108,7 @@ def run_bench(cfg: Config, threads: int | None, frames: int) -> dict:
 
 
 def format_table(report: dict) -> str:
-    head = ["threads", *STAGES, "detect", "loop fps"]
+    head = ["threads", *STAGES, "detector alone", "loop fps"]
     lines = [f"bench on {report['machine']} ({report['interpreter']}), frame 640x480, headless screen "
              f"{report['screen'][0]}x{report['screen'][1]}, models: {', '.join(report['models'])}",
              "median ms per frame:", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
