@@ -109,3 +109,15 @@ def test_doctor_reports_each_check():
     r = cli("doctor", env={"EMOTICON_NO_CAMERA_PROBE": "1"})
     assert "face detector:" in r.stdout and "checks," in r.stdout
     assert r.returncode in (0, 1)
+
+
+def test_doctor_names_a_broken_model(tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "manifest.json").write_text(json.dumps({"expression": {
+        "file": "expression_int8.tflite", "sha256": "0" * 64, "classes": ["a"],
+        "input": {"size": [48, 48], "color": "gray", "pixel_scale": 1, "pixel_offset": 0}}}))
+    (models / "expression_int8.tflite").write_bytes(b"TFL3" * 4)
+    r = cli("--config", write_config(tmp_path, f"[classify]\nmodels_dir = '{models}'\n"), "doctor")
+    assert r.returncode == 1
+    assert "FAIL classifiers:" in r.stdout and "expression_int8.tflite" in r.stdout
