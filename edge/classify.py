@@ -79,7 +79,6 @@ class Classifier:
             self.preprocess = lookup(inp.get("preprocess", "none"))
             self.layout = inp.get("layout", "NHWC")
             self.crop_rule = CropRule.from_manifest(inp.get("crop", {}))
-            inp = dict(inp)
             outputs = entry.get("outputs") or {name: {"index": 0, "classes": entry["classes"]}}
             self.heads = [Head(h, int(o["index"]), list(o["classes"])) for h, o in outputs.items()]
             expected_sha = entry["sha256"]
