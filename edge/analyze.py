@@ -13,6 +13,8 @@ import numpy as np
 
 from edge.classify import ClassifierSet, Prediction
 from edge.detect import BlazeFaceDetector, detect_still
+from edge.landmarks import FaceMesh
+from edge.motion import measure, to_motion
 from edge.smooth import emoticon_state
 from edge.sources import SourceError
 from edge.sources.files import IMAGE_SUFFIXES, read_image
@@ -31,11 +33,12 @@ def expand(paths: list[str]) -> Iterator[Path]:
 
 class Analyzer:
     def __init__(self, detector: BlazeFaceDetector, classifiers: ClassifierSet, max_faces: int = 4,
-                 tone_override: str | None = None):
+                 tone_override: str | None = None, mesh: FaceMesh | None = None):
         self.detector = detector
         self.classifiers = classifiers
         self.max_faces = max_faces
         self.tone_override = tone_override
+        self.mesh = mesh
         self.classes = {h: classifiers.classes(h) for h in classifiers.heads}
         # photos of street scenes have faces too small for the short-range model
         self.far_detector = BlazeFaceDetector("full", 1)
@@ -63,7 +66,20 @@ class Analyzer:
                 entry.pop("glasses_shape", None)  # a frame shape means nothing without clear glasses
             results.append(entry)
         t2 = time.perf_counter()
-        return results, how, {"detect": round((t1 - t0) * 1000, 2), "classify": round((t2 - t1) * 1000, 2)}
+        timings = {"detect": round((t1 - t0) * 1000, 2), "classify": round((t2 - t1) * 1000, 2)}
+        if self.mesh is not None:
+            for face, entry in zip(faces, results):
+                entry["motion"] = self.motion_entry(image_bgr, face)
+            timings["landmarks"] = round((time.perf_counter() - t2) * 1000, 2)
+        return results, how, timings
+
+    def motion_entry(self, image_bgr: np.ndarray, face) -> dict | None:
+        """Live-motion signals of a still face, read against the population's rest face (a photo
+        has no history to learn this person's); units as in edge.state.Motion. None: no mesh fit."""
+        lm = self.mesh(image_bgr, face) if self.mesh is not None else None
+        if lm is None:
+            return None
+        return {k: round(v, 3) for k, v in vars(to_motion(measure(lm.points, image_bgr))).items()}
 
     def state_for(self, face_entry: dict):
         labels = {h: face_entry[h]["label"] for h in self.classes if h in face_entry}

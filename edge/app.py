@@ -1,4 +1,4 @@
-"""The frame loop: source -> detect -> crop -> classify -> smooth -> render -> display.
+"""The frame loop: source -> detect -> crop -> classify -> landmarks -> smooth -> render -> display.
 
 Data flows one way through the stages, one frame at a time, always the newest frame. The loop
 waits on one stop event (SIGTERM sets it), keeps per-stage timings over a sliding window, and
@@ -17,16 +17,20 @@ from typing import Callable
 from edge.classify import ClassifierSet
 from edge.config import Config
 from edge.detect import BlazeFaceDetector
+from edge.landmarks import FaceMesh
+from edge.motion import Measure, measure
 from edge.smooth import Smoother, emoticon_state
 from edge.sources import Source, SourceError, as_bgr
 from edge.state import FaceView, Scene
 
 log = logging.getLogger(__name__)
 
-STAGES = ("capture", "detect", "crop", "classify", "smooth", "render", "display")
+STAGES = ("capture", "detect", "crop", "classify", "landmarks", "smooth", "render", "display")
 WINDOW = 600  # frames in the sliding window for medians and fps
 STATS_EVERY_S = 60.0
 BACKOFF_S = (0.5, 5.0)
+SHED_S = 30.0  # motion "auto": after shedding for a slow frame rate, try again this much later
+SHED_WINDOW = 30  # frames whose median processing time is compared with the budget
 
 
 @dataclass
@@ -38,6 +42,8 @@ class LoopStats:
     started: float = field(default_factory=time.monotonic)
     stage_ms: dict[str, deque] = field(default_factory=lambda: {s: deque(maxlen=WINDOW) for s in STAGES})
     frame_times: deque = field(default_factory=lambda: deque(maxlen=WINDOW))
+    latency_ms: deque = field(default_factory=lambda: deque(maxlen=WINDOW))  # capture -> on screen
+    busy_ms: deque = field(default_factory=lambda: deque(maxlen=SHED_WINDOW))  # processing per frame
 
     def fps_recent(self) -> float:
         if len(self.frame_times) < 2:
@@ -47,11 +53,48 @@ class LoopStats:
     def medians(self) -> dict[str, float]:
         return {s: round(statistics.median(v), 3) if v else 0.0 for s, v in self.stage_ms.items()}
 
+    def latency(self) -> float:
+        return round(statistics.median(self.latency_ms), 3) if self.latency_ms else 0.0
+
     def summary(self) -> dict:
         wall = time.monotonic() - self.started
         return {"frames": self.frames, "frames_with_face": self.frames_with_face,
                 "fps": round(self.frames / wall, 2) if wall > 0 else 0.0, "dropped": self.dropped,
-                "stage_ms": self.medians()}
+                "stage_ms": self.medians(), "latency_ms": self.latency()}
+
+
+class MotionPolicy:
+    """Which faces get the face mesh this frame. `on`: all; `off`: none; `auto`: the first
+    max_faces, and none for SHED_S after the frames got slower than the budget - the expression
+    still shows, and the overlay and the log say why motion stopped."""
+
+    def __init__(self, mode: str, max_faces: int, min_fps: int):
+        self.mode, self.max_faces = mode, max_faces
+        self.budget_ms = 1000.0 / min_fps
+        self.shed_until = -1.0
+        self.note = "" if mode == "auto" else f"motion {mode}"
+
+    def faces(self, n: int, busy_ms: deque, now: float) -> int:
+        if self.mode != "auto":
+            return n if self.mode == "on" else 0
+        if now < self.shed_until:
+            return 0
+        if self.shed_until > 0:
+            self.shed_until = -1.0
+            log.info("motion resumed")
+        if len(busy_ms) == busy_ms.maxlen and statistics.median(busy_ms) > self.budget_ms:
+            slow = statistics.median(busy_ms)
+            busy_ms.clear()
+            self.shed_until = now + SHED_S
+            self.note = f"motion paused: frames take {slow:.0f} ms, budget {self.budget_ms:.0f}"
+            log.warning("%s; retrying in %.0f s", self.note, SHED_S)
+            return 0
+        k = min(n, self.max_faces)
+        note = f"motion on {k} of {n} faces" if n > k else ""
+        if note and not self.note:
+            log.info("%s (motion.max_faces = %d)", note, self.max_faces)
+        self.note = note
+        return k
 
 
 class Mirror:
@@ -64,6 +107,7 @@ class Mirror:
         renderer,
         display,
         pace: bool = True,
+        mesh: FaceMesh | None = None,
     ):
         self.cfg = cfg
         self._open_source = open_source
@@ -80,6 +124,9 @@ class Mirror:
         self.on_present: list[Callable[[LoopStats, Scene], None]] = []
         self._classes = {h: classifiers.classes(h) for h in classifiers.heads}
         self._tone = None if cfg.render.tone == "auto" else cfg.render.tone
+        self.mesh = mesh if cfg.motion.mode != "off" else None
+        self.motion = MotionPolicy(cfg.motion.mode if self.mesh is not None else "off",
+                                   cfg.motion.max_faces, cfg.motion.min_fps)
 
     def step(self) -> list[str]:
         """One frame through every stage; returns the display's commands."""
@@ -102,20 +149,37 @@ class Mirror:
         probs = [self.classifiers.classify(c) for c in crops]
         t_cls = time.monotonic()
         ms["classify"].append((t_cls - t_crop) * 1000)
-        tracks = self.smoother.update(faces, probs, frame.t_capture)
+        measures = self._landmarks(image, faces, t_cls)
+        t_lm = time.monotonic()
+        ms["landmarks"].append((t_lm - t_cls) * 1000)
+        tracks = self.smoother.update(faces, probs, frame.t_capture, measures)
         width = image.shape[1] if image is not None else 1
         views = [FaceView(tr.track_id, emoticon_state(tr.named_labels(self._classes), self._tone),
-                          float((tr.face.box[0] + tr.face.box[2] / 2) / width)) for tr in tracks]
+                          float((tr.face.box[0] + tr.face.box[2] / 2) / width), tr.motion(frame.t_capture))
+                 for tr in tracks]
         t_smooth = time.monotonic()
-        ms["smooth"].append((t_smooth - t_cls) * 1000)
+        ms["smooth"].append((t_smooth - t_lm) * 1000)
         scene = Scene(faces=views, overlay=self._overlay() if self.show_fps else [],
                       camera_rgb=image[:, :, ::-1] if self.cfg.display.pip and image is not None else None)
         commands = self._present(scene, t_smooth)
+        self.stats.latency_ms.append((self.stats.frame_times[-1] - frame.t_capture) * 1000)
+        self.stats.busy_ms.append((self.stats.frame_times[-1] - t_cap) * 1000)
         self.stats.frames += 1
         self.stats.frames_with_face += bool(faces)
         self.stats.faces_now = len(faces)
         self.stats.dropped = getattr(self.source, "dropped", 0)
         return commands
+
+    def _landmarks(self, image, faces: list, now: float) -> list[Measure | None]:
+        """Mesh and signals for the faces the motion policy allows; None for the others."""
+        if self.mesh is None or not faces:
+            return []
+        k = self.motion.faces(len(faces), self.stats.busy_ms, now)
+        out: list[Measure | None] = []
+        for face in faces[:k]:
+            lm = self.mesh(image, face)
+            out.append(measure(lm.points, image) if lm is not None else None)
+        return out
 
     def _present(self, scene: Scene, t0: float) -> list[str]:
         surface = self.renderer.render(scene, t0)
@@ -132,7 +196,10 @@ class Mirror:
     def _overlay(self) -> list[str]:
         med = self.stats.medians()
         lines = [f"{self.stats.fps_recent():.1f} fps  faces {self.stats.faces_now}  dropped {self.stats.dropped}"]
-        lines += [f"{s:<8} {med[s]:6.2f} ms" for s in STAGES]
+        lines += [f"{s:<9} {med[s]:6.2f} ms" for s in STAGES]
+        lines.append(f"latency  {self.stats.latency():6.2f} ms")
+        if self.motion.note:
+            lines.append(self.motion.note)
         return lines
 
     def _reconnect(self, error: SourceError, stop: threading.Event) -> None:

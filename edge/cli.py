@@ -42,6 +42,21 @@ def build_classifiers(cfg: Config, threads: int | None = None):
                          skin_tone=cfg.render.tone == "auto")
 
 
+def build_mesh(cfg: Config, threads: int | None = None):
+    """The face mesh for live motion; None when motion is off, or (auto) when the model is missing."""
+    from edge.landmarks import FaceMesh
+
+    if cfg.motion.mode == "off":
+        return None
+    try:
+        return FaceMesh(threads or cfg.motion.threads)
+    except ModelError as e:
+        if cfg.motion.mode == "on":
+            raise
+        log.warning("live motion off: %s", e)
+        return None
+
+
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     from edge.app import Mirror
     from edge.display import open_display
@@ -52,6 +67,8 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
         cfg.source.input = args.source
     if args.display:
         cfg.display.mode = args.display
+    if args.motion:
+        cfg.motion.mode = args.motion
     detector = build_detector(cfg)
     classifiers = build_classifiers(cfg)
     display = open_display(cfg.display, args.out)
@@ -68,7 +85,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     try:
         renderer = Renderer(display.size, pip=cfg.display.pip)
         mirror = Mirror(cfg, lambda: open_source(cfg.source.input, cfg.source), detector, classifiers,
-                        renderer, display, pace=display.mode != "headless")
+                        renderer, display, pace=display.mode != "headless", mesh=build_mesh(cfg))
         mirror.on_present.append(lambda st, scene: notifier.frame_shown(st.fps_recent(), st.faces_now, scene.message))
         stats = mirror.run(args.frames, stop)
     finally:
@@ -82,7 +99,7 @@ def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
     from edge.analyze import Analyzer, expand
 
     analyzer = Analyzer(build_detector(cfg), build_classifiers(cfg), cfg.detector.max_faces,
-                        None if cfg.render.tone == "auto" else cfg.render.tone)
+                        None if cfg.render.tone == "auto" else cfg.render.tone, build_mesh(cfg))
     out_dir = Path(args.emoticon_out) if args.emoticon_out else None
     if out_dir:
         import pygame
@@ -153,6 +170,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--display", choices=("auto", "fullscreen", "window", "headless"))
     run.add_argument("--frames", type=int, help="stop after N frames")
     run.add_argument("--out", help="headless: write frames here as PNG")
+    run.add_argument("--motion", choices=("auto", "on", "off"), help="live motion (overrides motion.mode)")
     run.set_defaults(func=cmd_run)
 
     an = sub.add_parser("analyze", help="still photos -> faces and labels")

@@ -77,6 +77,16 @@ class RenderConfig:
 
 
 @dataclass
+class MotionConfig:
+    mode: str = key("auto", "live motion (blinks, mouth, brows, head tilt) from the face mesh: on = every face; "
+                            "auto = the first max_faces faces, and none while frames take longer than 1/min_fps; "
+                            "off = expression only", choices=("auto", "on", "off"))
+    max_faces: int = key(1, "auto: faces that get live motion, largest first", lo=1, hi=4)
+    min_fps: int = key(20, "auto: motion is shed for 30 s when a frame's processing exceeds 1/min_fps", lo=1, hi=120)
+    threads: int = key(1, "interpreter threads for the face mesh", lo=1, hi=8)
+
+
+@dataclass
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
@@ -84,6 +94,7 @@ class Config:
     smooth: SmoothConfig = field(default_factory=SmoothConfig)
     display: DisplayConfig = field(default_factory=DisplayConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
 
 
 def _check(section: str, f: Any, value: Any) -> Any:
@@ -106,6 +117,8 @@ def from_dict(data: dict[str, Any]) -> Config:
     cfg = Config()
     sections = {f.name: f for f in fields(Config)}
     for section, values in data.items():
+        if section == "motion" and isinstance(values, str):
+            values = {"mode": values}  # `motion = "off"` at the top is short for [motion] mode = "off"
         if section not in sections:
             raise ConfigError(f"{section}: unknown section; known: {', '.join(sections)}")
         if not isinstance(values, dict):

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge.state import EmoticonState, Face, box_iou
+from edge.motion import Measure, MotionTrack
+from edge.state import EmoticonState, Face, Motion, box_iou
 
 HYSTERESIS = 0.08  # a new label must beat the shown one by this much probability
+MOTION_HOLD_S = 0.3  # a face whose mesh drops out for a moment keeps its last pose this long
 
 
 @dataclass
@@ -25,6 +27,20 @@ class Track:
     probs: dict[str, np.ndarray] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)
     frames: int = 0
+    motion_track: MotionTrack | None = None  # created at the first measurement: baseline + filters
+    motion_at: float = -math.inf
+
+    def motion(self, now: float) -> Motion | None:
+        """The smoothed live signals, or None when this face has had no mesh lately."""
+        if self.motion_track is None or now - self.motion_at > MOTION_HOLD_S:
+            return None
+        return self.motion_track.motion
+
+    def update_motion(self, m: Measure, now: float) -> None:
+        if self.motion_track is None:
+            self.motion_track = MotionTrack()
+        self.motion_track.update(m, now)
+        self.motion_at = now
 
     def named_labels(self, classes: dict[str, list[str]]) -> dict[str, str]:
         return {h: classes[h][i] for h, i in self.labels.items() if h in classes}
@@ -51,7 +67,8 @@ class Smoother:
         self._next_id = 1
         self._last_t: float | None = None
 
-    def update(self, faces: list[Face], probs: list[dict[str, np.ndarray]], now: float) -> list[Track]:
+    def update(self, faces: list[Face], probs: list[dict[str, np.ndarray]], now: float,
+               measures: list[Measure | None] | None = None) -> list[Track]:
         dt = 0.0 if self._last_t is None else max(0.0, now - self._last_t)
         self._last_t = now
         alpha = 1.0 if self.tau <= 0 else 1.0 - math.exp(-dt / self.tau)
@@ -69,6 +86,9 @@ class Smoother:
                 best.update(p, 1.0)
             best.frames += 1
             current.append(best)
+        for track, m in zip(current, measures or []):
+            if m is not None:
+                track.update_motion(m, now)
         # unseen tracks linger briefly so a missed detection does not restart a person's smoothing
         self.tracks = current + [t for t in free if now - t.last_seen <= self.timeout]
         return current

@@ -52,6 +52,27 @@ class EmoticonState:
     mask: bool = False
 
 
+@dataclass(frozen=True)
+class Motion:
+    """Live signals of one face (edge/motion.py), relative to that person at rest.
+
+    "left"/"right" are the person's own sides. Units: eye openness 0 closed .. 1 as open as at rest
+    .. 1.5 wide; mouth_open 0 closed .. 1 wide open; mouth_width, smile and brow_raise -1..1 around
+    rest (0) - narrow/wide, corners down/up, brows lowered/raised; angles in degrees: roll + when
+    the head tips toward its own right shoulder, yaw + when it turns to its own right, pitch + chin up.
+    """
+
+    eye_open_left: float = 1.0
+    eye_open_right: float = 1.0
+    mouth_open: float = 0.0
+    mouth_width: float = 0.0
+    smile: float = 0.0
+    brow_raise: float = 0.0
+    roll_deg: float = 0.0
+    yaw_deg: float = 0.0
+    pitch_deg: float = 0.0
+
+
 @dataclass
 class FaceView:
     """A face as the screen needs it: a stable id (for transitions) and where the person stands."""
@@ -59,6 +80,7 @@ class FaceView:
     track_id: int
     state: EmoticonState
     center_x: float  # 0..1 across the camera frame; the screen mirrors it
+    motion: Motion | None = None  # None: no live signals for this face (motion off, or shed)
 
 
 @dataclass

@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-minutes", type=float, default=0.0, help="stop cleanly after this wall time")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N train/val images (smoke runs)")
     ap.add_argument("--fresh", action="store_true", help="ignore a checkpoint in --out instead of resuming")
+    ap.add_argument("--init", type=Path, help="start from these weights (a run's best.pt): a second cycle "
+                    "of the schedule, which on two cores buys more epochs than one longer run could")
+    ap.add_argument("--warmup-frac", type=float, default=TrainConfig.warmup_frac)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -83,10 +86,17 @@ def main(argv: list[str] | None = None) -> int:
             splits.x[s], splits.y[s] = splits.x[s][: args.limit], splits.y[s][: args.limit]
     task = ExpressionTask(splits)
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=min(args.batch_size, len(splits.x["train"])),
-                      max_minutes=args.max_minutes)
+                      max_minutes=args.max_minutes, warmup_frac=args.warmup_frac)
     steps = len(splits.x["train"]) // cfg.batch_size
+    net, lineage = ExpressionNet(), []
+    if args.init:
+        net.load_state_dict(torch.load(args.init))
+        previous = args.init.parent / "train_summary.json"
+        if previous.exists():
+            lineage = [json.loads(previous.read_text())]
+            lineage = lineage[0].get("lineage", []) + [{k: v for k, v in lineage[0].items() if k != "lineage"}]
     t0 = time.monotonic()
-    model, history = train(ExpressionNet(), task, cfg, args.out, steps, resume=not args.fresh)
+    model, history = train(net, task, cfg, args.out, steps, resume=not args.fresh)
     summary = {
         "data": splits.source,
         "data_fingerprint": splits.fingerprint,
@@ -97,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         "epochs_run": len(history.epochs),
         "parameters": sum(p.numel() for p in model.parameters()),
         "config": cfg.__dict__,
+        "init": str(args.init) if args.init else None,
+        # Earlier cycles this run continued from: total wall time is the sum over them.
+        "lineage": lineage,
+        "total_wall_seconds": round(history.wall_seconds + sum(r.get("wall_seconds", 0) for r in lineage), 1),
     }
     (args.out / "train_summary.json").write_text(json.dumps(summary, indent=1))
     logging.getLogger("training").info("best val %.4f at epoch %d", history.best_score, history.best_epoch + 1)

@@ -4,7 +4,7 @@ Why this shape:
 - Anti-aliasing by supersampling (draw at 2-4x with plain pygame.draw, then smoothscale down) works
   the same on pygame 2.1.2 (Debian bookworm) and current pygame, and needs nothing else.
 - Every feature is computed as points in face units (radius 1) and mapped through one transform, so
-  head roll and yaw (planned live signals) move features without any new drawing code.
+  head roll and yaw (live motion) move features without any new drawing code.
 - Shapes with lids, clipped pupils, lens highlights are "span regions": a top and a bottom curve over
   an x range. Intersections are then just max/min of curves, no polygon clipping library.
 - Overlapping parts are painted in order with opaque colours (lens tint, blush are pre-mixed), so a
@@ -536,11 +536,14 @@ def _restore_opacity(out: pygame.Surface) -> None:
         del alpha  # releases the surface lock
 
 
-def build_emoticon(params: FaceParams, style: Style, size: int) -> pygame.Surface:
-    """Draw one variant, uncached. Returns a size x size SRCALPHA surface."""
+def build_emoticon(params: FaceParams, style: Style, size: int, draft: bool = False) -> pygame.Surface:
+    """Draw one variant, uncached. Returns a size x size SRCALPHA surface.
+
+    `draft` skips the supersampling (about 5x cheaper, edges not anti-aliased): live motion shows a
+    draft the frame a new pose appears and swaps in the smooth variant once it is built."""
     size = max(8, int(size))
     tone = pal.palette(style.tone)
-    ss = supersample(size)
+    ss = 1 if draft else supersample(size)
     S = size * ss
     surf = pygame.Surface((S, S), pygame.SRCALPHA)
     surf.fill((*tone.rim, 0))
@@ -568,7 +571,7 @@ def build_emoticon(params: FaceParams, style: Style, size: int) -> pygame.Surfac
     _draw_brows(pen, params, tone)
     _draw_water(pen, params)
 
-    out = pygame.transform.smoothscale(surf, (size, size))
+    out = surf if ss == 1 else pygame.transform.smoothscale(surf, (size, size))
     _restore_opacity(out)
     mult, add = _shading(size)
     out.blit(mult, (0, 0), special_flags=pygame.BLEND_RGB_MULT)
@@ -588,24 +591,24 @@ class VariantCache:
         self.build_ms_last = 0.0
 
     @staticmethod
-    def key(params: FaceParams, style: Style, size: int) -> tuple:
-        return (params.quantized(), style, int(size))
+    def key(params: FaceParams, style: Style, size: int, draft: bool = False) -> tuple:
+        return (params.quantized(), style, int(size), draft)
 
-    def peek(self, params: FaceParams, style: Style, size: int) -> pygame.Surface | None:
-        k = self.key(params, style, size)
+    def peek(self, params: FaceParams, style: Style, size: int, draft: bool = False) -> pygame.Surface | None:
+        k = self.key(params, style, size, draft)
         surf = self._items.get(k)
         if surf is not None:
             self._items.move_to_end(k)
         return surf
 
-    def get(self, params: FaceParams, style: Style, size: int) -> pygame.Surface:
-        k = self.key(params, style, size)
+    def get(self, params: FaceParams, style: Style, size: int, draft: bool = False) -> pygame.Surface:
+        k = self.key(params, style, size, draft)
         surf = self._items.get(k)
         if surf is not None:
             self._items.move_to_end(k)
             return surf
         t0 = time.perf_counter()
-        surf = build_emoticon(k[0], style, int(size))
+        surf = build_emoticon(k[0], style, int(size), draft)
         self.build_ms_last = (time.perf_counter() - t0) * 1000
         self.builds += 1
         self._items[k] = surf

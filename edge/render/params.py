@@ -2,19 +2,17 @@
 
 Drawing works only from `FaceParams`, never from the expression name, so that three things share one
 path: the seven fixed expressions (a table below), blinks (eye openness), and the live-motion
-signals planned for later (per-eye openness, mouth open/width, smile, brow raise, head roll/yaw),
-which will simply overwrite fields of the expression's params before drawing.
+signals (`with_motion`), which offset fields of the expression's params before drawing.
 
 Units: lengths are fractions of the face radius; most fields are about -1..1 or 0..1 where 0 is
 "neutral". Directions are as the viewer sees the emoticon ("left" = left side of the screen).
 
-Where the planned live signals go (each overwrites or offsets one field of the expression's params,
-in Renderer._look): per-eye openness -> eye_open_l / eye_open_r (blinks, winks), mouth open ->
-mouth_open, mouth width -> mouth_width, smile -> mouth_curve (+ eye_smile when strong), brow raise
--> brow_raise, head roll -> head_roll (degrees), head yaw -> head_yaw. Sides are as in a mirror:
-the person's own right eye (BlazeFace "right_eye", at the left of the raw camera frame) drives
-eye_open_r, drawn on the viewer's right; turning the head to one's right is a positive head_yaw;
-tipping the right ear toward the shoulder is a positive (clockwise as seen) head_roll.
+Live signals (state.Motion) -> params, in `with_motion`: per-eye openness -> eye_open_l / eye_open_r
+(blinks, winks), mouth open -> mouth_open, mouth width -> mouth_width, smile -> mouth_curve, brow
+raise -> brow_raise, head roll -> head_roll (degrees), yaw -> head_yaw, pitch -> gaze_y. Sides are
+as in a mirror: the person's own right eye (at the left of the raw camera frame) drives eye_open_r,
+drawn on the viewer's right; turning the head to one's right is a positive head_yaw; tipping the
+right ear toward the shoulder is a positive (clockwise as seen) head_roll.
 """
 from __future__ import annotations
 
@@ -22,6 +20,8 @@ import dataclasses
 import logging
 from dataclasses import dataclass, fields
 from functools import lru_cache
+
+from edge.state import Motion
 
 log = logging.getLogger(__name__)
 
@@ -155,3 +155,46 @@ def expression_params(expression: str) -> FaceParams:
         _warn_unknown(expression)
         return EXPRESSION_PARAMS["neutral"]
     return params
+
+
+# Live motion is snapped to a few levels per signal: every distinct params is a drawn variant, and a
+# face that moves must mostly hit the cache. Eyes: closed / half / open (the blink variants).
+MOTION_LEVELS = {"eye": 0.5, "mouth_open": 0.25, "mouth_width": 0.5, "smile": 0.5, "brow": 0.5,
+                 "roll_deg": 5.0, "yaw": 0.25, "pitch": 0.5}
+MAX_ROLL_DEG = 20.0
+MAX_YAW_DEG = 35.0  # a turn this far slides the features fully (head_yaw 1)
+MAX_PITCH_DEG = 25.0
+
+
+def _snap(v: float, step: float, lo: float, hi: float) -> float:
+    return round(min(hi, max(lo, v)) / step) * step
+
+
+def with_motion(p: FaceParams, m: Motion) -> FaceParams:
+    """The expression's params moved by one person's live signals.
+
+    The expression keeps the overall look and motion only adds to it: a smile's curve keeps its sign
+    and at least 60% of its bend while the mouth opens and closes; an expression's own open mouth
+    stays at least half open; happy crescent eyes (eye_smile) are not blinked.
+    """
+    L = MOTION_LEVELS
+    eyes_live = p.eye_smile < 0.5
+    eye_r = _snap(m.eye_open_right, L["eye"], 0.0, 1.0) if eyes_live else 1.0
+    eye_l = _snap(m.eye_open_left, L["eye"], 0.0, 1.0) if eyes_live else 1.0
+    curve = p.mouth_curve + 0.4 * _snap(m.smile, L["smile"], -1.0, 1.0)
+    if p.mouth_curve > 0.3:
+        curve = max(curve, 0.6 * p.mouth_curve)
+    elif p.mouth_curve < -0.3:
+        curve = min(curve, 0.6 * p.mouth_curve)
+    return dataclasses.replace(
+        p,
+        eye_open_r=p.eye_open_r * eye_r,
+        eye_open_l=p.eye_open_l * eye_l,
+        mouth_open=max(0.5 * p.mouth_open, _snap(m.mouth_open, L["mouth_open"], 0.0, 1.0)),
+        mouth_width=p.mouth_width * (1 + 0.2 * _snap(m.mouth_width, L["mouth_width"], -1.0, 1.0)),
+        mouth_curve=max(-1.0, min(1.0, curve)),
+        brow_raise=max(-1.0, min(1.0, p.brow_raise + 0.45 * _snap(m.brow_raise, L["brow"], -1.0, 1.0))),
+        head_roll=_snap(m.roll_deg, L["roll_deg"], -MAX_ROLL_DEG, MAX_ROLL_DEG),
+        head_yaw=_snap(m.yaw_deg / MAX_YAW_DEG, L["yaw"], -1.0, 1.0),
+        gaze_y=max(-1.0, min(1.0, p.gaze_y + _snap(-m.pitch_deg / MAX_PITCH_DEG, L["pitch"], -1.0, 1.0))),
+    )

@@ -27,7 +27,7 @@ import pygame
 
 from edge.render import layout
 from edge.render.emoticon import CACHE, Style
-from edge.render.params import FaceParams, expression_params
+from edge.render.params import FaceParams, expression_params, with_motion
 from edge.render.text import TextCache
 from edge.state import EmoticonState, FaceView, Scene
 
@@ -48,6 +48,7 @@ BUILD_BUDGET_S = 0.010  # new variants are built while the frame so far took les
 WARM_QUEUE_MAX = 48
 WARM_STARVE_FRAMES = 20
 SIZE_STEP = 4  # cached sizes are multiples of this many pixels
+SETTLE_S = 0.25  # a live pose held this long gets its smooth variant built; moving, drafts are shown
 
 BG_TOP = (26, 28, 56)
 BG_BOTTOM = (48, 34, 84)
@@ -100,6 +101,9 @@ class _Anim:
     key: int
     want: Look  # the latest look asked for
     seed: int
+    base: Look | None = None  # `want` without live motion: a change here crossfades, motion cuts
+    shown_base: Look | None = None
+    live: bool = False  # driven by live motion: its own blinks, no automatic ones
     shown: Look | None = None  # on screen; None until the first surface is ready
     prev: Look | None = None  # fading out under `shown`
     changed_at: float = -1e9
@@ -114,23 +118,33 @@ class _Anim:
     size: int = 0  # the last size `shown` was available at: the fallback while the size changes
     next_blink: float = 0.0
     blink_at: float = -1e9
+    pose_at: float = -1e9  # when the shown look last changed, by motion or expression
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
 
     def show(self, look: Look, now: float) -> None:
-        """Put `look` on screen (its surface exists): fade in a new face, crossfade a known one."""
+        """Put `look` on screen (its surface exists): fade in a new face, crossfade a known one, cut
+        to a new pose of the same expression (motion must follow the person, not lag 200 ms)."""
         if self.shown is None:
-            self.shown, self.born = look, now
+            self.shown, self.born, self.shown_base, self.pose_at = look, now, self.base, now
             self.next_blink = now + self.rng.uniform(1.2, 3.5)
             return
         if look == self.shown:
             return
+        if self.motion_only():
+            self.shown, self.shown_base, self.pose_at = look, self.base, now
+            return
+        self.shown_base, self.pose_at = self.base, now
         # interrupted early in a crossfade, the old look is still what people see: fade from it
         if self.prev is None or (now - self.changed_at) / CROSSFADE_S >= 0.5:
             self.prev = self.shown
         self.shown, self.changed_at = look, now
+
+    def motion_only(self) -> bool:
+        """`want` differs from what is shown by live motion alone."""
+        return self.live and self.base == self.shown_base and self.want[1] == (self.shown or self.want)[1]
 
     def set_target(self, slot: layout.Slot, fresh: bool) -> None:
         # the diameter snaps to a cached size, so a settled face is a plain blit, never a rescale
@@ -249,8 +263,9 @@ class Renderer:
             if fresh:
                 anim = _Anim(view.track_id, self._look(view), seed=view.track_id * 7919 + 17)
                 self._anims[view.track_id] = anim
-            else:
-                anim.want = self._look(view)
+            anim.base = self._look(view, live=False)
+            anim.want = self._look(view)
+            anim.live = view.motion is not None
             anim.set_target(slot, fresh)
         for tid in [t for t in self._anims if t not in seen]:
             anim = self._anims.pop(tid)
@@ -262,11 +277,12 @@ class Renderer:
             anim.glide(dt)
 
     @staticmethod
-    def _look(view: FaceView) -> Look:
-        """What a face shows. Live-motion signals (planned) plug in here: overwrite fields of the
-        expression's params, e.g. dataclasses.replace(params, eye_open_l=..., mouth_open=...),
-        and the cache (quantized params) and crossfades take it from there."""
-        return expression_params(view.state.expression), Style.from_state(view.state)
+    def _look(view: FaceView, live: bool = True) -> Look:
+        """What a face shows: the expression's params, moved by the live signals when there are any."""
+        params = expression_params(view.state.expression)
+        if live and view.motion is not None:
+            params = with_motion(params, view.motion)
+        return params, Style.from_state(view.state)
 
     def _draw_faces(self, now: float) -> None:
         for anim in self._leaving:
@@ -298,10 +314,30 @@ class Renderer:
                 return surf
         return None
 
+    def _live_variant(self, anim: _Anim, look: Look, size: int, now: float, build: bool) -> pygame.Surface | None:
+        """A live pose: the smooth variant if cached, else a draft (cheap to build); the smooth one
+        is queued once the pose has been held for SETTLE_S, so a moving face builds only drafts."""
+        params, style = look
+        surf = CACHE.peek(params, style, size)
+        if surf is not None:
+            return surf
+        surf = CACHE.peek(params, style, size, draft=True)
+        if surf is None and build and self._may_build():
+            self._built += 1
+            surf = CACHE.get(params, style, size, draft=True)
+        if surf is not None and look == anim.shown and now - anim.pose_at >= SETTLE_S:
+            self._queue(params, style, size)
+        return surf
+
     def _draw_anim(self, anim: _Anim, now: float, alpha: float, build: bool = True) -> None:
         size = int(anim.td)
-        if build and anim.want != anim.shown and self._variant(anim.want, size) is not None:
-            anim.show(anim.want, now)
+        if build and anim.want != anim.shown:
+            if anim.shown is not None and anim.motion_only():
+                ready = self._live_variant(anim, anim.want, size, now, build)
+            else:
+                ready = self._variant(anim.want, size)
+            if ready is not None:
+                anim.show(anim.want, now)
         if anim.shown is None:
             return
         alpha = _ease(alpha) * _ease((now - anim.born) / FADE_IN_S)
@@ -309,7 +345,7 @@ class Renderer:
             return
         d = size if abs(anim.d - size) < 1 else max(8, int(round(anim.d)))
         look = anim.shown
-        if _blinkable(look):
+        if _blinkable(look) and not anim.live:
             f = anim.eye_factor(now)
             if f < 1.0:
                 blink = (look[0].with_eyes(f), look[1])
@@ -317,7 +353,9 @@ class Renderer:
                     look = blink
                 else:  # never stall a frame for a blink: skip this one, have it ready for the next
                     self._queue(blink[0], blink[1], size)
-        cur = self._variant(look, size, anim.size, build)
+        cur = self._live_variant(anim, look, size, now, build) if anim.live else None
+        if cur is None:
+            cur = self._variant(look, size, anim.size, build)
         if cur is None:
             return
         if cur.get_width() == size:
