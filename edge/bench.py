@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from edge.app import STAGES, Mirror
-from edge.cli import build_classifiers, build_detector
+from edge.cli import build_classifiers, build_detector, build_mesh
 from edge.config import Config, DisplayConfig
 from edge.runtime import backend_name
 from edge.sources.demo import DemoSource
@@ -42,9 +42,60 @@ def one_face_frames(cfg: Config, n: int = 50) -> list[np.ndarray]:
     return [demo.frame_at(i) for i in range(0, 150, max(1, 150 // n))]
 
 
-def bench_threads(cfg: Config, threads: int, frames: int) -> dict:
+def four_face_frames(frames: list[np.ndarray], detector) -> list[np.ndarray]:
+    """640x480 frames with four faces: the demo's moving face cut out four times (at different
+    moments) at its own size, in a 2x2 grid - four people standing at the booth."""
+    import cv2
+
+    side = 240
+    heads = []
+    for frame in frames:
+        found = detector.detect(frame)
+        if not found:
+            continue
+        x, y, w, h = found[0].box
+        s = side / (1.9 * w)
+        m = np.float32([[s, 0, side / 2 - (x + w / 2) * s], [0, s, side / 2 - (y + h / 2) * s]])
+        heads.append(cv2.warpAffine(frame, m, (side, side), borderMode=cv2.BORDER_REFLECT101))
+    out = []
+    for i in range(len(heads)):
+        canvas = np.full((480, 640, 3), 90, np.uint8)
+        for k in range(4):
+            y0, x0 = (k // 2) * 240, (k % 2) * 320 + 40
+            canvas[y0:y0 + side, x0:x0 + side] = heads[(i + k * 7) % len(heads)]
+        out.append(canvas)
+    return out
+
+
+# (label, frames, motion mode, max faces with motion)
+SCENARIOS = (("1 face, motion off", "one", "off", 1), ("1 face, motion on", "one", "on", 1),
+             ("4 faces, motion on", "four", "on", 4))
+
+
+def _loop(cfg: Config, images: list[np.ndarray], detector, classifiers, mesh, frames: int) -> dict:
     from edge.display import Display
     from edge.render import Renderer
+    from edge.render.emoticon import CACHE
+
+    display = Display(DisplayConfig(mode="headless", width=BENCH_SCREEN[0], height=BENCH_SCREEN[1]), "headless")
+    try:
+        mirror = Mirror(cfg, lambda: MemorySource(images), detector, classifiers,
+                        Renderer(display.size), display, pace=False, mesh=mesh)
+        mirror.run(WARMUP)
+        mirror.stats = type(mirror.stats)()
+        builds = CACHE.builds
+        t0 = time.monotonic()
+        stats = mirror.run(frames)
+        wall = time.monotonic() - t0
+    finally:
+        display.close()
+    return {"stage_ms": stats.medians(), "latency_ms": stats.latency(), "loop_fps": round(frames / wall, 1),
+            "frames": frames, "frames_with_face": stats.frames_with_face,
+            "variants_built": CACHE.builds - builds}
+
+
+def bench_threads(cfg: Config, threads: int, frames: int) -> dict:
+    from edge.motion import measure
 
     images = one_face_frames(cfg)
     detector = build_detector(cfg, threads)
@@ -63,25 +114,25 @@ def bench_threads(cfg: Config, threads: int, frames: int) -> dict:
     if classifiers.skin is not None:
         classifiers.begin_frame(images[0], [face])
         per_model["skin_tone"] = {"ms": _median_ms(lambda: classifiers.skin.measure(images[0], face))}
-    display = Display(DisplayConfig(mode="headless", width=BENCH_SCREEN[0], height=BENCH_SCREEN[1]), "headless")
-    try:
-        mirror = Mirror(cfg, lambda: MemorySource(images), detector, classifiers,
-                        Renderer(display.size), display, pace=False)
-        mirror.run(WARMUP)
-        mirror.stats = type(mirror.stats)()
-        t0 = time.monotonic()
-        stats = mirror.run(frames)
-        wall = time.monotonic() - t0
-    finally:
-        display.close()
+    mesh = build_mesh(replace(cfg, motion=replace(cfg.motion, mode="auto")), threads)
+    landmark_ms = {}
+    if mesh is not None:
+        points = mesh(images[0], face).points
+        landmark_ms = {"mesh_ms": _median_ms(lambda: mesh(images[0], face)),
+                       "signals_ms": _median_ms(lambda: measure(points, images[0]))}
+    scenes = {"one": images, "four": four_face_frames(images, detector)}
+    loops = {}
+    for label, scene, mode, k in SCENARIOS:
+        if mode == "on" and mesh is None:
+            continue
+        run_cfg = replace(cfg, motion=replace(cfg.motion, mode=mode, max_faces=k))
+        loops[label] = _loop(run_cfg, scenes[scene], detector, classifiers, mesh, frames)
     return {
         "threads": threads,
         "detect_ms": _median_ms(lambda: detector.detect(images[0])),
         "classifier_ms_per_face": per_model,
-        "stage_ms": stats.medians(),
-        "loop_fps": round(frames / wall, 1),
-        "frames": frames,
-        "frames_with_face": stats.frames_with_face,
+        "landmarks_per_face": landmark_ms,
+        "loops": loops,
     }
 
 
@@ -108,20 +159,29 @@ def run_bench(cfg: Config, threads: int | None, frames: int) -> dict:
 
 
 def format_table(report: dict) -> str:
-    head = ["threads", *STAGES, "detector alone", "loop fps"]
+    head = ["threads", "scene", *STAGES, "capture->display", "loop fps"]
     lines = [f"bench on {report['machine']} ({report['interpreter']}), frame 640x480, headless screen "
              f"{report['screen'][0]}x{report['screen'][1]}, models: {', '.join(report['models'])}",
              "median ms per frame:", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in report["runs"]:
-        cells = [str(r["threads"])] + [f"{r['stage_ms'][s]:.2f}" for s in STAGES] + [f"{r['detect_ms']:.2f}", f"{r['loop_fps']:.0f}"]
-        lines.append("| " + " | ".join(cells) + " |")
+        for label, loop in r["loops"].items():
+            cells = [str(r["threads"]), label] + [f"{loop['stage_ms'][s]:.2f}" for s in STAGES] + \
+                    [f"{loop['latency_ms']:.2f}", f"{loop['loop_fps']:.0f}"]
+            lines.append("| " + " | ".join(cells) + " |")
     for r in report["runs"]:
+        lines.append(f"detector alone at {r['threads']} thread(s): {r['detect_ms']:.2f} ms")
         for name, m in r["classifier_ms_per_face"].items():
             if "views_used" in m:
                 times = ", ".join(f"{k[3]} view(s) {v:.2f} ms" for k, v in m.items() if k.startswith("ms_"))
                 lines.append(f"{name} at {r['threads']} thread(s), per face: {times} (the loop uses {m['views_used']})")
             else:
                 lines.append(f"{name} at {r['threads']} thread(s): {m['ms']:.2f} ms per face")
+        if r["landmarks_per_face"]:
+            lm = r["landmarks_per_face"]
+            lines.append(f"landmarks at {r['threads']} thread(s), per face: mesh {lm['mesh_ms']:.2f} ms, "
+                         f"signals {lm['signals_ms']:.2f} ms")
+        built = ", ".join(f"{k}: {v['variants_built']}" for k, v in r["loops"].items())
+        lines.append(f"emoticon variants drawn during the {r['threads']}-thread loops: {built}")
     if "render" in report:
         lines.append("render " + ", ".join(f"{k} {v}" for k, v in report["render"].items()))
     lines.append(f"max RSS {report['max_rss_mb']} MB")
@@ -148,7 +208,7 @@ def run_soak(cfg: Config, frames: int, warmup: int = 500) -> dict:
     times: list[float] = []
     try:
         mirror = Mirror(cfg, lambda: open_source("demo", cfg.source), build_detector(cfg), build_classifiers(cfg),
-                        Renderer(display.size), display, pace=False)
+                        Renderer(display.size), display, pace=False, mesh=build_mesh(cfg))
         rss_warm = 0.0
         for i in range(frames):
             if i == warmup:

@@ -40,6 +40,7 @@ CHEEKS = (234, 454)  # right, left face edge at cheek height
 SKIN_PATCHES = (50, 280)  # mid-cheeks, for the skin brightness the eye pixels are compared with
 FOREHEAD, CHIN = 10, 152
 DARK = 0.6  # an eye pixel darker than this share of the cheek's brightness is iris, pupil or lash
+UNSEEN = -1.0  # eye_dark of an eye outside the frame: its pixels say nothing, the lids decide
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Measure:
 
     eye_ratio_r: float  # eye opening height / eye width (~0.25 open, ~0.1 closed)
     eye_ratio_l: float
-    eye_dark_r: float  # share of dark pixels inside the eye contour (~0.5-0.9 open, ~0 closed)
+    eye_dark_r: float  # share of dark pixels inside the eye contour (~0.5-0.9 open, ~0 closed; UNSEEN)
     eye_dark_l: float
     mouth_gap: float  # inner lips apart, iod
     mouth_width: float  # corner to corner, iod
@@ -68,12 +69,14 @@ def _dist(p: np.ndarray, a: int, b: int) -> float:
 
 
 def _dark_share(grey: np.ndarray, poly: np.ndarray, skin: float) -> float:
+    """Share of dark pixels inside the eye contour; UNSEEN when the eye is mostly off the frame."""
     x0, y0 = np.floor(poly.min(0)).astype(int)
     x1, y1 = np.ceil(poly.max(0)).astype(int) + 1
+    full = max(1, (x1 - x0) * (y1 - y0))
     h, w = grey.shape
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return 0.0
+    if x1 - x0 < 2 or y1 - y0 < 2 or (x1 - x0) * (y1 - y0) < full / 2:
+        return UNSEEN
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(mask, [np.round(poly - (x0, y0)).astype(np.int32)], 1)
     inside = grey[y0:y1, x0:x1][mask > 0]
@@ -185,6 +188,7 @@ class Baseline:
         a = {f.name: np.array([getattr(m, f.name) for m in self._samples]) for f in fields(Measure)}
         eyes = np.concatenate([a["eye_ratio_r"], a["eye_ratio_l"]])
         dark = np.concatenate([a["eye_dark_r"], a["eye_dark_l"]])
+        dark = dark[dark >= 0] if (dark >= 0).any() else np.array([PRIOR.eye_dark])
         raw = Rest(
             eye_ratio=float(np.percentile(eyes, 75)), eye_dark=float(np.percentile(dark, 75)),
             mouth_gap=float(np.percentile(a["mouth_gap"], 25)), mouth_width=float(np.median(a["mouth_width"])),
@@ -200,7 +204,8 @@ def _eye_open(ratio: float, dark: float, rest: Rest) -> float:
     """Both cues must say open: the mesh's lids (geometry) and the iris showing (pixels)."""
     geometric = (ratio - EYE_CLOSED_RATIO) / max(rest.eye_ratio - EYE_CLOSED_RATIO, 1e-3)
     seen = dark / max(min(rest.eye_dark, PRIOR.eye_dark), 0.05)
-    cap = seen if seen < 1.0 else math.inf  # a fully visible iris leaves the lids to say how wide
+    # a fully visible iris (or an eye off the frame) leaves the lids to say how open
+    cap = seen if 0.0 <= seen < 1.0 else math.inf
     return float(np.clip(min(geometric, cap), 0.0, 1.5))
 
 

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
 
-from edge.app import Mirror
+from edge.app import Mirror, MotionPolicy
 from edge.classify import ClassifierSet
 from edge.config import Config
 from edge.render import Renderer
@@ -143,3 +144,58 @@ def test_stop_event_ends_the_loop(detector, tmp_path, portraits):
     stop = threading.Event()
     stop.set()
     assert m.run(None, stop).frames == 0
+
+
+# ------------------------------------------------------------------------------------------ live motion
+
+
+@pytest.fixture(scope="module")
+def mesh():
+    from edge.landmarks import FaceMesh
+
+    return FaceMesh(threads=1)
+
+
+def test_live_motion_reaches_the_scene_and_can_be_switched_off(detector, tmp_path, portraits, mesh):
+    for mode, live in (("on", True), ("auto", True), ("off", False)):
+        cfg = Config()
+        cfg.motion.mode = mode
+        renderer = RecordingRenderer()
+        m = Mirror(cfg, lambda: MemorySource([portraits["grace_hopper.jpg"]]), detector, no_models(tmp_path),
+                   renderer, NullDisplay(), pace=False, mesh=mesh)
+        m.run(3)
+        motion = renderer.scenes[-1].faces[0].motion
+        assert (motion is not None) == live, mode
+        if live:
+            assert motion.eye_open_left > 0.5 and motion.mouth_open < 0.25
+
+
+def test_auto_motion_covers_max_faces_and_sheds_when_frames_are_slow():
+    from collections import deque
+
+    busy = deque(maxlen=30)
+    policy = MotionPolicy("auto", max_faces=1, min_fps=20)
+    assert policy.faces(3, busy, 0.0) == 1 and "1 of 3" in policy.note
+    assert policy.faces(1, busy, 0.1) == 1 and policy.note == ""
+    busy.extend([80.0] * 30)  # 80 ms frames, budget 50 ms
+    assert policy.faces(1, busy, 1.0) == 0 and "paused" in policy.note
+    busy.extend([10.0] * 30)
+    assert policy.faces(1, busy, 20.0) == 0  # still in the 30 s pause
+    assert policy.faces(1, busy, 31.5) == 1 and policy.note == ""
+    assert MotionPolicy("on", 1, 20).faces(4, deque([999.0] * 30, maxlen=30), 0.0) == 4
+    assert MotionPolicy("off", 1, 20).faces(4, busy, 0.0) == 0
+
+
+def test_overlay_says_when_motion_is_shed(detector, tmp_path, portraits, mesh):
+    cfg = Config()
+    cfg.display.show_fps = True
+    renderer = RecordingRenderer()
+    m = Mirror(cfg, lambda: MemorySource([portraits["astronaut.png"]]), detector, no_models(tmp_path),
+               renderer, NullDisplay(), pace=False, mesh=mesh)
+    m.motion.budget_ms = 0.001  # every frame is over budget
+    m.run(35)
+    assert any("motion paused" in line for line in renderer.scenes[-1].overlay)
+    time.sleep(0.4)  # past the hold time of the last pose
+    m.run(37)
+    assert renderer.scenes[-1].faces[0].motion is None  # expression only
+    assert any(line.startswith("latency") for line in renderer.scenes[-1].overlay)

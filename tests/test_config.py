@@ -25,7 +25,13 @@ def test_values_are_read(tmp_path):
     assert cfg.smooth.time_constant_s == 1.0 and isinstance(cfg.smooth.time_constant_s, float)
 
 
+def test_motion_shorthand_at_the_top(tmp_path):
+    assert config.load(write(tmp_path, 'motion = "off"\n')).motion.mode == "off"
+    assert config.load(write(tmp_path, '[motion]\nmode = "on"\nmax_faces = 2\n')).motion.max_faces == 2
+
+
 @pytest.mark.parametrize("text, names", [
+    ('motion = "sometimes"\n', "motion.mode: 'sometimes' is not allowed; choose one of 'auto', 'on', 'off'"),
     ('[detector]\nmodle = "full"\n', "detector.modle: unknown key"),
     ('[dispaly]\nmode = "window"\n', "dispaly: unknown section"),
     ('[detector]\nmodel = "huge"\n', "detector.model: 'huge' is not allowed; choose one of 'short', 'full'"),

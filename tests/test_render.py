@@ -20,8 +20,8 @@ from edge.render import palette as pal  # noqa: E402
 from edge.render import layout  # noqa: E402
 from edge.render.emoticon import EYE_X, EYE_Y, Style, build_emoticon  # noqa: E402
 from edge.render.gallery import make_sheet, variants  # noqa: E402
-from edge.render.params import EXPRESSION_PARAMS, FaceParams, blend, expression_params  # noqa: E402
-from edge.state import EXPRESSIONS, SKIN_TONES, TONES, EmoticonState, FaceView, Scene  # noqa: E402
+from edge.render.params import EXPRESSION_PARAMS, FaceParams, blend, expression_params, with_motion  # noqa: E402
+from edge.state import EXPRESSIONS, SKIN_TONES, TONES, EmoticonState, FaceView, Motion, Scene  # noqa: E402
 
 SIZES = (32, 96, 256)
 SCREENS = ((1920, 1080), (800, 480), (1080, 1920))
@@ -306,6 +306,81 @@ def test_state_change_crossfades_quickly():
     r.render(b, 11.25)
     assert r._anims[7].prev is None  # done within 250 ms
     assert mid is r.render(b, 11.3)  # the same surface object is reused
+
+
+# ------------------------------------------------------------------------------------------ live motion
+
+
+def test_motion_moves_the_expression_without_fighting_it():
+    happy = expression_params("happy")
+    talking = with_motion(happy, Motion(mouth_open=1.0, smile=-1.0))
+    assert talking.mouth_open == 1.0 and talking.mouth_curve >= 0.6 * happy.mouth_curve > 0  # still a smile
+    sad = expression_params("sad")
+    assert with_motion(sad, Motion(smile=1.0)).mouth_curve < 0  # still a frown
+    surprise = expression_params("surprise")
+    assert with_motion(surprise, Motion(mouth_open=0.0)).mouth_open >= 0.5 * surprise.mouth_open
+    wink = with_motion(expression_params("neutral"), Motion(eye_open_right=0.05, eye_open_left=1.0))
+    assert wink.eye_open_r == 0.0 and wink.eye_open_l == expression_params("neutral").eye_open_l  # mirror side
+    tilted = with_motion(expression_params("neutral"), Motion(roll_deg=12.0, yaw_deg=-50.0, brow_raise=1.0))
+    assert tilted.head_roll == 10.0 and tilted.head_yaw == -1.0 and tilted.brow_raise > 0.4
+    # jitter below a level does not make a new variant
+    assert with_motion(happy, Motion(mouth_open=0.61)) == with_motion(happy, Motion(mouth_open=0.55))
+
+
+def test_closed_eyes_are_drawn_closed():
+    size = 128
+    open_ = rgba(build_emoticon(expression_params("neutral"), Style(), size))
+    shut = rgba(build_emoticon(with_motion(expression_params("neutral"), Motion(eye_open_left=0.0,
+                                                                                eye_open_right=0.0)), Style(), size))
+    rows, cols = region(size, EYE_X, EYE_Y, 0.12, 0.1)
+    dark = lambda img: (lightness(img[rows, cols, :3]) < 40).sum()  # noqa: E731
+    assert dark(shut) < 0.5 * dark(open_)
+
+
+def test_live_motion_cuts_between_poses_and_draws_drafts_while_moving():
+    from edge.render.emoticon import CACHE
+
+    CACHE.clear()
+    r = Renderer((800, 480))
+    still = Scene(faces=[FaceView(3, EmoticonState("neutral"), 0.5, Motion())])
+    _settled(r, still, 20.0)
+    anim = r._anims[3]
+    assert anim.live
+    talk = Scene(faces=[FaceView(3, EmoticonState("neutral"), 0.5, Motion(mouth_open=1.0))])
+    r.render(talk, 21.5)
+    assert anim.shown[0].mouth_open == 1.0 and anim.prev is None  # shown this frame, no crossfade
+    size = int(anim.td)
+    assert CACHE.peek(*anim.shown, size) is None  # not the smooth variant yet: a draft
+    assert CACHE.peek(*anim.shown, size, draft=True) is not None
+    for i in range(12):  # held for a while: the smooth variant is built in spare time
+        r.render(talk, 21.5 + (i + 1) * 0.05)
+    assert CACHE.peek(*anim.shown, size) is not None
+    # a change of expression is still a crossfade
+    sad = Scene(faces=[FaceView(3, EmoticonState("sad"), 0.5, Motion())])
+    r.render(sad, 23.0)
+    r.render(sad, 23.05)
+    assert anim.prev is not None
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_only_faces_without_motion_blink_on_their_own(live):
+    r = Renderer((320, 240))
+    scene = Scene(faces=[FaceView(5, EmoticonState("neutral"), 0.5, Motion() if live else None)])
+    drawn = []
+    variant, live_variant = r._variant, r._live_variant
+
+    def spy(look, *args, **kwargs):
+        drawn.append(look[0].eye_open_l)
+        return variant(look, *args, **kwargs)
+
+    def live_spy(anim, look, *args, **kwargs):
+        drawn.append(look[0].eye_open_l)
+        return live_variant(anim, look, *args, **kwargs)
+
+    r._variant, r._live_variant = spy, live_spy
+    for i in range(30 * 8):  # 8 s: two or more automatic blinks for a face without motion
+        r.render(scene, 30.0 + i / 30)
+    assert (min(drawn) == 1.0) == live
 
 
 def test_picture_in_picture_is_mirrored():

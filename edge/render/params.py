@@ -175,12 +175,11 @@ def with_motion(p: FaceParams, m: Motion) -> FaceParams:
 
     The expression keeps the overall look and motion only adds to it: a smile's curve keeps its sign
     and at least 60% of its bend while the mouth opens and closes; an expression's own open mouth
-    stays at least half open; happy crescent eyes (eye_smile) are not blinked.
+    stays at least half open; a closed eye on a happy face is drawn as a flat line under its brow.
     """
     L = MOTION_LEVELS
-    eyes_live = p.eye_smile < 0.5
-    eye_r = _snap(m.eye_open_right, L["eye"], 0.0, 1.0) if eyes_live else 1.0
-    eye_l = _snap(m.eye_open_left, L["eye"], 0.0, 1.0) if eyes_live else 1.0
+    eye_r = _snap(m.eye_open_right, L["eye"], 0.0, 1.0)
+    eye_l = _snap(m.eye_open_left, L["eye"], 0.0, 1.0)
     curve = p.mouth_curve + 0.4 * _snap(m.smile, L["smile"], -1.0, 1.0)
     if p.mouth_curve > 0.3:
         curve = max(curve, 0.6 * p.mouth_curve)

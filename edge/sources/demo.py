@@ -1,8 +1,9 @@
 """The embedded demo: the two public-domain portraits in assets/demo/ as a looping fake camera.
 
-Gentle synthetic pan and zoom, a scene with both people, and a short empty moment, so the whole
-loop (detection, tracking, the idle screen) runs on a machine with no camera. Frames depend only on
-their index, which keeps headless runs and tests repeatable.
+Gentle synthetic pan, zoom and head tilt, blinks and a wink (the eyes painted over with the
+person's own skin for a few frames), a scene with both people, and a short empty moment, so the
+whole loop (detection, tracking, live motion, the idle screen) runs on a machine with no camera.
+Frames depend only on their index, which keeps headless runs and tests repeatable.
 """
 from __future__ import annotations
 
@@ -20,6 +21,14 @@ from edge.sources.files import read_image
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo"
 PORTRAITS = ("astronaut.png", "grace_hopper.jpg")
+# Where each portrait's eyes are, in its own pixels: (person's right eye centre, left eye centre,
+# eye width), located once with our face mesh. Only the demo's painted blinks use them.
+EYES = {
+    "astronaut.png": ((203.9, 100.9), (245.7, 104.0), 18.5),
+    "grace_hopper.jpg": ((220.4, 192.8), (309.0, 187.5), 38.0),
+}
+# (start s, duration s, eyes) within each one-person segment: two blinks and a wink
+BLINKS = ((1.2, 0.13, "both"), (2.4, 0.4, "right"), (3.6, 0.13, "both"))
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,20 @@ TIMELINE = (
     Segment(3.0, (0, 1), (1.0, 1.05), (0.0, 0.0)),
     Segment(0.6, (), (1.0, 1.0), (0.0, 0.0)),
 )
+
+
+def close_eyes(image: np.ndarray, eyes: tuple, which: str) -> np.ndarray:
+    """The portrait with one or both eyes painted over with the skin just below them."""
+    out = image.copy()
+    (rx, ry), (lx, ly), ew = eyes
+    centres = {"right": [(rx, ry)], "left": [(lx, ly)], "both": [(rx, ry), (lx, ly)]}[which]
+    for x, y in centres:
+        x0, x1 = int(x - 0.3 * ew), int(x + 0.3 * ew)
+        y0, y1 = int(y + 0.9 * ew), int(y + 1.2 * ew)
+        skin = np.median(image[y0:y1, x0:x1].reshape(-1, 3), 0)
+        cv2.ellipse(out, (int(round(x)), int(round(y))), (int(0.8 * ew), int(0.45 * ew)), 0, 0, 360,
+                    tuple(float(c) for c in skin), -1, cv2.LINE_AA)
+    return out
 
 
 def _place(canvas: np.ndarray, image: np.ndarray, x0: int, width: int, zoom: float, pan: float, roll_deg: float) -> None:
@@ -56,6 +79,8 @@ class DemoSource:
         self.size = (cfg.width, cfg.height)
         self.fps = cfg.fps
         self._images = [read_image(demo_dir / name) for name in PORTRAITS]
+        self._closed = [{which: close_eyes(img, EYES[name], which) for which in ("both", "right")}
+                        for name, img in zip(PORTRAITS, self._images)]
         self._frames = [max(1, round(s.seconds * cfg.fps)) for s in TIMELINE]
         self._index = 0
         ys = np.linspace(0, 1, cfg.height, dtype=np.float32)[:, None, None]
@@ -82,9 +107,13 @@ class DemoSource:
             return self._empty.copy()
         canvas = np.empty((h, w, 3), np.uint8)
         width = w // len(seg.people)
+        sec = i / self.fps
+        closed = next((which for start, dur, which in BLINKS if start <= sec < start + dur), None)
         for k, person in enumerate(seg.people):
-            _place(canvas, self._images[person], k * width, width if k < len(seg.people) - 1 else w - k * width,
-                   zoom, pan, roll if len(seg.people) == 1 else 0.0)
+            alone = len(seg.people) == 1
+            image = self._closed[person][closed] if alone and closed else self._images[person]
+            _place(canvas, image, k * width, width if k < len(seg.people) - 1 else w - k * width,
+                   zoom, pan, roll if alone else 0.0)
         return canvas
 
     def read(self) -> Frame | None:
