@@ -24,6 +24,12 @@ BAND_SOFTNESS = 6.0  # degrees: how quickly band scores fall off past an edge
 MIN_SKIN_PIXELS = 12
 MAX_GAIN = (0.6, 1.7)
 WHITE_LEVEL = 225.0
+# The scene must show enough of itself outside the faces (each widened by FACE_MARGIN) to judge its
+# light. A close-up is mostly face, hair and collar: "balancing" it pulls the skin itself toward grey,
+# b* collapses and ITA swings to +-90 degrees (measured: on the face-attribute close-ups it read 61
+# of 298 "black"-labelled photos as "light"). There the camera's own balance is kept.
+MIN_BACKGROUND = 0.25
+FACE_MARGIN = 0.25
 
 
 @dataclass
@@ -38,15 +44,20 @@ def white_balance_gains(frame_bgr: np.ndarray, exclude: list[np.ndarray] | None 
 
     Plain grey world fails on a booth with one strongly coloured thing in view (an orange jacket
     turns every face green), so only pixels that are nearly grey under the current estimate vote,
-    refined three times. Faces are left out, as are clipped and near-black pixels.
+    refined three times. Faces are left out, as are clipped and near-black pixels; a frame that is
+    mostly face keeps gains of 1 (see MIN_BACKGROUND).
     """
     small = cv2.resize(frame_bgr, (80, 60), interpolation=cv2.INTER_AREA).astype(np.float32).reshape(60, 80, 3)
     keep = np.ones((60, 80), bool)
     h, w = frame_bgr.shape[:2]
     for box in exclude or []:
-        x0, y0 = int(max(0, box[0]) * 80 / w), int(max(0, box[1]) * 60 / h)
-        x1, y1 = int(math.ceil((box[0] + box[2]) * 80 / w)), int(math.ceil((box[1] + box[3]) * 60 / h))
+        mx, my = FACE_MARGIN * box[2], FACE_MARGIN * box[3]
+        x0, y0 = int(max(0, box[0] - mx) * 80 / w), int(max(0, box[1] - my) * 60 / h)
+        x1 = int(math.ceil((box[0] + box[2] + mx) * 80 / w))
+        y1 = int(math.ceil((box[1] + box[3] + my) * 60 / h))
         keep[y0:y1, x0:x1] = False
+    if keep.mean() < MIN_BACKGROUND:
+        return np.ones(3, np.float32)
     px = small[keep & (small.max(axis=2) < 250) & (small.min(axis=2) > 10)]
     if len(px) < 30:
         return np.ones(3, np.float32)
