@@ -1,6 +1,12 @@
 """Ship the expression model: runs/expression/best.pt -> models_tflite/expression_int8.tflite + manifest.
 
     python -m convert expression --run runs/expression --out models_tflite [--data ...] [--crop-json '{...}']
+        [--views 4] [--gap runs/expression/gap_*.json]
+
+Besides the pipeline's float/int8 (plain and flip) metrics, the shipped file is scored the way the
+mirror runs it - the edge Classifier with its test-time views on the raw faces, T applied by the edge
+- and the edge-path measurements of `training.edge_gap` are attached, so the manifest says what the
+Pi gets, not only what the network does.
 
 Only what is specific to ExpressionNet lives here (its checkpoint, FER2013 splits, grey 48x48 input);
 conversion, evaluation and the manifest are convert.pipeline's.
@@ -19,7 +25,7 @@ import torch
 
 from convert import manifest
 from convert.manifest import InputSpec
-from convert.pipeline import EvalData, ModelSpec, build, table
+from convert.pipeline import EvalData, ModelSpec, build, head_metrics, table
 from training import fer
 from training.expression import DEFAULT_DATA, PIXEL_OFFSET, PIXEL_SCALE, to_input
 from training.nets import ExpressionNet
@@ -113,6 +119,31 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--bench-runs", type=int, default=200, help="timed invokes at 1 thread; 0 skips")
     ap.add_argument("--no-flip", action="store_true", help="skip the flip-averaged evaluations")
+    ap.add_argument("--views", type=int, choices=(1, 2, 4), default=4,
+                    help="also score the shipped file through the edge classifier with these test-time views")
+    ap.add_argument("--gap", type=Path, nargs="*", default=[],
+                    help="JSON results of training.edge_gap to record as the edge path's accuracy")
+
+
+def edge_metrics(out_dir: Path, data_path: Path, views: int) -> dict[str, Any]:
+    """The shipped model through edge.classify (views, T, quantization as on the Pi) on raw faces."""
+    from edge.classify import Classifier, read_manifest
+
+    z = np.load(data_path) if data_path.suffix == ".npz" else None
+    if z is None or "test_x_raw" not in z:
+        log.warning("%s has no raw faces: edge-classifier metrics skipped", data_path)
+        return {}
+    clf = Classifier(NAME, read_manifest(out_dir)[NAME], out_dir, 1, views=views)
+    out: dict[str, Any] = {"note": f"edge Classifier with {views} test-time view(s) on the raw 48x48 faces"}
+    for split in ("val", "test"):
+        probs = np.stack([clf.probabilities(img)[NAME] for img in z[f"{split}_x_raw"]])
+        out[split] = head_metrics({NAME: probs}, {NAME: z[f"{split}_y"].astype(int)}, {NAME: list(fer.CLASSES)})
+    return out
+
+
+def edge_path(gap_files: list[Path]) -> dict[str, Any]:
+    return {f.stem: json.loads(f.read_text()) for f in gap_files} | (
+        {"command": "python -m training.edge_gap --split val --sweep; --split test [--views 4]"} if gap_files else {})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,6 +161,13 @@ def run(args: argparse.Namespace) -> int:
         training=training_info(args.run, data.fingerprint),
     )
     entry = build(spec, data, args.run, args.out, bench_runs=args.bench_runs, flip=not args.no_flip)
+    extra = edge_metrics(args.out, args.data, args.views) if args.views > 1 else {}
+    if extra or args.gap:
+        if extra:
+            entry["metrics"][f"int8_views{args.views}"] = extra
+        if args.gap:
+            entry["edge_path"] = edge_path(args.gap)
+        entry = manifest.write_entry(args.out / "manifest.json", NAME, entry)
     print(table(NAME, entry))
     print(f"wrote {args.out / entry['file']} and {manifest_path}")
     return 0

