@@ -110,8 +110,10 @@ def _class_weights(codes: np.ndarray, n: int) -> torch.Tensor:
 
 
 class AttributesTask:
-    def __init__(self, data: AttributeData):
+    def __init__(self, data: AttributeData, head_weights: dict[str, float] | None = None):
         self.data = data
+        # glasses_shape learns from ~8% of the photos: its loss is diluted by the others' unless weighted
+        self.head_weights = {h: 1.0 for h in CLASSES} | (head_weights or {})
         self.x = {s: to_input(v) for s, v in data.x.items()}
         self.y = {s: {h: torch.from_numpy(v) for h, v in d.items()} for s, d in data.y.items()}
         self.weights = {h: _class_weights(data.y["train"][h], len(c)) for h, c in CLASSES.items()}
@@ -132,8 +134,8 @@ class AttributesTask:
             t = targets[head]
             known = t >= 0
             if known.any():
-                total = total + F.cross_entropy(logits[known], t[known], weight=self.weights[head],
-                                                label_smoothing=0.05)
+                total = total + self.head_weights[head] * F.cross_entropy(
+                    logits[known], t[known], weight=self.weights[head], label_smoothing=0.05)
             if head == "eyewear":
                 some = t == SOME_EYEWEAR  # glasses of unknown kind: only "not none" is known
                 if some.any():
@@ -179,7 +181,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-minutes", type=float, default=0.0)
     ap.add_argument("--prepare-only", action="store_true", help="only make the edge-style crops")
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--head-weight", action="append", default=[], metavar="HEAD=W",
+                    help="scale one head's loss, e.g. glasses_shape=2 (repeatable)")
+    ap.add_argument("--seed", type=int, default=TrainConfig.seed)
     args = ap.parse_args(argv)
+    try:
+        head_weights = {k: float(v) for k, v in (hw.split("=", 1) for hw in args.head_weight)}
+    except ValueError:
+        ap.error("--head-weight wants HEAD=NUMBER, e.g. glasses_shape=2")
+    if set(head_weights) - set(CLASSES):
+        ap.error(f"--head-weight: unknown head(s) {sorted(set(head_weights) - set(CLASSES))}; heads: {list(CLASSES)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     t0 = time.monotonic()
     data = prepare(args.data, args.cache)
@@ -188,8 +199,9 @@ def main(argv: list[str] | None = None) -> int:
              {s: len(v) for s, v in data.x.items()}, data.dropped)
     if args.prepare_only:
         return 0
-    task = AttributesTask(data)
-    cfg = TrainConfig(epochs=args.epochs, lr=2e-3, batch_size=64, patience=25, max_minutes=args.max_minutes)
+    task = AttributesTask(data, head_weights)
+    cfg = TrainConfig(epochs=args.epochs, lr=2e-3, batch_size=64, patience=25, max_minutes=args.max_minutes,
+                      seed=args.seed)
     steps = len(data.x["train"]) // cfg.batch_size
     model, history = train(AttributeNet(), task, cfg, args.out, steps, resume=not args.fresh)
     summary = {
