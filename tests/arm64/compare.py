@@ -6,7 +6,9 @@
 Per image: same size, no error, same number of faces. Per face (paired by nearest box): box and
 keypoints within --px-tol pixels, detection score within --score-tol, and for every head in the JSON
 (expression, mask, eyewear, glasses_shape, skin_tone, ... whatever is there) the same label, the
-same head present on both sides, and every class score within --score-tol.
+same head present on both sides, and every class score within --score-tol; the live-motion signals
+(`motion`) present on both sides, openness/mouth/brow values within --motion-tol and angles within
+--deg-tol degrees.
 Prints a PASS/FAIL table; exit 0 when everything passes, 1 on any FAIL, 2 on unreadable input.
 """
 from __future__ import annotations
@@ -64,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("host")
     ap.add_argument("--score-tol", type=float, default=0.05)
     ap.add_argument("--px-tol", type=float, default=2)
+    ap.add_argument("--motion-tol", type=float, default=0.05)
+    ap.add_argument("--deg-tol", type=float, default=1.0)
     args = ap.parse_args(argv)
     try:
         arm, host = load(args.arm64), load(args.host)
@@ -120,6 +124,16 @@ def main(argv: list[str] | None = None) -> int:
                 check(name, f"{tag} {head} label", la, lh, la == lh)
                 check(name, f"{tag} {head} scores", f"{len(sa)} classes", f"{len(sh)} classes",
                       not missing and d <= args.score_tol, round(d, 4))
+            ma, mh = a.get("motion"), h.get("motion")
+            if ma is not None or mh is not None:
+                if not ma or not mh or set(ma) != set(mh):
+                    check(name, f"{tag} motion", "present" if ma else "absent", "present" if mh else "absent", False)
+                    continue
+                for kind, keys, tol in (("signals", [k for k in ma if not k.endswith("_deg")], args.motion_tol),
+                                        ("angles", [k for k in ma if k.endswith("_deg")], args.deg_tol)):
+                    d = max((abs(ma[k] - mh[k]) for k in keys), default=0.0)
+                    check(name, f"{tag} motion {kind}", f"{len(keys)} values", f"{len(keys)} values",
+                          d <= tol, round(d, 4))
 
     if not rows:
         print("compare: FAIL: no image in either file", file=sys.stderr)
