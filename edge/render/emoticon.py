@@ -140,9 +140,11 @@ def droplet(x: float, y: float, r: float) -> list[Point]:
 class _Pen:
     """Maps face units to supersampled pixels (with head roll/yaw) and draws there."""
 
-    def __init__(self, surf: pygame.Surface, radius_px: float, params: FaceParams, line_boost: float = 1.0):
+    def __init__(self, surf: pygame.Surface, radius_px: float, params: FaceParams, line_boost: float = 1.0,
+                 line_pad: float = 0.0):
         self.surf = surf
         self.boost = line_boost  # thicker lines on small emoticons, as emoji fonts do
+        self.pad = line_pad  # px added to strokes: unsmoothed edges draw ~1 px thinner than smoothed ones
         w, h = surf.get_size()
         self.cx, self.cy = w / 2, h / 2
         self.r = radius_px
@@ -172,7 +174,7 @@ class _Pen:
             return
         widths = [width] * len(pts) if isinstance(width, (int, float)) else list(width)
         pp = [self.px(p, depth) for p in pts]
-        ww = [max(1.0, w * self.r * self.boost) for w in widths]
+        ww = [max(1.0, w * self.r * self.boost) + self.pad for w in widths]
         if closed:
             pp = pp + [pp[0]]
             ww = ww + [ww[0]]
@@ -550,7 +552,7 @@ def build_emoticon(params: FaceParams, style: Style, size: int, draft: bool = Fa
     radius = (size / 2 - 0.75) * ss
     pygame.draw.circle(surf, tone.rim, (S / 2, S / 2), radius)
     pygame.draw.circle(surf, tone.fill, (S / 2, S / 2), radius - max(ss * 0.9, radius * 0.028))
-    pen = _Pen(surf, radius, params, line_boost=_clamp((100 / size) ** 0.45, 1.0, 1.6))
+    pen = _Pen(surf, radius, params, line_boost=_clamp((100 / size) ** 0.45, 1.0, 1.6), line_pad=1.0 if draft else 0.0)
 
     _draw_blush(pen, params, tone)
     if not style.mask:
