@@ -65,6 +65,11 @@ def training_info(run_dir: Path, expected_fingerprint: str) -> dict[str, Any]:
         "best_epoch": summary.get("best_epoch"),
         "parameters": summary.get("parameters"),
     }
+    if summary.get("init"):  # a later cycle: where it started and what came before
+        info["init"] = summary["init"]
+        info["earlier_cycles"] = [{k: r.get(k) for k in ("command", "wall_seconds", "epochs_run", "best_epoch")}
+                                  for r in summary.get("lineage", [])]
+        info["total_wall_seconds"] = summary.get("total_wall_seconds")
     fp = info["data_fingerprint"]
     if fp and fp != expected_fingerprint:
         log.warning("trained on data %s... but evaluating on %s...: metrics are not on the training splits",

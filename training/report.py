@@ -84,6 +84,14 @@ def expression_report(entry: dict, history: dict, gap: dict[str, dict], out_dir:
         f"in {conv['seconds']:.1f} s, {entry['bytes'] / 1e6:.2f} MB, "
         f"{conv['host_benchmark'].get('median_ms', float('nan')):.2f} ms per inference at 1 thread.",
         "",
+    ]
+    for cycle in tr.get("earlier_cycles", []):
+        lines += [f"This run continued from `{tr['init']}`, the best weights of an earlier cycle: "
+                  f"`{cycle['command']}`, {cycle['epochs_run']} epochs in {(cycle['wall_seconds'] or 0) / 60:.0f} "
+                  "minutes (best val epoch "
+                  f"{(cycle['best_epoch'] or 0) + 1}). Total training wall time "
+                  f"{(tr.get('total_wall_seconds') or 0) / 60:.0f} minutes. The curves below are of the last cycle.", ""]
+    lines += [
         "| model | accuracy | macro-F1 | balanced accuracy |",
         "|---|---|---|---|",
     ]
@@ -94,7 +102,9 @@ def expression_report(entry: dict, history: dict, gap: dict[str, dict], out_dir:
     views = entry["metrics"].get("int8_views4")
     if views:
         for split in ("val", "test"):
-            lines.append(f"| int8, 4 views (edge default) {split} | {views[split]['accuracy']:.4f} | | |")
+            m = views[split]
+            lines.append(metric_row(f"int8, 4 views (edge default) {split}", m) if "macro_f1" in m
+                         else f"| int8, 4 views (edge default) {split} | {m['accuracy']:.4f} | | |")
     lines += ["", "Per-class recall, int8, test:", "",
               "| " + " | ".join(classes) + " |", "|" + "---|" * len(classes),
               "| " + " | ".join(f"{test['recall'][c]:.3f}" for c in classes) + " |", ""]
