@@ -620,6 +620,10 @@ class VariantCache:
             self._bytes -= old.get_width() * old.get_height() * 4
         return surf
 
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
     def clear(self) -> None:
         self._items.clear()
         self._bytes = 0
