@@ -58,10 +58,6 @@ class Measure:
     roll_deg: float  # + = tipped toward the person's own right shoulder
     yaw_deg: float  # + = turned to the person's own right
     pitch_deg: float  # + = chin up
-    iod_px: float  # the face's scale in frame pixels (small faces read noisier)
-
-    def finite(self) -> bool:
-        return all(math.isfinite(getattr(self, f.name)) for f in fields(self))
 
 
 def _dist(p: np.ndarray, a: int, b: int) -> float:
@@ -134,7 +130,6 @@ def measure(points: np.ndarray, frame_bgr: np.ndarray) -> Measure:
         roll_deg=-math.degrees(roll),
         yaw_deg=math.degrees(yaw),
         pitch_deg=math.degrees(pitch),
-        iod_px=float(np.linalg.norm(p[LEFT_EYE_CORNERS[0], :2] - p[RIGHT_EYE_CORNERS[0], :2])),
     )
 
 

@@ -131,7 +131,7 @@ def test_one_euro_keeps_a_blink_and_calms_jitter():
 def rest_measure(**kw) -> Measure:
     base = dict(eye_ratio_r=PRIOR.eye_ratio, eye_ratio_l=PRIOR.eye_ratio, eye_dark_r=0.7, eye_dark_l=0.7,
                 mouth_gap=PRIOR.mouth_gap, mouth_width=PRIOR.mouth_width, smile=PRIOR.smile, brow=PRIOR.brow,
-                roll_deg=0.0, yaw_deg=0.0, pitch_deg=PRIOR.pitch_deg, iod_px=80.0)
+                roll_deg=0.0, yaw_deg=0.0, pitch_deg=PRIOR.pitch_deg)
     return Measure(**{**base, **kw})
 
 
