@@ -76,7 +76,7 @@ class Analyzer:
     def motion_entry(self, image_bgr: np.ndarray, face) -> dict | None:
         """Live-motion signals of a still face, read against the population's rest face (a photo
         has no history to learn this person's); units as in edge.state.Motion. None: no mesh fit."""
-        lm = self.mesh(image_bgr, face) if self.mesh is not None else None
+        lm = self.mesh(image_bgr, face)
         if lm is None:
             return None
         return {k: round(v, 3) for k, v in vars(to_motion(measure(lm.points, image_bgr))).items()}

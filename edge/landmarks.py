@@ -9,22 +9,20 @@ the camera's own coordinates whatever the crop was.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from edge.crop import CropRule, crop_matrix
-from edge.detect import BlazeFaceSpec, find_model_file
-from edge.runtime import TFLiteModel
+from edge.detect import find_model_file
+from edge.runtime import ModelError, TFLiteModel
 from edge.state import Face
 
-log = logging.getLogger(__name__)
-
-MESH = BlazeFaceSpec(  # not a BlazeFace, but found and checked the same way
-    "face_landmark.tflite", "2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493", 192, (), 0, 0.5,
-)
+MESH_FILE = "face_landmark.tflite"
+MESH_SHA256 = "2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493"
+MESH_INPUT = (1, 192, 192, 3)
+MIN_PRESENCE = 0.5
 ROI = CropRule(scale=1.5, shift_y=0.0, rotate=True)  # MediaPipe's ROI_SCALE with eye-line rotation
 N_POINTS = 468
 
@@ -40,11 +38,11 @@ class Landmarks:
 class FaceMesh:
     """Runs the mesh on one face of a BGR frame; None when the mesh says there is no face there."""
 
-    def __init__(self, threads: int = 1, min_presence: float = MESH.min_score):
-        self.model = TFLiteModel(find_model_file(MESH), num_threads=threads)
+    def __init__(self, threads: int = 1, min_presence: float = MIN_PRESENCE):
+        self.model = TFLiteModel(find_model_file(MESH_FILE, MESH_SHA256), num_threads=threads)
         shape = self.model.inputs[0].shape
-        if len(shape) != 4 or shape[1:] != (1, 192, 192, 3)[1:] or self.model.outputs[0].shape[-1] != N_POINTS * 3:
-            raise ValueError(f"{self.model.path.name}: unexpected tensors {shape}, {self.model.outputs[0].shape}")
+        if shape != MESH_INPUT or self.model.outputs[0].shape[-1] != N_POINTS * 3:
+            raise ModelError(f"{self.model.path}: unexpected tensors {shape}, {self.model.outputs[0].shape}")
         self.size = shape[1]
         self.min_presence = min_presence
 

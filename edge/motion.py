@@ -91,6 +91,19 @@ def _skin_brightness(grey: np.ndarray, p: np.ndarray, iod: float) -> float:
     return float(np.median(v)) if v.size else 128.0
 
 
+def _face_grey(frame_bgr: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Grey pixels of the part of the frame the mesh covers, and the points in its coordinates:
+    converting the whole frame for every face and frame would cost more than the signals do."""
+    h, w = frame_bgr.shape[:2]
+    x0, y0 = np.clip(np.floor(xy.min(0)).astype(int), 0, (w, h))
+    x1, y1 = np.clip(np.ceil(xy.max(0)).astype(int) + 1, 0, (w, h))
+    region = frame_bgr[y0:y1, x0:x1]
+    if region.size == 0:  # the whole face off the frame: no pixels to read
+        return np.zeros((1, 1), np.uint8), xy - (x0, y0)
+    grey = region if region.ndim == 2 else cv2.cvtColor(region, cv2.COLOR_BGR2GRAY)
+    return grey, xy - (x0, y0)
+
+
 def measure(points: np.ndarray, frame_bgr: np.ndarray) -> Measure:
     """Geometry and eye pixels of one face; `points` is the (468, 3) mesh in frame pixels."""
     p = points.astype(np.float64)
@@ -116,13 +129,13 @@ def measure(points: np.ndarray, frame_bgr: np.ndarray) -> Measure:
     yaw = -math.atan2(zl - zr, xl - xr)  # the left cheek nearer the camera = turned to one's right
     pitch = -math.atan2(up[CHIN, 2] - up[FOREHEAD, 2], up[CHIN, 1] - up[FOREHEAD, 1])
 
-    grey = frame_bgr if frame_bgr.ndim == 2 else cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
-    skin = _skin_brightness(grey, p, iod)
+    grey, xy = _face_grey(frame_bgr, p[:, :2])
+    skin = _skin_brightness(grey, xy, iod)
     return Measure(
         eye_ratio_r=ratio(RIGHT_EYE_LIDS, RIGHT_EYE_CORNERS),
         eye_ratio_l=ratio(LEFT_EYE_LIDS, LEFT_EYE_CORNERS),
-        eye_dark_r=_dark_share(grey, p[list(RIGHT_EYE), :2], skin),
-        eye_dark_l=_dark_share(grey, p[list(LEFT_EYE), :2], skin),
+        eye_dark_r=_dark_share(grey, xy[list(RIGHT_EYE)], skin),
+        eye_dark_l=_dark_share(grey, xy[list(LEFT_EYE)], skin),
         mouth_gap=_dist(up, *LIP_INNER) / iod,
         mouth_width=_dist(up, *MOUTH_CORNERS) / iod,
         smile=float(lip_y - up[list(MOUTH_CORNERS), 1].mean()) / iod,

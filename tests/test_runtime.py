@@ -9,7 +9,7 @@ from edge.runtime import ModelError, TensorInfo, TFLiteModel
 
 
 def test_float_model_runs_with_real_valued_io():
-    m = TFLiteModel(find_model_file(SPECS["short"]), num_threads=1)
+    m = TFLiteModel(find_model_file(SPECS["short"].file, SPECS["short"].sha256), num_threads=1)
     assert m.inputs[0].shape == (1, 128, 128, 3) and not m.inputs[0].quantized
     reg, cls = m.run(np.zeros((1, 128, 128, 3), np.float32))
     assert reg.shape == (1, 896, 16) and cls.shape == (1, 896, 1) and reg.dtype == np.float32
@@ -25,7 +25,7 @@ def test_int8_quantize_round_trip_uses_the_tensor_parameters():
 
 
 def test_wrong_input_shape_is_named():
-    m = TFLiteModel(find_model_file(SPECS["short"]))
+    m = TFLiteModel(find_model_file(SPECS["short"].file, SPECS["short"].sha256))
     with pytest.raises(ValueError, match=r"wants shape \(1, 128, 128, 3\)"):
         m.run(np.zeros((1, 64, 64, 3), np.float32))
 
@@ -43,7 +43,7 @@ def test_bad_model_files(tmp_path, content, message):
 
 
 def test_truncated_model(tmp_path):
-    good = find_model_file(SPECS["short"]).read_bytes()
+    good = find_model_file(SPECS["short"].file, SPECS["short"].sha256).read_bytes()
     p = tmp_path / "cut.tflite"
     p.write_bytes(good[: len(good) // 3])
     with pytest.raises(ModelError, match="cut.tflite"):

@@ -143,8 +143,8 @@ class _Anim:
         self.shown, self.changed_at = look, now
 
     def motion_only(self) -> bool:
-        """`want` differs from what is shown by live motion alone."""
-        return self.live and self.base == self.shown_base and self.want[1] == (self.shown or self.want)[1]
+        """`want` differs from what is shown by live motion alone (a base look includes the style)."""
+        return self.live and self.base == self.shown_base
 
     def set_target(self, slot: layout.Slot, fresh: bool) -> None:
         # the diameter snaps to a cached size, so a settled face is a plain blit, never a rescale
@@ -260,12 +260,11 @@ class Renderer:
             seen.add(view.track_id)
             anim = self._anims.get(view.track_id)
             fresh = anim is None
+            base, want = self._looks(view)
             if fresh:
-                anim = _Anim(view.track_id, self._look(view), seed=view.track_id * 7919 + 17)
+                anim = _Anim(view.track_id, want, seed=view.track_id * 7919 + 17)
                 self._anims[view.track_id] = anim
-            anim.base = self._look(view, live=False)
-            anim.want = self._look(view)
-            anim.live = view.motion is not None
+            anim.base, anim.want, anim.live = base, want, view.motion is not None
             anim.set_target(slot, fresh)
         for tid in [t for t in self._anims if t not in seen]:
             anim = self._anims.pop(tid)
@@ -277,12 +276,11 @@ class Renderer:
             anim.glide(dt)
 
     @staticmethod
-    def _look(view: FaceView, live: bool = True) -> Look:
-        """What a face shows: the expression's params, moved by the live signals when there are any."""
-        params = expression_params(view.state.expression)
-        if live and view.motion is not None:
-            params = with_motion(params, view.motion)
-        return params, Style.from_state(view.state)
+    def _looks(view: FaceView) -> tuple[Look, Look]:
+        """What a face shows without and with its live signals (the same look when it has none)."""
+        params, style = expression_params(view.state.expression), Style.from_state(view.state)
+        base = (params, style)
+        return base, ((with_motion(params, view.motion), style) if view.motion is not None else base)
 
     def _draw_faces(self, now: float) -> None:
         for anim in self._leaving:
