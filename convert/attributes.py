@@ -3,7 +3,7 @@
     python -m convert attributes --run runs/attributes --out models_tflite
 
 Only what is specific to AttributeNet lives here (its checkpoint, the edge-style crops of the
-face-attribute photos, RGB 64x64 input); conversion, evaluation and the manifest are convert.pipeline's.
+face-attribute photos, RGB input at the size the run was trained at); conversion, evaluation and the manifest are convert.pipeline's.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def load_model(run_dir: Path) -> AttributeNet:
     path = run_dir / "best.pt"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no checkpoint (train with python -m training.attributes first)")
-    model = AttributeNet()
+    model = AttributeNet(size=attr.run_size(run_dir))
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval()
 
@@ -53,7 +53,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--run", type=Path, default=Path("runs/attributes"), help="training run with best.pt")
     ap.add_argument("--out", type=Path, default=Path("models_tflite"), help="folder with manifest.json")
     ap.add_argument("--data", type=Path, default=attr.DEFAULT_DATA)
-    ap.add_argument("--cache", type=Path, default=Path("runs/attribute_crops.npz"))
+    ap.add_argument("--cache", type=Path, help="crop cache (default runs/attribute_crops_SIZE.npz)")
     ap.add_argument("--calib", type=int, default=1000)
     ap.add_argument("--parity", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
@@ -62,13 +62,14 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    data = attr.prepare(args.data, args.cache)
+    size = attr.run_size(args.run)
+    data = attr.prepare(args.data, args.cache or attr.crop_cache(size), size)
     eval_data = load_data(data, args.calib, args.parity, args.seed, str(args.data))
     spec = ModelSpec(
         name=NAME,
         model=load_model(args.run),
         heads={h: list(c) for h, c in attr.CLASSES.items()},
-        input=InputSpec(size=(attr.SIZE, attr.SIZE), color="rgb", pixel_scale=attr.PIXEL_SCALE,
+        input=InputSpec(size=(size, size), color="rgb", pixel_scale=attr.PIXEL_SCALE,
                         pixel_offset=attr.PIXEL_OFFSET, preprocess="none", crop=attr.CROP.to_manifest()),
         training=training_info(args.run, data.fingerprint),
     )

@@ -33,7 +33,7 @@ from training.nets import AttributeNet
 from training.trainer import TrainConfig, predict, train
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/face_attributes"
-SIZE = 64
+SIZE = 64  # the shipped input; --size trains another (the crops are re-made for it)
 CROP = CropRule(scale=1.3, shift_y=0.05)  # the whole mask down to the chin, the glasses and their frames
 PIXEL_SCALE, PIXEL_OFFSET = 1 / 127.5, -1.0
 CLASSES = {"mask": ["mask", "no_mask"], "eyewear": ["none", "glasses", "sunglasses"],
@@ -62,18 +62,18 @@ def _labels(rows: list[dict]) -> dict[str, np.ndarray]:
     }
 
 
-def prepare(data_dir: Path, cache: Path) -> AttributeData:
+def prepare(data_dir: Path, cache: Path, size: int = SIZE) -> AttributeData:
     """Edge-style crops of every labelled photo, cached (the detector pass takes a few minutes)."""
     labels_csv = data_dir / "labels.csv"
     recipe = json.dumps([CROP.to_manifest(), STILL_PADDINGS, RETRY_MIN_SCORE])  # a new detector recipe re-crops
     digest = hashlib.sha256(labels_csv.read_bytes() + recipe.encode()).hexdigest()
     rows = list(csv.DictReader(open(labels_csv)))
-    if cache.exists() and str(np.load(cache)["digest"]) == digest:
-        z = np.load(cache)
+    z = np.load(cache) if cache.exists() else None
+    if z is not None and str(z["digest"]) == digest and z["crops"].shape[1] == size:
         crops, found, attempts = z["crops"], z["found"], json.loads(str(z["attempts"]))
     else:
         det, far = BlazeFaceDetector("short", 1), BlazeFaceDetector("full", 1)
-        crops = np.zeros((len(rows), SIZE, SIZE, 3), np.uint8)
+        crops = np.zeros((len(rows), size, size, 3), np.uint8)
         found = np.zeros(len(rows), bool)
         attempts: dict[str, int] = {}
         for i, r in enumerate(rows):
@@ -81,7 +81,7 @@ def prepare(data_dir: Path, cache: Path) -> AttributeData:
             faces, how = detect_still(det, img, far)
             attempts[how] = attempts.get(how, 0) + 1
             if faces:
-                crops[i] = crop_face(img, faces[0], CROP, (SIZE, SIZE), "rgb")
+                crops[i] = crop_face(img, faces[0], CROP, (size, size), "rgb")
                 found[i] = True
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, crops=crops, found=found, attempts=json.dumps(attempts), digest=digest)
@@ -97,6 +97,16 @@ def prepare(data_dir: Path, cache: Path) -> AttributeData:
         groups[s] = group[keep]
     fp = hashlib.sha256(crops[found].tobytes() + labels_csv.read_bytes()).hexdigest()
     return AttributeData(x, y, groups, dropped, attempts, fp)
+
+
+def crop_cache(size: int) -> Path:
+    return Path(f"runs/attribute_crops_{size}.npz")
+
+
+def run_size(run: Path) -> int:
+    """The input side a run was trained at (runs from before --size are 64)."""
+    summary = run / "train_summary.json"
+    return int(json.loads(summary.read_text()).get("size", SIZE)) if summary.exists() else SIZE
 
 
 def to_input(x_uint8: np.ndarray) -> torch.Tensor:
@@ -176,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--out", type=Path, default=Path("runs/attributes"))
-    ap.add_argument("--cache", type=Path, default=Path("runs/attribute_crops.npz"))
+    ap.add_argument("--cache", type=Path, help="crop cache (default runs/attribute_crops_SIZE.npz)")
+    ap.add_argument("--size", type=int, default=SIZE, help="input side in pixels, a multiple of 16")
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--max-minutes", type=float, default=0.0)
     ap.add_argument("--prepare-only", action="store_true", help="only make the edge-style crops")
@@ -191,9 +202,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--head-weight wants HEAD=NUMBER, e.g. glasses_shape=2")
     if set(head_weights) - set(CLASSES):
         ap.error(f"--head-weight: unknown head(s) {sorted(set(head_weights) - set(CLASSES))}; heads: {list(CLASSES)}")
+    if args.size % 16 or args.size < 32:
+        ap.error("--size must be a multiple of 16, at least 32 (four 2x2 pools)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     t0 = time.monotonic()
-    data = prepare(args.data, args.cache)
+    data = prepare(args.data, args.cache or crop_cache(args.size), args.size)
     log = logging.getLogger("training")
     log.info("crops ready in %.0fs: %s; no face found (left out): %s", time.monotonic() - t0,
              {s: len(v) for s, v in data.x.items()}, data.dropped)
@@ -203,13 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(epochs=args.epochs, lr=2e-3, batch_size=64, patience=25, max_minutes=args.max_minutes,
                       seed=args.seed)
     steps = len(data.x["train"]) // cfg.batch_size
-    model, history = train(AttributeNet(), task, cfg, args.out, steps, resume=not args.fresh)
+    model, history = train(AttributeNet(size=args.size), task, cfg, args.out, steps, resume=not args.fresh)
     summary = {
         "data": str(args.data), "data_fingerprint": data.fingerprint,
         "command": "python -m training.attributes " + " ".join(argv if argv is not None else sys.argv[1:]),
         "wall_seconds": round(history.wall_seconds, 1), "best_epoch": history.best_epoch,
         "epochs_run": len(history.epochs), "parameters": sum(p.numel() for p in model.parameters()),
         "no_detection": data.dropped, "detector_attempts": data.attempts, "crop": CROP.to_manifest(),
+        "size": args.size,
     }
     (args.out / "train_summary.json").write_text(json.dumps(summary, indent=1))
     log.info("best val %.4f at epoch %d", history.best_score, history.best_epoch + 1)

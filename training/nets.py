@@ -57,15 +57,16 @@ ATTRIBUTE_HEADS = {"mask": 2, "eyewear": 3, "glasses_shape": 2}
 class AttributeNet(nn.Module):
     """One backbone, three heads (mask, eyewear, glasses shape) on a 64x64 RGB face crop.
 
-    A mask covers the bottom of the crop and glasses its middle, so the heads read a flattened 4x4
-    map (where) rather than a global pool (what); one shared 64-wide layer keeps the file small.
+    A mask covers the bottom of the crop and glasses its middle, so the heads read a flattened
+    (size/16)^2 map (where) rather than a global pool (what); one shared 64-wide layer keeps the file small.
     """
 
-    def __init__(self, widths: tuple[int, ...] = (24, 48, 96, 160), hidden: int = 64):
+    def __init__(self, widths: tuple[int, ...] = (24, 48, 96, 160), hidden: int = 64, size: int = 64):
         super().__init__()
         self.features = vgg_stages(3, widths)
+        side = size // 2 ** len(widths)
         self.shared = nn.Sequential(
-            nn.Flatten(), nn.Dropout(0.3), nn.Linear(widths[-1] * 4 * 4, hidden), nn.ReLU(inplace=True),
+            nn.Flatten(), nn.Dropout(0.3), nn.Linear(widths[-1] * side * side, hidden), nn.ReLU(inplace=True),
             nn.Dropout(0.2),
         )
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in ATTRIBUTE_HEADS.items()})

@@ -85,12 +85,19 @@ def expression_report(entry: dict, history: dict, gap: dict[str, dict], out_dir:
         f"{conv['host_benchmark'].get('median_ms', float('nan')):.2f} ms per inference at 1 thread.",
         "",
     ]
-    for cycle in tr.get("earlier_cycles", []):
-        lines += [f"This run continued from `{tr['init']}`, the best weights of an earlier cycle: "
-                  f"`{cycle['command']}`, {cycle['epochs_run']} epochs in {(cycle['wall_seconds'] or 0) / 60:.0f} "
-                  "minutes (best val epoch "
-                  f"{(cycle['best_epoch'] or 0) + 1}). Total training wall time "
-                  f"{(tr.get('total_wall_seconds') or 0) / 60:.0f} minutes. The curves below are of the last cycle.", ""]
+    cycles = tr.get("earlier_cycles", [])
+    if cycles:
+        lines += [f"This run is cycle {len(cycles) + 1}: it started from `{tr['init']}`, and each earlier cycle "
+                  "started from the best weights of the one before:", ""]
+        lines += [f"{i}. `{c['command']}`, {c['epochs_run']} epochs in {(c['wall_seconds'] or 0) / 60:.0f} minutes "
+                  f"(best val epoch {(c['best_epoch'] or 0) + 1})" for i, c in enumerate(cycles, 1)]
+        lines += ["", f"Total training wall time {(tr.get('total_wall_seconds') or 0) / 60:.0f} minutes. "
+                  "The curves below are of the last cycle.", ""]
+    if "--edge-crops" in (tr.get("command") or ""):
+        lines += ["The last cycle also learned from FER faces cut the edge's way (`python -m training.edge_crops`): "
+                  "each training face pasted twice into 640x480 frames, found by BlazeFace and cut by the "
+                  "manifest's crop rule; half the faces of each batch were swapped for one of their edge crops. "
+                  "Its val score (the curve below) is the mean of dataset-crop and edge-crop val accuracy.", ""]
     lines += [
         "| model | accuracy | macro-F1 | balanced accuracy |",
         "|---|---|---|---|",
@@ -172,7 +179,8 @@ def attributes_report(entry: dict, history: dict, run: Path, out_dir: Path) -> s
 
     plot_curves(history, out_dir / "attributes_curves.png", "Attribute model (mask, eyewear, glasses shape)")
     summary = json.loads((run / "train_summary.json").read_text())
-    data = attr.prepare(attr.DEFAULT_DATA, REPO / "runs" / "attribute_crops.npz")
+    size = attr.run_size(run)
+    data = attr.prepare(attr.DEFAULT_DATA, REPO / attr.crop_cache(size), size)
     tfl = REPO / "models_tflite" / entry["file"]
     outputs = {h: o["index"] for h, o in entry["outputs"].items()}
     lines = ["# Attribute model report", "",
@@ -182,7 +190,7 @@ def attributes_report(entry: dict, history: dict, run: Path, out_dir: Path) -> s
              f"{entry['conversion']['host_benchmark'].get('median_ms', float('nan')):.2f} ms per face at 1 thread.", "",
              "Training crops are made the way the Pi makes them: our BlazeFace on the photo (padded, full-range "
              "and tiled retries for tight crops and crowd shots), then the edge crop rule "
-             f"`{json.dumps(entry['input']['crop'])}` at 64x64 RGB. No face was found in "
+             f"`{json.dumps(entry['input']['crop'])}` at {size}x{size} RGB. No face was found in "
              f"{sum(summary['no_detection'].values())} photos ({summary['no_detection']}); they are left out "
              f"(the mirror would show nothing for them). Detector attempts: {summary['detector_attempts']}.", ""]
     for split in ("val", "test"):
