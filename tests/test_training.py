@@ -81,3 +81,18 @@ def test_attribute_net_reads_its_input_size(torch, size: int) -> None:
     assert {h: tuple(v.shape) for h, v in out.items()} == {h: (2, n) for h, n in ATTRIBUTE_HEADS.items()}
     with pytest.raises(RuntimeError):  # the head's flatten is sized for one input side only
         AttributeNet(size=size)(torch.zeros(2, size + 16, size + 16, 3))
+
+
+def test_edge_crops_must_come_from_the_same_training_rows(torch, tmp_path: Path) -> None:
+    from training.expression import EdgeCrops
+
+    labels = np.array([0, 3, 3, 6, 1])
+    crops = np.full((2, 5, 48, 48), 255, np.uint8)
+    found = np.ones((2, 5), bool)
+    np.savez(tmp_path / "train.npz", crops=crops, found=found, labels=labels)
+    np.savez(tmp_path / "val.npz", crops=crops[:1], found=found[:1] & (labels != 3), labels=labels)
+    edge = EdgeCrops.load(tmp_path / "train.npz", tmp_path / "val.npz", labels[:4], mix=0.5)
+    assert edge.train.shape == (2, 4, 48, 48, 1) and float(edge.train.max()) == 1.0
+    assert edge.val_y.tolist() == [0, 6, 1]  # val keeps only the faces the detector found, with their labels
+    with pytest.raises(ValueError, match="other training data"):
+        EdgeCrops.load(tmp_path / "train.npz", tmp_path / "val.npz", labels[::-1].copy(), mix=0.5)

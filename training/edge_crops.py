@@ -112,14 +112,16 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--out is required unless --check")
     z = np.load(args.data)
     faces = z["train_x"] if args.split == "train" else z["val_x_raw"]
+    labels = z[f"{args.split}_y"]
     if args.limit:
-        faces = faces[: args.limit]
+        faces, labels = faces[: args.limit], labels[: args.limit]
     rule = CropRule.from_manifest(read_manifest(args.models)["expression"]["input"]["crop"])
     t0 = time.monotonic()
     crops, found = make_crops(faces, rule, args.seed, args.copies,
                               finish=equalize if args.split == "train" else equalize_clip)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, crops=crops, found=found, rule=json.dumps(rule.to_manifest()),
+    # the labels travel with the crops: training checks them against its own data, row by row
+    np.savez_compressed(args.out, crops=crops, found=found, labels=labels, rule=json.dumps(rule.to_manifest()),
                         split=args.split, seed=args.seed)
     print(json.dumps({"split": args.split, "faces": len(faces), "copies": args.copies,
                       "found": round(float(found.mean()), 4), "seconds": round(time.monotonic() - t0, 1),

@@ -47,12 +47,17 @@ class EdgeCrops:
     mix: float = 0.5  # chance a training face is replaced by one of its edge crops
 
     @classmethod
-    def load(cls, train_npz: Path, val_npz: Path, val_y: np.ndarray, n_train: int, mix: float) -> "EdgeCrops":
+    def load(cls, train_npz: Path, val_npz: Path, train_y: np.ndarray, mix: float) -> "EdgeCrops":
+        """The crops are matched to the training faces by row; their labels must agree row by row,
+        or they were cut from another copy or order of the data (a csv, a folder)."""
         tr, va = np.load(train_npz), np.load(val_npz)
-        crops, found = tr["crops"][:, :n_train], tr["found"][:, :n_train]
-        vfound = va["found"][0][: len(val_y)]
-        return cls(torch.stack([to_input(c) for c in crops]), torch.from_numpy(found),
-                   to_input(va["crops"][0][: len(val_y)][vfound]), torch.from_numpy(val_y[vfound]), mix)
+        n = len(train_y)
+        if len(tr["labels"]) < n or not np.array_equal(tr["labels"][:n], train_y):
+            raise ValueError(f"the crops were cut from other training data (labels differ row by row); "
+                             f"make them from this data with python -m training.edge_crops")
+        vfound = va["found"][0]
+        return cls(torch.stack([to_input(c) for c in tr["crops"][:, :n]]), torch.from_numpy(tr["found"][:, :n]),
+                   to_input(va["crops"][0][vfound]), torch.from_numpy(va["labels"][vfound].astype(np.int64)), mix)
 
     def swap(self, x: torch.Tensor, idx: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """x = the batch's dataset crops; some become a found edge crop of the same face."""
@@ -131,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     edge = None
     if args.edge_crops:
         try:
-            edge = EdgeCrops.load(*args.edge_crops, splits.y["val"], len(splits.y["train"]), args.edge_mix)
+            edge = EdgeCrops.load(*args.edge_crops, splits.y["train"], args.edge_mix)
         except (OSError, KeyError, ValueError) as e:
             print(f"error: edge crops {args.edge_crops[0]}: {e}", file=sys.stderr)
             return 2
