@@ -29,6 +29,25 @@ VIEWS = (1, 2, 4)  # test-time views: plain; + mirror; + mirror and zoom
 DEFAULT_ZOOM = 0.92
 
 
+def tta_views(crop: np.ndarray, views: int, zoom: float = DEFAULT_ZOOM) -> list[np.ndarray]:
+    """Test-time views of one preprocessed crop: itself, its mirror, and both zoomed in a little.
+
+    Averaging them is worth about a point of accuracy on FER2013 val for 2 to 4 times the
+    model's 0.3 ms; the zoom is a centre crop resized back, as it was validated. Training's
+    teacher (`training.distill`) averages the same views.
+    """
+    out = [crop]
+    if views >= 2:
+        out.append(crop[:, ::-1])
+    if views >= 4:
+        h, w = crop.shape[:2]
+        ch, cw = int(h * zoom), int(w * zoom)
+        oy, ox = (h - ch) // 2, (w - cw) // 2
+        zoomed = cv2.resize(crop[oy:oy + ch, ox:ox + cw], (w, h), interpolation=cv2.INTER_LINEAR)
+        out += [zoomed, zoomed[:, ::-1]]
+    return out
+
+
 @dataclass
 class Prediction:
     label: str
@@ -115,26 +134,9 @@ class Classifier:
         x = x.reshape(*self.size, -1)
         return (x[None] if self.layout == "NHWC" else x.transpose(2, 0, 1)[None])
 
-    def view_pixels(self, crop: np.ndarray) -> list[np.ndarray]:
-        """Test-time views of one preprocessed crop: itself, its mirror, and both zoomed in a little.
-
-        Averaging them is worth about a point of accuracy on FER2013 val for 2 to 4 times the
-        model's 0.3 ms; the zoom is a centre crop resized back, as it was validated.
-        """
-        out = [crop]
-        if self.views >= 2:
-            out.append(crop[:, ::-1])
-        if self.views >= 4:
-            h, w = crop.shape[:2]
-            ch, cw = int(h * self.zoom), int(w * self.zoom)
-            oy, ox = (h - ch) // 2, (w - cw) // 2
-            zoomed = cv2.resize(crop[oy:oy + ch, ox:ox + cw], (w, h), interpolation=cv2.INTER_LINEAR)
-            out += [zoomed, zoomed[:, ::-1]]
-        return out
-
     def probabilities(self, crop: np.ndarray) -> dict[str, np.ndarray]:
         """Per head, class probabilities: the mean over the test-time views of the crop."""
-        views = self.view_pixels(self.preprocess(crop))
+        views = tta_views(self.preprocess(crop), self.views, self.zoom)
         acc: dict[str, np.ndarray] = {}
         for view in views:
             outs = self.model.run(self.tensor(np.ascontiguousarray(view)))

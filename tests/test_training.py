@@ -64,13 +64,14 @@ def test_edge_swap_replaces_only_faces_the_detector_found(torch) -> None:
     found = torch.tensor([[True, False, True, False, True, False], [True, False, False, False, True, True]])
     crops = EdgeCrops(edge, found, torch.zeros(0, 48, 48, 1), torch.zeros(0), mix=1.0)
     idx = torch.arange(n)
-    out = crops.swap(x, idx, torch.Generator().manual_seed(0))
+    out, take, _ = crops.swap(x, idx, torch.Generator().manual_seed(0))
     replaced = out.flatten(1).mean(1) == 1
+    assert torch.equal(replaced, take)
     assert not replaced[[1, 3]].any()  # missed in both copies: always the dataset crop
     assert replaced[[0, 4]].all()  # found in both copies
     assert not x.any()  # the caller's batch is not written into
     never = EdgeCrops(edge, found, torch.zeros(0, 48, 48, 1), torch.zeros(0), mix=0.0)
-    assert torch.equal(never.swap(x, idx, torch.Generator().manual_seed(0)), x)
+    assert torch.equal(never.swap(x, idx, torch.Generator().manual_seed(0))[0], x)
 
 
 @pytest.mark.parametrize("size", [64, 96])
@@ -96,3 +97,75 @@ def test_edge_crops_must_come_from_the_same_training_rows(torch, tmp_path: Path)
     assert edge.val_y.tolist() == [0, 6, 1]  # val keeps only the faces the detector found, with their labels
     with pytest.raises(ValueError, match="other training data"):
         EdgeCrops.load(tmp_path / "train.npz", tmp_path / "val.npz", labels[::-1].copy(), mix=0.5)
+
+
+def _fake_splits(n: int):
+    from training.fer import Splits
+
+    rng = np.random.default_rng(0)
+    x = {s: rng.integers(0, 256, (n, 48, 48), dtype=np.uint8) for s in ("train", "val")}
+    y = {s: np.arange(n) % 7 for s in ("train", "val")}
+    return Splits(x=x, y=y, source="fake", fingerprint="fake")
+
+
+def test_teacher_labels_follow_the_crop_the_batch_holds(torch) -> None:
+    from training.augment import AugmentConfig
+    from training.expression import EdgeCrops, ExpressionTask, Teacher
+
+    n = 16
+    splits = _fake_splits(n)
+    found = torch.ones(1, n, dtype=torch.bool)
+    found[0, ::2] = False  # the detector missed every other face: those keep the dataset crop
+    edge = EdgeCrops(torch.ones(1, n, 48, 48, 1), found, torch.zeros(0, 48, 48, 1), torch.zeros(0), mix=1.0)
+    on_dataset = torch.nn.functional.one_hot(torch.full((n,), 2), 7).float()
+    on_edge = torch.nn.functional.one_hot(torch.full((1, n), 5), 7).float()
+    task = ExpressionTask(splits, edge=edge, teacher=Teacher(on_dataset, on_edge, weight=0.7))
+    task.aug = AugmentConfig(flip=False, max_rotate_deg=0, scale=(1, 1), max_shift=0, brightness=0,
+                             contrast=(1, 1), erase_p=0)
+    (x, (y, soft)), = task.train_batches(n, torch.Generator().manual_seed(0))
+    assert soft.shape == (n, 7) and y.shape == (n,)
+    swapped = x.flatten(1).mean(1) > 0.9  # the all-white edge crop, not a random dataset face
+    assert swapped.sum() == n // 2
+    assert (soft[swapped].argmax(1) == 5).all() and (soft[~swapped].argmax(1) == 2).all()
+    assert not torch.equal(task.teacher.train, soft)  # the teacher's own table is not written into
+
+
+def test_teacher_loss_moves_toward_the_soft_labels(torch) -> None:
+    from training.expression import ExpressionTask, Teacher
+
+    splits = _fake_splits(8)
+    soft = torch.full((8, 7), 1 / 7)
+    task = ExpressionTask(splits, teacher=Teacher(soft, None, weight=1.0))
+    y = torch.zeros(8, dtype=torch.long)
+    confident = torch.zeros(8, 7)
+    confident[:, 0] = 10.0
+    # following a uniform teacher only, a sure and right answer costs more than an unsure one
+    assert task.loss(confident, (y, soft)) > task.loss(torch.zeros(8, 7), (y, soft))
+    task.teacher.weight = 0.0  # labels only: the sure, right answer wins again
+    assert task.loss(confident, (y, soft)) < task.loss(torch.zeros(8, 7), (y, soft))
+
+
+def test_teacher_must_come_from_the_same_training_rows(torch, tmp_path: Path) -> None:
+    from training.expression import Teacher
+
+    labels = np.array([0, 3, 3, 6, 1])
+    np.savez(tmp_path / "t.npz", train=np.full((5, 7), 1 / 7, np.float32), labels=labels)
+    assert Teacher.load(tmp_path / "t.npz", labels, 0.5).edge is None
+    with pytest.raises(ValueError, match="other training data"):
+        Teacher.load(tmp_path / "t.npz", labels[::-1].copy(), 0.5)
+
+
+def test_teacher_probabilities_average_the_mirror_views(torch) -> None:
+    from training.distill import view_probs
+    from training.expression import to_input
+    from training.nets import ExpressionNet
+
+    torch.manual_seed(0)
+    net = ExpressionNet().eval()
+    faces = np.random.default_rng(1).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    with torch.no_grad():
+        plain = net(to_input(faces)).softmax(-1).numpy()
+        mirror = net(to_input(np.ascontiguousarray(faces[:, :, ::-1]))).softmax(-1).numpy()
+    np.testing.assert_allclose(view_probs([net], faces, views=1), plain, atol=1e-6)
+    np.testing.assert_allclose(view_probs([net], faces, views=2), (plain + mirror) / 2, atol=1e-6)
+    np.testing.assert_allclose(view_probs([net, net], faces, views=2), (plain + mirror) / 2, atol=1e-6)

@@ -59,22 +59,45 @@ class EdgeCrops:
         return cls(torch.stack([to_input(c) for c in tr["crops"][:, :n]]), torch.from_numpy(tr["found"][:, :n]),
                    to_input(va["crops"][0][vfound]), torch.from_numpy(va["labels"][vfound].astype(np.int64)), mix)
 
-    def swap(self, x: torch.Tensor, idx: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """x = the batch's dataset crops; some become a found edge crop of the same face."""
+    def swap(self, x: torch.Tensor, idx: torch.Tensor,
+             generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x = the batch's dataset crops; some become a found edge crop of the same face.
+
+        Returns the batch, which rows were swapped (take) and from which copy: soft labels follow.
+        """
         copy = torch.randint(len(self.train), (len(idx),), generator=generator)
         take = (torch.rand(len(idx), generator=generator) < self.mix) & self.train_found[copy, idx]
         if take.any():
             x = x.clone()
             x[take] = self.train[copy[take], idx[take]]
-        return x
+        return x, take, copy
+
+
+@dataclass
+class Teacher:
+    """Soft labels matched to the training faces (and their edge crops) row by row."""
+
+    train: torch.Tensor  # (N, classes)
+    edge: torch.Tensor | None  # (copies, N, classes), zero where BlazeFace missed the face
+    weight: float = 0.7  # share of the loss that follows the teacher; the rest follows the labels
+
+    @classmethod
+    def load(cls, path: Path, train_y: np.ndarray, weight: float) -> "Teacher":
+        z = np.load(path)
+        if len(z["labels"]) != len(train_y) or not np.array_equal(z["labels"], train_y):
+            raise ValueError("the soft labels were made for other training data (labels differ row by row); "
+                             "make them from this data with python -m training.distill")
+        edge = torch.from_numpy(z["edge"]) if "edge" in z.files else None
+        return cls(torch.from_numpy(z["train"]), edge, weight)
 
 
 class ExpressionTask:
     def __init__(self, splits: fer.Splits, label_smoothing: float = 0.1, class_weight_power: float = 0.3,
-                 edge: EdgeCrops | None = None):
+                 edge: EdgeCrops | None = None, teacher: Teacher | None = None):
         self.x = {s: to_input(v) for s, v in splits.x.items() if len(v)}
         self.y = {s: torch.from_numpy(v) for s, v in splits.y.items() if len(v)}
         self.edge = edge
+        self.teacher = teacher
         counts = np.bincount(splits.y["train"], minlength=len(fer.CLASSES)).astype(float)
         # Mild re-weighting: disgust (1.5% of train) gets seen, accuracy on the rest barely moves.
         w = (counts.max() / np.maximum(counts, 1)) ** class_weight_power
@@ -83,15 +106,26 @@ class ExpressionTask:
         self.aug = AugmentConfig()
 
     def train_batches(self, batch_size: int, generator: torch.Generator):
-        x, y = self.x["train"], self.y["train"]
+        """(augmented faces, labels), or (faces, (labels, the teacher's soft labels for those very crops))."""
+        x, y, t = self.x["train"], self.y["train"], self.teacher
         order = torch.randperm(len(x), generator=generator)
         for i in range(0, len(order) - batch_size + 1, batch_size):
             idx = order[i:i + batch_size]
-            xb = self.edge.swap(x[idx], idx, generator) if self.edge else x[idx]
-            yield augment(xb, self.aug), y[idx]
+            xb, soft = x[idx], (t.train[idx] if t else None)
+            if self.edge:
+                xb, take, copy = self.edge.swap(xb, idx, generator)
+                if t is not None and t.edge is not None and take.any():
+                    soft = soft.clone()
+                    soft[take] = t.edge[copy[take], idx[take]]
+            yield augment(xb, self.aug), (y[idx] if soft is None else (y[idx], soft))
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(outputs, targets, weight=self.class_weight, label_smoothing=self.label_smoothing)
+    def loss(self, outputs: torch.Tensor, targets) -> torch.Tensor:
+        labels, soft = targets if isinstance(targets, tuple) else (targets, None)
+        hard = F.cross_entropy(outputs, labels, weight=self.class_weight, label_smoothing=self.label_smoothing)
+        if soft is None:
+            return hard
+        follow = -(soft * outputs.log_softmax(-1)).sum(-1).mean()  # cross-entropy to the teacher's probabilities
+        return (1 - self.teacher.weight) * hard + self.teacher.weight * follow
 
     def evaluate(self, model: torch.nn.Module, split: str, flip: bool = False) -> dict[str, Any]:
         probs = predict(model, self.x[split], flip=flip)
@@ -123,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="mix in faces cut the edge's way (python -m training.edge_crops) and select on "
                     "the mean of dataset-crop and edge-crop val accuracy")
     ap.add_argument("--edge-mix", type=float, default=EdgeCrops.mix)
+    ap.add_argument("--teacher", type=Path, help="soft labels from python -m training.distill (born-again "
+                    "distillation of earlier cycles and the mirror's test-time views)")
+    ap.add_argument("--teacher-weight", type=float, default=0.7, help="share of the loss that follows the teacher")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -140,7 +177,18 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, KeyError, ValueError) as e:
             print(f"error: edge crops {args.edge_crops[0]}: {e}", file=sys.stderr)
             return 2
-    task = ExpressionTask(splits, edge=edge)
+    teacher = None
+    if args.teacher:
+        try:
+            teacher = Teacher.load(args.teacher, splits.y["train"], args.teacher_weight)
+        except (OSError, KeyError, ValueError) as e:
+            print(f"error: teacher {args.teacher}: {e}", file=sys.stderr)
+            return 2
+        if edge is not None and teacher.edge is None:
+            print(f"error: teacher {args.teacher} has no soft labels for the edge crops; "
+                  "make it with --edge-crops", file=sys.stderr)
+            return 2
+    task = ExpressionTask(splits, edge=edge, teacher=teacher)
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=min(args.batch_size, len(splits.x["train"])),
                       max_minutes=args.max_minutes, warmup_frac=args.warmup_frac, patience=args.patience)
     steps = len(splits.x["train"]) // cfg.batch_size
@@ -168,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         "lineage": lineage,
         "total_wall_seconds": round(history.wall_seconds + sum(r.get("wall_seconds", 0) for r in lineage), 1),
     }
+    if args.teacher:
+        z = np.load(args.teacher)
+        summary["teacher"] = {"path": str(args.teacher), "views": int(z["views"]), "weight": args.teacher_weight,
+                              "teachers": json.loads(str(z["teachers"]))}
     (args.out / "train_summary.json").write_text(json.dumps(summary, indent=1))
     logging.getLogger("training").info("best val %.4f at epoch %d", history.best_score, history.best_epoch + 1)
     return 0
