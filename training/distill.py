@@ -12,7 +12,6 @@ on the un-augmented faces: on two cores, running it inside every training step w
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -23,7 +22,8 @@ import torch
 
 from edge.classify import tta_views
 from training import fer
-from training.expression import to_input
+from convert.manifest import sha256_file
+from training.expression import require_same_rows, to_input
 from training.nets import ExpressionNet
 
 
@@ -38,10 +38,6 @@ def view_probs(models: list[torch.nn.Module], faces: np.ndarray, views: int = 4,
             p = sum(m(to_input(np.ascontiguousarray(s))).softmax(-1) for m in models for s in stacks)
             out.append(p / (len(models) * len(stacks)))
     return torch.cat(out).numpy().astype(np.float32)
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     out = {"train": view_probs(models, splits.x["train"], args.views), "labels": y}
     if edge is not None:
-        if not np.array_equal(edge["labels"][:len(y)], y):
-            print(f"error: {args.edge_crops} was cut from other training data", file=sys.stderr)
+        try:
+            require_same_rows(edge["labels"], y, "the crops were cut", "training.edge_crops")
+        except ValueError as e:
+            print(f"error: {args.edge_crops}: {e}", file=sys.stderr)
             return 2
         crops, found = edge["crops"][:, :len(y)], edge["found"][:, :len(y)]
         soft = np.zeros((*found.shape, out["train"].shape[1]), np.float32)
@@ -77,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             soft[c, found[c]] = view_probs(models, crops[c][found[c]], args.views)
         out["edge"] = soft
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    teachers = [{"path": str(p), "sha256_16": _sha(p)} for p in args.teachers]
+    teachers = [{"path": str(p), "sha256": sha256_file(p)} for p in args.teachers]
     np.savez_compressed(args.out, **out, teachers=json.dumps(teachers), views=args.views)
     acc = float((out["train"].argmax(1) == y).mean())
     print(json.dumps({"faces": len(y), "teachers": teachers, "views": args.views,

@@ -36,6 +36,15 @@ PIXEL_SCALE, PIXEL_OFFSET = 1 / 127.5, -1.0
 DEFAULT_DATA = fer.DEFAULT_NPZ
 
 
+def require_same_rows(labels: np.ndarray, train_y: np.ndarray, what: str, command: str) -> None:
+    """Files made beside the training data (edge crops, soft labels) are matched to it by row; their
+    labels must agree row by row, or they were made from another copy or order of the data (a csv, a folder)."""
+    n = len(train_y)
+    if len(labels) < n or not np.array_equal(labels[:n], train_y):
+        raise ValueError(f"{what} from other training data (labels differ row by row); "
+                         f"make them from this data with python -m {command}")
+
+
 @dataclass
 class EdgeCrops:
     """Faces cut the edge's way (`training.edge_crops`): train copies to mix in, val to select on."""
@@ -48,13 +57,9 @@ class EdgeCrops:
 
     @classmethod
     def load(cls, train_npz: Path, val_npz: Path, train_y: np.ndarray, mix: float) -> "EdgeCrops":
-        """The crops are matched to the training faces by row; their labels must agree row by row,
-        or they were cut from another copy or order of the data (a csv, a folder)."""
         tr, va = np.load(train_npz), np.load(val_npz)
         n = len(train_y)
-        if len(tr["labels"]) < n or not np.array_equal(tr["labels"][:n], train_y):
-            raise ValueError(f"the crops were cut from other training data (labels differ row by row); "
-                             f"make them from this data with python -m training.edge_crops")
+        require_same_rows(tr["labels"], train_y, "the crops were cut", "training.edge_crops")
         vfound = va["found"][0]
         return cls(torch.stack([to_input(c) for c in tr["crops"][:, :n]]), torch.from_numpy(tr["found"][:, :n]),
                    to_input(va["crops"][0][vfound]), torch.from_numpy(va["labels"][vfound].astype(np.int64)), mix)
@@ -84,11 +89,10 @@ class Teacher:
     @classmethod
     def load(cls, path: Path, train_y: np.ndarray, weight: float) -> "Teacher":
         z = np.load(path)
-        if len(z["labels"]) != len(train_y) or not np.array_equal(z["labels"], train_y):
-            raise ValueError("the soft labels were made for other training data (labels differ row by row); "
-                             "make them from this data with python -m training.distill")
-        edge = torch.from_numpy(z["edge"]) if "edge" in z.files else None
-        return cls(torch.from_numpy(z["train"]), edge, weight)
+        require_same_rows(z["labels"], train_y, "the soft labels were made", "training.distill")
+        n = len(train_y)
+        edge = torch.from_numpy(z["edge"][:, :n]) if "edge" in z.files else None
+        return cls(torch.from_numpy(z["train"][:n]), edge, weight)
 
 
 class ExpressionTask:

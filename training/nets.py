@@ -55,7 +55,7 @@ ATTRIBUTE_HEADS = {"mask": 2, "eyewear": 3, "glasses_shape": 2}
 
 
 class AttributeNet(nn.Module):
-    """One backbone, three heads (mask, eyewear, glasses shape) on a 64x64 RGB face crop.
+    """One backbone, three heads (mask, eyewear, glasses shape) on a size x size RGB face crop (64 shipped).
 
     A mask covers the bottom of the crop and glasses its middle, so the heads read a flattened
     (size/16)^2 map (where) rather than a global pool (what); one shared 64-wide layer keeps the file small.
