@@ -1,7 +1,7 @@
 """Ship the expression model: runs/expression/best.pt -> models_tflite/expression_int8.tflite + manifest.
 
     python -m convert expression --run runs/expression --out models_tflite [--data ...] [--crop-json '{...}']
-        [--views 4] [--gap runs/expression/gap_*.json]
+        [--views 4] [--gap runs/expression/gap_*.json] [--val-only]
 
 Besides the pipeline's float/int8 (plain and flip) metrics, the shipped file is scored the way the
 mirror runs it - the edge Classifier with its test-time views on the raw faces, T applied by the edge
@@ -26,6 +26,7 @@ import torch
 from convert import manifest
 from convert.manifest import InputSpec
 from convert.pipeline import EvalData, ModelSpec, build, head_metrics, table
+from edge.classify import DEFAULT_MODELS_DIR, Classifier, read_manifest
 from training import fer
 from training.expression import DEFAULT_DATA, PIXEL_OFFSET, PIXEL_SCALE, to_input
 from training.nets import ExpressionNet
@@ -96,7 +97,8 @@ def choose_crop(crop_json: str | None, manifest_path: Path) -> tuple[dict[str, A
     return crop, source
 
 
-def load_data(path: Path, calib_n: int, parity_n: int, seed: int) -> EvalData:
+def load_data(path: Path, calib_n: int, parity_n: int, seed: int,
+              splits_scored: tuple[str, ...] = ("val", "test")) -> EvalData:
     """Calibration from train and parity from val, both drawn with a fixed seed so reruns match."""
     splits = fer.load(path)
     rng = np.random.default_rng(seed)
@@ -106,8 +108,8 @@ def load_data(path: Path, calib_n: int, parity_n: int, seed: int) -> EvalData:
     parity_idx = np.sort(rng.choice(len(val), size=min(parity_n, len(val)), replace=False))
     return EvalData(
         calib=to_input(train[calib_idx]).numpy(),
-        x={s: to_input(splits.x[s]).numpy() for s in ("val", "test") if len(splits.x[s])},
-        y={s: {NAME: splits.y[s]} for s in ("val", "test") if len(splits.x[s])},
+        x={s: to_input(splits.x[s]).numpy() for s in splits_scored if len(splits.x[s])},
+        y={s: {NAME: splits.y[s]} for s in splits_scored if len(splits.x[s])},
         parity_x=to_input(val[parity_idx]).numpy(),
         source=splits.source,
         fingerprint=splits.fingerprint,
@@ -126,21 +128,22 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--no-flip", action="store_true", help="skip the flip-averaged evaluations")
     ap.add_argument("--views", type=int, choices=(1, 2, 4), default=4,
                     help="also score the shipped file through the edge classifier with these test-time views")
+    ap.add_argument("--val-only", action="store_true",
+                    help="score val only: for comparing a candidate in a scratch --out before choosing it")
     ap.add_argument("--gap", type=Path, nargs="*", default=[],
                     help="JSON results of training.edge_gap to record as the edge path's accuracy")
 
 
-def edge_metrics(out_dir: Path, data_path: Path, views: int) -> dict[str, Any]:
+def edge_metrics(out_dir: Path, data_path: Path, views: int,
+                 splits_scored: tuple[str, ...] = ("val", "test")) -> dict[str, Any]:
     """The shipped model through edge.classify (views, T, quantization as on the Pi) on raw faces."""
-    from edge.classify import Classifier, read_manifest
-
     z = np.load(data_path) if data_path.suffix == ".npz" else None
     if z is None or "test_x_raw" not in z:
         log.warning("%s has no raw faces: edge-classifier metrics skipped", data_path)
         return {}
     clf = Classifier(NAME, read_manifest(out_dir)[NAME], out_dir, 1, views=views)
     out: dict[str, Any] = {"note": f"edge Classifier with {views} test-time view(s) on the raw 48x48 faces"}
-    for split in ("val", "test"):
+    for split in splits_scored:
         probs = np.stack([clf.probabilities(img)[NAME] for img in z[f"{split}_x_raw"]])
         out[split] = head_metrics({NAME: probs}, {NAME: z[f"{split}_y"].astype(int)}, {NAME: list(fer.CLASSES)})
     return out
@@ -153,10 +156,14 @@ def edge_path(gap_files: list[Path]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     manifest_path = args.out / "manifest.json"
+    if args.val_only and args.out.resolve() == DEFAULT_MODELS_DIR.resolve():
+        # A shipped entry needs its test figures; a candidate is chosen before anyone sees them.
+        raise ValueError(f"--val-only writes an entry without test metrics; give a scratch --out, not {args.out}")
+    splits_scored = ("val",) if args.val_only else ("val", "test")
     crop, crop_source = choose_crop(args.crop_json, manifest_path)
     log.info("crop rule from %s: %s", crop_source, crop)
     model = load_model(args.run)
-    data = load_data(args.data, args.calib, args.parity, args.seed)
+    data = load_data(args.data, args.calib, args.parity, args.seed, splits_scored)
     spec = ModelSpec(
         name=NAME,
         model=model,
@@ -166,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         training=training_info(args.run, data.fingerprint),
     )
     entry = build(spec, data, args.run, args.out, bench_runs=args.bench_runs, flip=not args.no_flip)
-    extra = edge_metrics(args.out, args.data, args.views) if args.views > 1 else {}
+    extra = edge_metrics(args.out, args.data, args.views, splits_scored) if args.views > 1 else {}
     if extra or args.gap:
         if extra:
             entry["metrics"][f"int8_views{args.views}"] = extra

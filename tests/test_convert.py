@@ -171,3 +171,27 @@ def test_input_levels_flags_a_scale_that_merges_pixels() -> None:
     # exactly 1/127.5 puts pixels on .5 boundaries and half-to-even rounding merges many of them
     assert input_levels({"scale": 1 / 127.5, "zero_point": 0}, 1 / 127.5, -1.0) < 250
     assert input_levels({"scale": 0.0, "zero_point": 0}, 1 / 127.5, -1.0) == 256  # float input
+
+
+def test_val_only_refuses_the_shipped_models_folder(tmp_path: Path, torch_one_thread, capsys) -> None:
+    """A candidate scored on val only must never become the shipped entry, which needs test figures."""
+    from convert.__main__ import main
+
+    shipped = REPO / "models_tflite" / "manifest.json"
+    before = shipped.read_bytes()
+    # a missing run: should the guard ever go, this fails on the run, not by converting into models_tflite
+    args = ["expression", "--val-only", "--run", str(tmp_path / "no_run"), "--out", str(REPO / "models_tflite")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--val-only" in err[0] and "scratch" in err[0]
+    assert shipped.read_bytes() == before
+
+
+@pytest.mark.skipif(not FER_NPZ.is_file(), reason=f"FER2013 npz not found at {FER_NPZ}")
+def test_val_only_loads_no_test_faces(torch_one_thread) -> None:
+    from convert.expression import load_data
+
+    data = load_data(FER_NPZ, calib_n=16, parity_n=16, seed=0, splits_scored=("val",))
+    assert set(data.x) == set(data.y) == {"val"}
+    assert len(data.x["val"]) == 3589
+    assert set(load_data(FER_NPZ, 16, 16, 0).x) == {"val", "test"}
