@@ -16,7 +16,7 @@ import torch
 
 from convert.expression import training_info
 from convert.manifest import InputSpec
-from convert.pipeline import EvalData, ModelSpec, build, table
+from convert.pipeline import EvalData, ModelSpec, add_val_only, build, scored_splits, table
 from training import attributes as attr
 from training.nets import AttributeNet
 
@@ -34,15 +34,16 @@ def load_model(run_dir: Path) -> AttributeNet:
     return model.eval()
 
 
-def load_data(data: attr.AttributeData, calib_n: int, parity_n: int, seed: int, source: str) -> EvalData:
+def load_data(data: attr.AttributeData, calib_n: int, parity_n: int, seed: int, source: str,
+              splits_scored: tuple[str, ...] = ("val", "test")) -> EvalData:
     rng = np.random.default_rng(seed)
     train, val = data.x["train"], data.x["val"]
     calib_idx = np.sort(rng.choice(len(train), size=min(calib_n, len(train)), replace=False))
     parity_idx = np.sort(rng.choice(len(val), size=min(parity_n, len(val)), replace=False))
     return EvalData(
         calib=attr.to_input(train[calib_idx]).numpy(),
-        x={s: attr.to_input(data.x[s]).numpy() for s in ("val", "test")},
-        y={s: data.y[s] for s in ("val", "test")},
+        x={s: attr.to_input(data.x[s]).numpy() for s in splits_scored},
+        y={s: data.y[s] for s in splits_scored},
         parity_x=attr.to_input(val[parity_idx]).numpy(),
         source=source,
         fingerprint=data.fingerprint,
@@ -59,12 +60,14 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--bench-runs", type=int, default=200)
     ap.add_argument("--no-flip", action="store_true")
+    add_val_only(ap)
 
 
 def run(args: argparse.Namespace) -> int:
+    splits_scored = scored_splits(args)
     size = attr.run_size(args.run)
     data = attr.prepare(args.data, args.cache or attr.crop_cache(size), size)
-    eval_data = load_data(data, args.calib, args.parity, args.seed, str(args.data))
+    eval_data = load_data(data, args.calib, args.parity, args.seed, str(args.data), splits_scored)
     spec = ModelSpec(
         name=NAME,
         model=load_model(args.run),

@@ -25,8 +25,8 @@ import torch
 
 from convert import manifest
 from convert.manifest import InputSpec
-from convert.pipeline import EvalData, ModelSpec, build, head_metrics, table
-from edge.classify import DEFAULT_MODELS_DIR, Classifier, read_manifest
+from convert.pipeline import EvalData, ModelSpec, add_val_only, build, head_metrics, scored_splits, table
+from edge.classify import Classifier, read_manifest
 from training import fer
 from training.expression import DEFAULT_DATA, PIXEL_OFFSET, PIXEL_SCALE, to_input
 from training.nets import ExpressionNet
@@ -128,8 +128,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--no-flip", action="store_true", help="skip the flip-averaged evaluations")
     ap.add_argument("--views", type=int, choices=(1, 2, 4), default=4,
                     help="also score the shipped file through the edge classifier with these test-time views")
-    ap.add_argument("--val-only", action="store_true",
-                    help="score val only: for comparing a candidate in a scratch --out before choosing it")
+    add_val_only(ap)
     ap.add_argument("--gap", type=Path, nargs="*", default=[],
                     help="JSON results of training.edge_gap to record as the edge path's accuracy")
 
@@ -156,10 +155,7 @@ def edge_path(gap_files: list[Path]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     manifest_path = args.out / "manifest.json"
-    if args.val_only and args.out.resolve() == DEFAULT_MODELS_DIR.resolve():
-        # A shipped entry needs its test figures; a candidate is chosen before anyone sees them.
-        raise ValueError(f"--val-only writes an entry without test metrics; give a scratch --out, not {args.out}")
-    splits_scored = ("val",) if args.val_only else ("val", "test")
+    splits_scored = scored_splits(args)
     crop, crop_source = choose_crop(args.crop_json, manifest_path)
     log.info("crop rule from %s: %s", crop_source, crop)
     model = load_model(args.run)

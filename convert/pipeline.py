@@ -7,6 +7,7 @@ check passed) lives here once.
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import shutil
 from dataclasses import dataclass, field
@@ -19,9 +20,25 @@ from torch import nn
 
 from convert import int8, manifest
 from convert.manifest import InputSpec
+from edge.classify import DEFAULT_MODELS_DIR
 from training.metrics import summarize
 
 log = logging.getLogger("convert")
+
+
+def add_val_only(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--val-only", action="store_true",
+                    help="score val only: for comparing a candidate in a scratch --out before choosing it")
+
+
+def scored_splits(args: argparse.Namespace) -> tuple[str, ...]:
+    """The splits to score. A candidate is compared on val before anyone sees its test figures;
+    a shipped entry needs them, so --val-only is refused for the shipped folder."""
+    if not args.val_only:
+        return ("val", "test")
+    if args.out.resolve() == DEFAULT_MODELS_DIR.resolve():
+        raise ValueError(f"--val-only writes an entry without test metrics; give a scratch --out, not {args.out}")
+    return ("val",)
 
 
 @dataclass

@@ -173,14 +173,15 @@ def test_input_levels_flags_a_scale_that_merges_pixels() -> None:
     assert input_levels({"scale": 0.0, "zero_point": 0}, 1 / 127.5, -1.0) == 256  # float input
 
 
-def test_val_only_refuses_the_shipped_models_folder(tmp_path: Path, torch_one_thread, capsys) -> None:
+@pytest.mark.parametrize("model", ["expression", "attributes"])
+def test_val_only_refuses_the_shipped_models_folder(model: str, tmp_path: Path, torch_one_thread, capsys) -> None:
     """A candidate scored on val only must never become the shipped entry, which needs test figures."""
     from convert.__main__ import main
 
     shipped = REPO / "models_tflite" / "manifest.json"
     before = shipped.read_bytes()
     # a missing run: should the guard ever go, this fails on the run, not by converting into models_tflite
-    args = ["expression", "--val-only", "--run", str(tmp_path / "no_run"), "--out", str(REPO / "models_tflite")]
+    args = [model, "--val-only", "--run", str(tmp_path / "no_run"), "--out", str(REPO / "models_tflite")]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--val-only" in err[0] and "scratch" in err[0]
