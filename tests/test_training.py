@@ -151,6 +151,8 @@ def test_teacher_must_come_from_the_same_training_rows(torch, tmp_path: Path) ->
     labels = np.array([0, 3, 3, 6, 1])
     np.savez(tmp_path / "t.npz", train=np.full((5, 7), 1 / 7, np.float32), labels=labels)
     assert Teacher.load(tmp_path / "t.npz", labels, 0.5).edge is None
+    with pytest.raises(ValueError, match="no soft labels for the edge crops"):
+        Teacher.load(tmp_path / "t.npz", labels, 0.5, need_edge=True)
     with pytest.raises(ValueError, match="other training data"):
         Teacher.load(tmp_path / "t.npz", labels[::-1].copy(), 0.5)
 

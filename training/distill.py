@@ -61,14 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     y = splits.y["train"]
+    if edge is not None:  # before minutes of labelling, not after
+        try:
+            require_same_rows(edge["labels"], y, "the crops were cut", "training.edge_crops")
+        except (KeyError, ValueError) as e:
+            print(f"error: {args.edge_crops}: {e}", file=sys.stderr)
+            return 2
     torch.set_num_threads(2)
     out = {"train": view_probs(models, splits.x["train"], args.views), "labels": y}
     if edge is not None:
-        try:
-            require_same_rows(edge["labels"], y, "the crops were cut", "training.edge_crops")
-        except ValueError as e:
-            print(f"error: {args.edge_crops}: {e}", file=sys.stderr)
-            return 2
         crops, found = edge["crops"][:, :len(y)], edge["found"][:, :len(y)]
         soft = np.zeros((*found.shape, out["train"].shape[1]), np.float32)
         for c in range(len(crops)):

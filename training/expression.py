@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +85,20 @@ class Teacher:
     train: torch.Tensor  # (N, classes)
     edge: torch.Tensor | None  # (copies, N, classes), zero where BlazeFace missed the face
     weight: float = 0.7  # share of the loss that follows the teacher; the rest follows the labels
+    made_by: dict[str, Any] = field(default_factory=dict)  # training.distill's record, for train_summary.json
 
     @classmethod
-    def load(cls, path: Path, train_y: np.ndarray, weight: float) -> "Teacher":
+    def load(cls, path: Path, train_y: np.ndarray, weight: float, need_edge: bool = False) -> "Teacher":
         z = np.load(path)
         require_same_rows(z["labels"], train_y, "the soft labels were made", "training.distill")
+        if need_edge and "edge" not in z.files:
+            raise ValueError("no soft labels for the edge crops; make it with --edge-crops")
         n = len(train_y)
         edge = torch.from_numpy(z["edge"][:, :n]) if "edge" in z.files else None
-        return cls(torch.from_numpy(z["train"][:n]), edge, weight)
+        made_by = {"path": str(path), "weight": weight}
+        if "views" in z.files:
+            made_by |= {"views": int(z["views"]), "teachers": json.loads(str(z["teachers"]))}
+        return cls(torch.from_numpy(z["train"][:n]), edge, weight, made_by)
 
 
 class ExpressionTask:
@@ -184,13 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     teacher = None
     if args.teacher:
         try:
-            teacher = Teacher.load(args.teacher, splits.y["train"], args.teacher_weight)
+            teacher = Teacher.load(args.teacher, splits.y["train"], args.teacher_weight, need_edge=edge is not None)
         except (OSError, KeyError, ValueError) as e:
             print(f"error: teacher {args.teacher}: {e}", file=sys.stderr)
-            return 2
-        if edge is not None and teacher.edge is None:
-            print(f"error: teacher {args.teacher} has no soft labels for the edge crops; "
-                  "make it with --edge-crops", file=sys.stderr)
             return 2
     task = ExpressionTask(splits, edge=edge, teacher=teacher)
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=min(args.batch_size, len(splits.x["train"])),
@@ -220,10 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         "lineage": lineage,
         "total_wall_seconds": round(history.wall_seconds + sum(r.get("wall_seconds", 0) for r in lineage), 1),
     }
-    if args.teacher:
-        z = np.load(args.teacher)
-        summary["teacher"] = {"path": str(args.teacher), "views": int(z["views"]), "weight": args.teacher_weight,
-                              "teachers": json.loads(str(z["teachers"]))}
+    if teacher is not None:
+        summary["teacher"] = teacher.made_by
     (args.out / "train_summary.json").write_text(json.dumps(summary, indent=1))
     logging.getLogger("training").info("best val %.4f at epoch %d", history.best_score, history.best_epoch + 1)
     return 0
