@@ -171,3 +171,59 @@ def test_teacher_probabilities_average_the_mirror_views(torch) -> None:
     np.testing.assert_allclose(view_probs([net], faces, views=1), plain, atol=1e-6)
     np.testing.assert_allclose(view_probs([net], faces, views=2), (plain + mirror) / 2, atol=1e-6)
     np.testing.assert_allclose(view_probs([net, net], faces, views=2), (plain + mirror) / 2, atol=1e-6)
+
+
+def _fake_attribute_data(n: int):
+    from training.attributes import SOME_EYEWEAR, UNKNOWN, AttributeData
+
+    rng = np.random.default_rng(0)
+    x = {s: rng.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8) for s in ("train", "val")}
+    y = {s: {"mask": np.arange(n) % 2, "eyewear": np.array([0, 1, SOME_EYEWEAR, 2] * (n // 4)),
+             "glasses_shape": np.array([UNKNOWN, 0, UNKNOWN, UNKNOWN] * (n // 4))} for s in x}
+    return AttributeData(x, y, {s: np.array([""] * n) for s in x}, {}, {}, "fake")
+
+
+def test_attribute_teacher_speaks_only_where_a_head_has_its_label(torch) -> None:
+    from training.attributes import AttributesTask, AttributeTeacher
+
+    n = 8
+    data = _fake_attribute_data(n)
+    uniform = {"mask": torch.full((n, 2), 1 / 2), "eyewear": torch.full((n, 3), 1 / 3),
+               "glasses_shape": torch.full((n, 2), 1 / 2)}
+    labels = {h: torch.from_numpy(v) for h, v in data.y["train"].items()}
+    shape_sure = torch.zeros(n, 2)
+    shape_sure[:, 0] = 10.0  # sure "round" on every row; only rows 1 and 5 are labelled round
+    outputs = {"mask": torch.zeros(n, 2), "eyewear": torch.zeros(n, 3), "glasses_shape": shape_sure}
+    task = AttributesTask(data, teacher=AttributeTeacher(uniform, weight=1.0))
+    follows = task.loss(outputs, labels | {"teacher": uniform})
+    wrong = {h: p.clone() for h, p in uniform.items()}
+    wrong["glasses_shape"][[0, 2, 3, 4, 6, 7]] = torch.tensor([0.0, 1.0])  # rows with no shape label
+    assert torch.allclose(task.loss(outputs, labels | {"teacher": wrong}), follows)
+    wrong["glasses_shape"][1] = torch.tensor([0.0, 1.0])  # a labelled row: now the teacher disagrees
+    assert task.loss(outputs, labels | {"teacher": wrong}) > follows
+    (_, batch), = task.train_batches(n, torch.Generator().manual_seed(0))
+    assert set(batch) == {"mask", "eyewear", "glasses_shape", "teacher"}
+
+
+def test_attribute_teacher_averages_runs_and_mirror_and_checks_their_size(torch, tmp_path: Path) -> None:
+    import json
+
+    from training.attributes import AttributeTeacher, to_input
+    from training.nets import AttributeNet
+
+    torch.manual_seed(0)
+    net = AttributeNet(size=64).eval()
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save(net.state_dict(), run / "best.pt")
+    (run / "train_summary.json").write_text(json.dumps({"size": 64}))
+    x = _fake_attribute_data(4).x["train"]
+    teacher = AttributeTeacher.from_runs([run, run], x, weight=0.5)
+    with torch.no_grad():
+        plain = net(to_input(x))["eyewear"].softmax(-1)
+        mirror = net(to_input(np.ascontiguousarray(x[:, :, ::-1])))["eyewear"].softmax(-1)
+    torch.testing.assert_close(teacher.probs["eyewear"], (plain + mirror) / 2, atol=1e-5, rtol=0)
+    assert teacher.made_by["views"] == 2 and len(teacher.made_by["runs"]) == 2
+    (run / "train_summary.json").write_text(json.dumps({"size": 96}))
+    with pytest.raises(ValueError, match="trained at 96 px"):
+        AttributeTeacher.from_runs([run], x, weight=0.5)

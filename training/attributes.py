@@ -6,6 +6,7 @@ The photos are crops made by another detector, so each one is first cropped the 
 it: padded when needed, our BlazeFace, the edge crop rule (`CROP`). Images with no detection are
 left out and counted. Unknown labels are masked out of the loss; `glasses_unknown` supervises only
 "some eyewear vs none". Selection is on val; test is read only for the final report.
+`--teacher RUN ...` adds earlier runs' averaged probabilities as soft targets (born-again distillation).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ from edge.detect import RETRY_MIN_SCORE, STILL_PADDINGS, BlazeFaceDetector, dete
 from training.augment import AugmentConfig, augment
 from training.metrics import summarize
 from training.nets import AttributeNet
-from training.trainer import TrainConfig, predict, train
+from convert.manifest import sha256_file
+from training.trainer import TrainConfig, follow_teacher, predict, train
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/face_attributes"
 SIZE = 64  # the shipped input; --size trains another (the crops are re-made for it)
@@ -119,9 +121,39 @@ def _class_weights(codes: np.ndarray, n: int) -> torch.Tensor:
     return torch.tensor(w / w.mean(), dtype=torch.float32)
 
 
+@dataclass
+class AttributeTeacher:
+    """Earlier attribute runs' probabilities on the un-augmented training crops, plain and mirrored.
+
+    The labels of round vs rectangular frames are often a judgement call (ovals, half-rims); earlier
+    models' averaged probabilities say how sure to be. The teacher runs once, before training."""
+
+    probs: dict[str, torch.Tensor]  # head -> (N_train, classes)
+    weight: float = 0.7  # share of each head's loss that follows the teacher, on rows with that head's label
+    made_by: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_runs(cls, runs: list[Path], x_train: np.ndarray, weight: float) -> "AttributeTeacher":
+        size = x_train.shape[1]
+        x = to_input(x_train)
+        total: dict[str, np.ndarray] = {}
+        for run in runs:
+            if run_size(run) != size:
+                raise ValueError(f"{run} was trained at {run_size(run)} px, these crops are {size} px")
+            net = AttributeNet(size=size)
+            net.load_state_dict(torch.load(run / "best.pt"))
+            for head, p in predict(net, x, flip=True).items():
+                total[head] = total.get(head, 0) + p / len(runs)
+        made_by = {"runs": [{"path": str(r / "best.pt"), "sha256": sha256_file(r / "best.pt")} for r in runs],
+                   "views": 2, "weight": weight}
+        return cls({h: torch.from_numpy(p) for h, p in total.items()}, weight, made_by)
+
+
 class AttributesTask:
-    def __init__(self, data: AttributeData, head_weights: dict[str, float] | None = None):
+    def __init__(self, data: AttributeData, head_weights: dict[str, float] | None = None,
+                 teacher: AttributeTeacher | None = None):
         self.data = data
+        self.teacher = teacher
         # glasses_shape learns from ~8% of the photos: its loss is diluted by the others' unless weighted
         self.head_weights = {h: 1.0 for h in CLASSES} | (head_weights or {})
         self.x = {s: to_input(v) for s, v in data.x.items()}
@@ -136,7 +168,10 @@ class AttributesTask:
         order = torch.randperm(len(x), generator=generator)
         for i in range(0, len(order) - batch_size + 1, batch_size):
             idx = order[i:i + batch_size]
-            yield augment(x[idx], self.aug), {h: v[idx] for h, v in y.items()}
+            targets = {h: v[idx] for h, v in y.items()}
+            if self.teacher is not None:
+                targets["teacher"] = {h: p[idx] for h, p in self.teacher.probs.items()}
+            yield augment(x[idx], self.aug), targets
 
     def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
         total = torch.zeros(())
@@ -144,8 +179,10 @@ class AttributesTask:
             t = targets[head]
             known = t >= 0
             if known.any():
-                total = total + self.head_weights[head] * F.cross_entropy(
-                    logits[known], t[known], weight=self.weights[head], label_smoothing=0.05)
+                hard = F.cross_entropy(logits[known], t[known], weight=self.weights[head], label_smoothing=0.05)
+                if "teacher" in targets:  # only where the head has a label: unknowns stay unsupervised
+                    hard = follow_teacher(hard, logits[known], targets["teacher"][head][known], self.teacher.weight)
+                total = total + self.head_weights[head] * hard
             if head == "eyewear":
                 some = t == SOME_EYEWEAR  # glasses of unknown kind: only "not none" is known
                 if some.any():
@@ -195,6 +232,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--head-weight", action="append", default=[], metavar="HEAD=W",
                     help="scale one head's loss, e.g. glasses_shape=2 (repeatable)")
     ap.add_argument("--seed", type=int, default=TrainConfig.seed)
+    ap.add_argument("--teacher", type=Path, nargs="+", metavar="RUN",
+                    help="earlier runs (their best.pt, same --size) whose averaged plain+mirror probabilities "
+                         "the net also follows")
+    ap.add_argument("--teacher-weight", type=float, default=0.7, help="share of the loss that follows the teacher")
     args = ap.parse_args(argv)
     try:
         head_weights = {k: float(v) for k, v in (hw.split("=", 1) for hw in args.head_weight)}
@@ -212,7 +253,17 @@ def main(argv: list[str] | None = None) -> int:
              {s: len(v) for s, v in data.x.items()}, data.dropped)
     if args.prepare_only:
         return 0
-    task = AttributesTask(data, head_weights)
+    teacher = None
+    if args.teacher:
+        try:
+            teacher = AttributeTeacher.from_runs(args.teacher, data.x["train"], args.teacher_weight)
+        except (OSError, RuntimeError, ValueError) as e:
+            print(f"error: teacher: {e}", file=sys.stderr)
+            return 2
+        log.info("teacher: %d runs, train accuracy %s", len(args.teacher), {
+            h: round(float((p.argmax(1).numpy() == data.y["train"][h])[data.y["train"][h] >= 0].mean()), 4)
+            for h, p in teacher.probs.items()})
+    task = AttributesTask(data, head_weights, teacher)
     cfg = TrainConfig(epochs=args.epochs, lr=2e-3, batch_size=64, patience=25, max_minutes=args.max_minutes,
                       seed=args.seed)
     steps = len(data.x["train"]) // cfg.batch_size
@@ -225,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         "no_detection": data.dropped, "detector_attempts": data.attempts, "crop": CROP.to_manifest(),
         "size": args.size,
     }
+    if teacher is not None:
+        summary["teacher"] = teacher.made_by
     (args.out / "train_summary.json").write_text(json.dumps(summary, indent=1))
     log.info("best val %.4f at epoch %d", history.best_score, history.best_epoch + 1)
     return 0

@@ -23,7 +23,7 @@ from training import fer
 from training.augment import AugmentConfig, augment
 from training.metrics import summarize
 from training.nets import ExpressionNet
-from training.trainer import TrainConfig, predict, train
+from training.trainer import TrainConfig, follow_teacher, predict, train
 
 
 
@@ -134,8 +134,7 @@ class ExpressionTask:
         hard = F.cross_entropy(outputs, labels, weight=self.class_weight, label_smoothing=self.label_smoothing)
         if soft is None:
             return hard
-        follow = -(soft * outputs.log_softmax(-1)).sum(-1).mean()  # cross-entropy to the teacher's probabilities
-        return (1 - self.teacher.weight) * hard + self.teacher.weight * follow
+        return follow_teacher(hard, outputs, soft, self.teacher.weight)
 
     def evaluate(self, model: torch.nn.Module, split: str, flip: bool = False) -> dict[str, Any]:
         probs = predict(model, self.x[split], flip=flip)

@@ -212,6 +212,13 @@ def predict(model: nn.Module, x_nhwc: torch.Tensor, batch_size: int = 512, flip:
     return torch.cat(chunks).numpy()
 
 
+def follow_teacher(hard: torch.Tensor, logits: torch.Tensor, soft: torch.Tensor, weight: float) -> torch.Tensor:
+    """Blend the label loss with cross-entropy to a teacher's probabilities (born-again distillation):
+    noisy or ambiguous labels ask the net to be sure where the earlier models were not."""
+    follow = -(soft * logits.log_softmax(-1)).sum(-1).mean()
+    return (1 - weight) * hard + weight * follow
+
+
 def _map(fn: Callable[..., torch.Tensor], *outs: Any) -> Any:
     if isinstance(outs[0], dict):
         return {k: fn(*(o[k] for o in outs)) for k in outs[0]}
