@@ -1,12 +1,13 @@
 """Ship the expression model: runs/expression/best.pt -> models_tflite/expression_int8.tflite + manifest.
 
     python -m convert expression --run runs/expression --out models_tflite [--data ...] [--crop-json '{...}']
-        [--views 4] [--gap runs/expression/gap_*.json] [--val-only]
+        [--views 4] [--gap runs/expression/gap_*.json] [--edge-crops runs/edge_crops/val.npz] [--val-only]
 
 Besides the pipeline's float/int8 (plain and flip) metrics, the shipped file is scored the way the
 mirror runs it - the edge Classifier with its test-time views on the raw faces, T applied by the edge
 - and the edge-path measurements of `training.edge_gap` are attached, so the manifest says what the
-Pi gets, not only what the network does.
+Pi gets, not only what the network does. With --edge-crops it also scores the val faces the mirror's
+own path cut out (`training.edge_crops`) and prints the selection score: the mean of the two, on val.
 
 Only what is specific to ExpressionNet lives here (its checkpoint, FER2013 splits, grey 48x48 input);
 conversion, evaluation and the manifest are convert.pipeline's.
@@ -28,7 +29,7 @@ from convert.manifest import InputSpec
 from convert.pipeline import EvalData, ModelSpec, add_val_only, build, head_metrics, scored_splits, table
 from edge.classify import Classifier, read_manifest
 from training import fer
-from training.expression import DEFAULT_DATA, PIXEL_OFFSET, PIXEL_SCALE, to_input
+from training.expression import DEFAULT_DATA, PIXEL_OFFSET, PIXEL_SCALE, require_same_rows, to_input
 from training.nets import ExpressionNet
 
 log = logging.getLogger("convert")
@@ -131,6 +132,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     add_val_only(ap)
     ap.add_argument("--gap", type=Path, nargs="*", default=[],
                     help="JSON results of training.edge_gap to record as the edge path's accuracy")
+    ap.add_argument("--edge-crops", type=Path, help="val faces cut the edge's way (training.edge_crops --split val): "
+                    "scored with the views, and the selection score printed")
 
 
 def edge_metrics(out_dir: Path, data_path: Path, views: int,
@@ -148,6 +151,27 @@ def edge_metrics(out_dir: Path, data_path: Path, views: int,
     return out
 
 
+def load_edge_cut(crops_path: Path, val_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The val faces BlazeFace found and the crop rule cut (`training.edge_crops --split val`, first
+    copy), stored after T; checked against val before minutes of conversion, not after."""
+    try:
+        z = np.load(crops_path)
+        crops, found, labels = z["crops"], z["found"], z["labels"]
+    except (OSError, KeyError) as e:
+        raise ValueError(f"{crops_path}: not an edge-crops file of training.edge_crops ({e})") from None
+    require_same_rows(labels, val_y, f"{crops_path}: the edge crops were cut", "training.edge_crops --split val")
+    return crops[0][found[0]], labels[found[0]].astype(int)
+
+
+def edge_cut_metrics(out_dir: Path, crops: np.ndarray, labels: np.ndarray, views: int) -> dict[str, Any]:
+    """The shipped file on the faces the mirror's own path cut out: half of the score cycles are chosen on."""
+    clf = Classifier(NAME, read_manifest(out_dir)[NAME], out_dir, 1, views=views)
+    probs = np.stack([clf.probabilities(c, preprocessed=True)[NAME] for c in crops])
+    return {"note": f"edge Classifier with {views} view(s) on {len(crops)} val faces cut by the edge path "
+                    "(training.edge_crops)",
+            "val": head_metrics({NAME: probs}, {NAME: labels}, {NAME: list(fer.CLASSES)})}
+
+
 def edge_path(gap_files: list[Path]) -> dict[str, Any]:
     return {f.stem: json.loads(f.read_text()) for f in gap_files} | (
         {"command": "python -m training.edge_gap --split val --sweep; --split test [--views 4]"} if gap_files else {})
@@ -160,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("crop rule from %s: %s", crop_source, crop)
     model = load_model(args.run)
     data = load_data(args.data, args.calib, args.parity, args.seed, splits_scored)
+    cut_faces = load_edge_cut(args.edge_crops, data.y["val"][NAME]) if args.edge_crops else None
     spec = ModelSpec(
         name=NAME,
         model=model,
@@ -170,12 +195,19 @@ def run(args: argparse.Namespace) -> int:
     )
     entry = build(spec, data, args.run, args.out, bench_runs=args.bench_runs, flip=not args.no_flip)
     extra = edge_metrics(args.out, args.data, args.views, splits_scored) if args.views > 1 else {}
-    if extra or args.gap:
+    cut = edge_cut_metrics(args.out, *cut_faces, args.views) if cut_faces is not None else {}
+    if extra or cut or args.gap:
         if extra:
             entry["metrics"][f"int8_views{args.views}"] = extra
+        if cut:
+            entry["metrics"][f"int8_views{args.views}_edge_cut"] = cut
         if args.gap:
             entry["edge_path"] = edge_path(args.gap)
         entry = manifest.write_entry(args.out / "manifest.json", NAME, entry)
     print(table(NAME, entry))
+    if cut and extra:
+        a, b = extra["val"]["accuracy"], cut["val"]["accuracy"]
+        print(f"selection score (val, int8, {args.views} views): dataset crops {a:.4f}, edge-cut crops {b:.4f}, "
+              f"mean {(a + b) / 2:.4f}")
     print(f"wrote {args.out / entry['file']} and {manifest_path}")
     return 0

@@ -148,10 +148,11 @@ def table(name: str, entry: dict[str, Any]) -> str:
     """A compact text summary of an entry (single-head models; multi-head prints the first head)."""
     conv, par = entry["conversion"], entry["parity"]
     bench = conv.get("host_benchmark") or {}
+    width = max([12, *(len(v) + 1 for v in entry["metrics"])])
     lines = [
         f"{name}: {entry['file']}  {entry['bytes'] / 1e6:.2f} MB  int8 conversion {conv['seconds']:.1f} s  "
         f"{bench.get('median_ms', float('nan')):.2f} ms/inference (this host, {bench.get('threads', 1)} thread)",
-        f"{'':12}{'val acc':>9}{'val F1':>9}{'test acc':>10}{'test F1':>9}",
+        f"{'':{width}}{'val acc':>9}{'val F1':>9}{'test acc':>10}{'test F1':>9}",
     ]
     for variant, by_split in entry["metrics"].items():
         cells = []
@@ -160,7 +161,7 @@ def table(name: str, entry: dict[str, Any]) -> str:
             if m and "accuracy" not in m:  # multi-head: show the first head
                 m = next(iter(m.values()))
             cells += [m.get("accuracy", float("nan")), m.get("macro_f1", float("nan"))]
-        lines.append(f"{variant:12}{cells[0]:9.4f}{cells[1]:9.4f}{cells[2]:10.4f}{cells[3]:9.4f}")
+        lines.append(f"{variant:{width}}{cells[0]:9.4f}{cells[1]:9.4f}{cells[2]:10.4f}{cells[3]:9.4f}")
     lines.append(f"parity on {par['n']} val images: int8 agreement {par['agreement']:.4f}, max |dp| "
                  f"{par['max_abs_prob_diff']:.4f}; float tflite agreement {par['float_tflite']['agreement']:.4f}, "
                  f"max |dp| {par['float_tflite']['max_abs_prob_diff']:.4f}")

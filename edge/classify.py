@@ -134,9 +134,10 @@ class Classifier:
         x = x.reshape(*self.size, -1)
         return (x[None] if self.layout == "NHWC" else x.transpose(2, 0, 1)[None])
 
-    def probabilities(self, crop: np.ndarray) -> dict[str, np.ndarray]:
-        """Per head, class probabilities: the mean over the test-time views of the crop."""
-        views = tta_views(self.preprocess(crop), self.views, self.zoom)
+    def probabilities(self, crop: np.ndarray, preprocessed: bool = False) -> dict[str, np.ndarray]:
+        """Per head, class probabilities: the mean over the test-time views of the crop.
+        preprocessed: the crop already went through the manifest's preprocess (training's stored crops)."""
+        views = tta_views(crop if preprocessed else self.preprocess(crop), self.views, self.zoom)
         acc: dict[str, np.ndarray] = {}
         for view in views:
             outs = self.model.run(self.tensor(np.ascontiguousarray(view)))

@@ -75,3 +75,14 @@ def test_committed_expression_model_scores_on_a_fixed_test_slice():
     # raw pixels: the classifier applies T itself, exactly as on the Pi
     hits = [int(np.argmax(clf.probabilities(img)["expression"])) == label for img, label in zip(raw, y)]
     assert np.mean(hits) >= 0.68
+
+
+def test_a_preprocessed_crop_skips_the_manifest_preprocess(portraits, detector):
+    """Training stores edge crops after T; scoring them must not apply T twice."""
+    clf = Classifier("expression", MANIFEST["expression"], MODELS, views=4)
+    image = portraits["astronaut.png"]
+    crop = clf.crop(image, detector.detect(image)[0])
+    once = clf.probabilities(crop)["expression"]
+    np.testing.assert_allclose(clf.probabilities(clf.preprocess(crop), preprocessed=True)["expression"], once)
+    twice = clf.probabilities(clf.preprocess(crop))["expression"]  # T applied on top of T
+    assert np.abs(twice - once).max() > 1e-3

@@ -196,3 +196,32 @@ def test_val_only_loads_no_test_faces(torch_one_thread) -> None:
     assert set(data.x) == set(data.y) == {"val"}
     assert len(data.x["val"]) == 3589
     assert set(load_data(FER_NPZ, 16, 16, 0).x) == {"val", "test"}
+
+
+@pytest.mark.skipif(not FER_NPZ.is_file(), reason=f"FER2013 npz not found at {FER_NPZ}")
+def test_edge_cut_crops_are_scored_after_t_and_must_be_val_rows(tmp_path: Path) -> None:
+    from convert.expression import edge_cut_metrics, load_edge_cut
+    from edge.classify import Classifier, read_manifest
+    from edge.preprocess import lookup
+
+    models = REPO / "models_tflite"
+    entry = read_manifest(models)["expression"]
+    z = np.load(FER_NPZ)
+    raw, y = z["val_x_raw"][:300], z["val_y"]
+    t = lookup(entry["input"]["preprocess"])
+    crops = np.stack([t(f) for f in raw])[None]  # stand-ins for edge crops: the dataset crops after T
+    found = np.zeros((1, len(y)), bool)
+    found[0, :300] = True
+    full = np.zeros((1, len(y), 48, 48), np.uint8)
+    full[:, :300] = crops
+    np.savez(tmp_path / "val.npz", crops=full, found=found, labels=y)
+    faces, labels = load_edge_cut(tmp_path / "val.npz", y)
+    assert faces.shape == (300, 48, 48) and np.array_equal(labels, y[:300])
+    got = edge_cut_metrics(models, faces, labels, views=1)["val"]
+    clf = Classifier("expression", entry, models, views=1)
+    direct = np.mean([clf.probabilities(f)["expression"].argmax() == k for f, k in zip(raw, y[:300])])
+    assert got["n"] == 300 and got["accuracy"] == pytest.approx(direct, abs=1e-9) and direct > 0.6
+    with pytest.raises(ValueError, match="other training data"):
+        load_edge_cut(tmp_path / "val.npz", z["test_y"])
+    with pytest.raises(ValueError, match="not an edge-crops file"):
+        load_edge_cut(tmp_path / "nothing.npz", y)
