@@ -26,12 +26,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from convert.manifest import sha256_file
 from edge.crop import CropRule, crop_face
 from edge.detect import RETRY_MIN_SCORE, STILL_PADDINGS, BlazeFaceDetector, detect_still
 from training.augment import AugmentConfig, augment
 from training.metrics import summarize
 from training.nets import AttributeNet
-from convert.manifest import sha256_file
 from training.trainer import TrainConfig, follow_teacher, predict, train
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/face_attributes"
