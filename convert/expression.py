@@ -136,18 +136,25 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     "scored with the views, and the selection score printed")
 
 
-def edge_metrics(out_dir: Path, data_path: Path, views: int,
-                 splits_scored: tuple[str, ...] = ("val", "test")) -> dict[str, Any]:
+def shipped_classifier(out_dir: Path, views: int) -> Classifier:
+    """The written file as the mirror runs it: edge.classify with its views, T and int8 model."""
+    return Classifier(NAME, read_manifest(out_dir)[NAME], out_dir, 1, views=views)
+
+
+def score_faces(clf: Classifier, faces: np.ndarray, labels: np.ndarray, preprocessed: bool = False) -> dict[str, Any]:
+    probs = np.stack([clf.probabilities(f, preprocessed=preprocessed)[NAME] for f in faces])
+    return head_metrics({NAME: probs}, {NAME: labels.astype(int)}, {NAME: list(fer.CLASSES)})
+
+
+def edge_metrics(clf: Classifier, data_path: Path, splits_scored: tuple[str, ...] = ("val", "test")) -> dict[str, Any]:
     """The shipped model through edge.classify (views, T, quantization as on the Pi) on raw faces."""
     z = np.load(data_path) if data_path.suffix == ".npz" else None
     if z is None or "test_x_raw" not in z:
         log.warning("%s has no raw faces: edge-classifier metrics skipped", data_path)
         return {}
-    clf = Classifier(NAME, read_manifest(out_dir)[NAME], out_dir, 1, views=views)
-    out: dict[str, Any] = {"note": f"edge Classifier with {views} test-time view(s) on the raw 48x48 faces"}
+    out: dict[str, Any] = {"note": f"edge Classifier with {clf.views} test-time view(s) on the raw 48x48 faces"}
     for split in splits_scored:
-        probs = np.stack([clf.probabilities(img)[NAME] for img in z[f"{split}_x_raw"]])
-        out[split] = head_metrics({NAME: probs}, {NAME: z[f"{split}_y"].astype(int)}, {NAME: list(fer.CLASSES)})
+        out[split] = score_faces(clf, z[f"{split}_x_raw"], z[f"{split}_y"])
     return out
 
 
@@ -163,13 +170,11 @@ def load_edge_cut(crops_path: Path, val_y: np.ndarray) -> tuple[np.ndarray, np.n
     return crops[0][found[0]], labels[found[0]].astype(int)
 
 
-def edge_cut_metrics(out_dir: Path, crops: np.ndarray, labels: np.ndarray, views: int) -> dict[str, Any]:
+def edge_cut_metrics(clf: Classifier, crops: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     """The shipped file on the faces the mirror's own path cut out: half of the score cycles are chosen on."""
-    clf = Classifier(NAME, read_manifest(out_dir)[NAME], out_dir, 1, views=views)
-    probs = np.stack([clf.probabilities(c, preprocessed=True)[NAME] for c in crops])
-    return {"note": f"edge Classifier with {views} view(s) on {len(crops)} val faces cut by the edge path "
+    return {"note": f"edge Classifier with {clf.views} view(s) on {len(crops)} val faces cut by the edge path "
                     "(training.edge_crops)",
-            "val": head_metrics({NAME: probs}, {NAME: labels}, {NAME: list(fer.CLASSES)})}
+            "val": score_faces(clf, crops, labels, preprocessed=True)}
 
 
 def edge_path(gap_files: list[Path]) -> dict[str, Any]:
@@ -194,8 +199,9 @@ def run(args: argparse.Namespace) -> int:
         training=training_info(args.run, data.fingerprint),
     )
     entry = build(spec, data, args.run, args.out, bench_runs=args.bench_runs, flip=not args.no_flip)
-    extra = edge_metrics(args.out, args.data, args.views, splits_scored) if args.views > 1 else {}
-    cut = edge_cut_metrics(args.out, *cut_faces, args.views) if cut_faces is not None else {}
+    clf = shipped_classifier(args.out, args.views) if args.views > 1 or cut_faces is not None else None
+    extra = edge_metrics(clf, args.data, splits_scored) if args.views > 1 else {}
+    cut = edge_cut_metrics(clf, *cut_faces) if cut_faces is not None else {}
     if extra or cut or args.gap:
         if extra:
             entry["metrics"][f"int8_views{args.views}"] = extra

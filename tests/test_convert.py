@@ -200,7 +200,7 @@ def test_val_only_loads_no_test_faces(torch_one_thread) -> None:
 
 @pytest.mark.skipif(not FER_NPZ.is_file(), reason=f"FER2013 npz not found at {FER_NPZ}")
 def test_edge_cut_crops_are_scored_after_t_and_must_be_val_rows(tmp_path: Path) -> None:
-    from convert.expression import edge_cut_metrics, load_edge_cut
+    from convert.expression import edge_cut_metrics, load_edge_cut, shipped_classifier
     from edge.classify import Classifier, read_manifest
     from edge.preprocess import lookup
 
@@ -217,7 +217,7 @@ def test_edge_cut_crops_are_scored_after_t_and_must_be_val_rows(tmp_path: Path) 
     np.savez(tmp_path / "val.npz", crops=full, found=found, labels=y)
     faces, labels = load_edge_cut(tmp_path / "val.npz", y)
     assert faces.shape == (300, 48, 48) and np.array_equal(labels, y[:300])
-    got = edge_cut_metrics(models, faces, labels, views=1)["val"]
+    got = edge_cut_metrics(shipped_classifier(models, views=1), faces, labels)["val"]
     clf = Classifier("expression", entry, models, views=1)
     direct = np.mean([clf.probabilities(f)["expression"].argmax() == k for f, k in zip(raw, y[:300])])
     assert got["n"] == 300 and got["accuracy"] == pytest.approx(direct, abs=1e-9) and direct > 0.6
