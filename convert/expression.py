@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from convert import manifest
 from convert.manifest import InputSpec
@@ -30,7 +29,7 @@ from convert.pipeline import EvalData, ModelSpec, add_val_only, build, head_metr
 from edge.classify import Classifier, read_manifest
 from training import fer
 from training.expression import DEFAULT_DATA, PIXEL_OFFSET, PIXEL_SCALE, require_same_rows, to_input
-from training.nets import ExpressionNet
+from training.nets import ExpressionNet, load_expression_net
 
 log = logging.getLogger("convert")
 
@@ -43,12 +42,7 @@ def load_model(run_dir: Path) -> ExpressionNet:
     path = run_dir / "best.pt"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no checkpoint (train with python -m training.expression first)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if "ema" in state and isinstance(state["ema"], dict):
-        state = state["ema"]
-    model = ExpressionNet()
-    model.load_state_dict(state)
-    return model.eval()
+    return load_expression_net(path)
 
 
 def training_info(run_dir: Path, expected_fingerprint: str) -> dict[str, Any]:
@@ -72,6 +66,8 @@ def training_info(run_dir: Path, expected_fingerprint: str) -> dict[str, Any]:
         info["earlier_cycles"] = [{k: r.get(k) for k in ("command", "wall_seconds", "epochs_run", "best_epoch")}
                                   for r in summary.get("lineage", [])]
         info["total_wall_seconds"] = summary.get("total_wall_seconds")
+    if summary.get("teacher"):
+        info["teacher"] = summary["teacher"]
     fp = info["data_fingerprint"]
     if fp and fp != expected_fingerprint:
         log.warning("trained on data %s... but evaluating on %s...: metrics are not on the training splits",

@@ -227,3 +227,34 @@ def test_attribute_teacher_averages_runs_and_mirror_and_checks_their_size(torch,
     (run / "train_summary.json").write_text(json.dumps({"size": 96}))
     with pytest.raises(ValueError, match="trained at 96 px"):
         AttributeTeacher.from_runs([run], x, weight=0.5)
+
+
+def test_a_deepened_net_starts_as_the_net_it_grew_from(torch, tmp_path: Path) -> None:
+    import json
+
+    from training.expression import to_input
+    from training.nets import ExpressionNet, deepen, load_expression_net
+
+    torch.manual_seed(0)
+    small = ExpressionNet()
+    for m in small.modules():  # trained-looking BN, so a copy that skipped them would show
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    small.eval()
+    faces = to_input(np.random.default_rng(2).integers(0, 256, (16, 48, 48), dtype=np.uint8))
+    deep = ExpressionNet(convs=(3, 3, 2, 2))
+    deepen(deep, small, faces)
+    assert sum(p.numel() for p in deep.parameters()) > sum(p.numel() for p in small.parameters())
+    with torch.no_grad():
+        np.testing.assert_allclose(deep.eval()(faces).numpy(), small(faces).numpy(), atol=1e-4)
+    with pytest.raises(ValueError, match="only adds"):
+        deepen(ExpressionNet(), deep, faces)
+
+    torch.save(deep.state_dict(), tmp_path / "best.pt")
+    (tmp_path / "train_summary.json").write_text(json.dumps({"net": {"convs": [3, 3, 2, 2]}}))
+    with torch.no_grad():
+        np.testing.assert_allclose(load_expression_net(tmp_path / "best.pt")(faces).numpy(),
+                                   small(faces).numpy(), atol=1e-4)

@@ -32,7 +32,7 @@ from edge.detect import RETRY_MIN_SCORE, STILL_PADDINGS, BlazeFaceDetector, dete
 from training.augment import AugmentConfig, augment
 from training.metrics import summarize
 from training.nets import AttributeNet
-from training.trainer import TrainConfig, follow_teacher, predict, train
+from training.trainer import TrainConfig, follow_teacher, init_from, lineage_summary, predict, train
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/face_attributes"
 SIZE = 64  # the shipped input; --size trains another (the crops are re-made for it)
@@ -232,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--head-weight", action="append", default=[], metavar="HEAD=W",
                     help="scale one head's loss, e.g. glasses_shape=2 (repeatable)")
     ap.add_argument("--seed", type=int, default=TrainConfig.seed)
+    ap.add_argument("--init", type=Path, help="start from these weights (a run's best.pt, same --size): "
+                    "a second cycle of the schedule")
+    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (lower for a second cycle)")
     ap.add_argument("--teacher", type=Path, nargs="+", metavar="RUN",
                     help="earlier runs (their best.pt, same --size) whose averaged plain+mirror probabilities "
                          "the net also follows")
@@ -264,17 +267,23 @@ def main(argv: list[str] | None = None) -> int:
             h: round(float((p.argmax(1).numpy() == data.y["train"][h])[data.y["train"][h] >= 0].mean()), 4)
             for h, p in teacher.probs.items()})
     task = AttributesTask(data, head_weights, teacher)
-    cfg = TrainConfig(epochs=args.epochs, lr=2e-3, batch_size=64, patience=25, max_minutes=args.max_minutes,
+    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=64, patience=25, max_minutes=args.max_minutes,
                       seed=args.seed)
     steps = len(data.x["train"]) // cfg.batch_size
-    model, history = train(AttributeNet(size=args.size), task, cfg, args.out, steps, resume=not args.fresh)
+    net = AttributeNet(size=args.size)
+    try:
+        lineage = init_from(net, args.init)
+    except (OSError, RuntimeError) as e:
+        print(f"error: --init {args.init}: {e}".splitlines()[0], file=sys.stderr)
+        return 2
+    model, history = train(net, task, cfg, args.out, steps, resume=not args.fresh)
     summary = {
         "data": str(args.data), "data_fingerprint": data.fingerprint,
         "command": "python -m training.attributes " + " ".join(argv if argv is not None else sys.argv[1:]),
         "wall_seconds": round(history.wall_seconds, 1), "best_epoch": history.best_epoch,
         "epochs_run": len(history.epochs), "parameters": sum(p.numel() for p in model.parameters()),
         "no_detection": data.dropped, "detector_attempts": data.attempts, "crop": CROP.to_manifest(),
-        "size": args.size,
+        "size": args.size, **lineage_summary(args.init, lineage, history.wall_seconds),
     }
     if teacher is not None:
         summary["teacher"] = teacher.made_by

@@ -24,7 +24,7 @@ from edge.classify import tta_views
 from training import fer
 from convert.manifest import sha256_file
 from training.expression import require_same_rows, to_input
-from training.nets import ExpressionNet
+from training.nets import load_expression_net
 
 
 def view_probs(models: list[torch.nn.Module], faces: np.ndarray, views: int = 4,
@@ -51,11 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     try:
         splits = fer.load(args.data)
-        models = []
-        for path in args.teachers:
-            m = ExpressionNet()
-            m.load_state_dict(torch.load(path))
-            models.append(m.eval())
+        models = [load_expression_net(path) for path in args.teachers]
         edge = np.load(args.edge_crops) if args.edge_crops else None
     except (OSError, RuntimeError, ValueError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from training import fer
 from training.augment import AugmentConfig, augment
 from training.metrics import summarize
-from training.nets import ExpressionNet
-from training.trainer import TrainConfig, follow_teacher, predict, train
+from training.nets import ExpressionNet, deepen, load_expression_net
+from training.trainer import TrainConfig, follow_teacher, lineage_of, lineage_summary, predict, train
 
 
 
@@ -159,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fresh", action="store_true", help="ignore a checkpoint in --out instead of resuming")
     ap.add_argument("--init", type=Path, help="start from these weights (a run's best.pt): a second cycle "
                     "of the schedule, which on two cores buys more epochs than one longer run could")
+    ap.add_argument("--convs", type=int, nargs=4, default=[2, 2, 2, 2], metavar="N",
+                    help="3x3 convs in each of the four stages; with --init from a shallower run the extra "
+                    "convs start as identities (Net2DeeperNet)")
     ap.add_argument("--warmup-frac", type=float, default=TrainConfig.warmup_frac)
     ap.add_argument("--patience", type=int, default=TrainConfig.patience,
                     help="epochs without a better val score before stopping early")
@@ -197,13 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=min(args.batch_size, len(splits.x["train"])),
                       max_minutes=args.max_minutes, warmup_frac=args.warmup_frac, patience=args.patience)
     steps = len(splits.x["train"]) // cfg.batch_size
-    net, lineage = ExpressionNet(), []
+    net = ExpressionNet(convs=tuple(args.convs))
     if args.init:
-        net.load_state_dict(torch.load(args.init))
-        previous = args.init.parent / "train_summary.json"
-        if previous.exists():
-            lineage = [json.loads(previous.read_text())]
-            lineage = lineage[0].get("lineage", []) + [{k: v for k, v in lineage[0].items() if k != "lineage"}]
+        try:
+            deepen(net, load_expression_net(args.init), to_input(splits.x["train"][:512]))
+        except (OSError, RuntimeError, ValueError) as e:
+            print(f"error: --init {args.init}: {e}".splitlines()[0], file=sys.stderr)
+            return 2
+    lineage = lineage_of(args.init)
     t0 = time.monotonic()
     model, history = train(net, task, cfg, args.out, steps, resume=not args.fresh)
     summary = {
@@ -215,11 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         "best_epoch": history.best_epoch,
         "epochs_run": len(history.epochs),
         "parameters": sum(p.numel() for p in model.parameters()),
+        "net": {"convs": list(args.convs)},
         "config": cfg.__dict__,
-        "init": str(args.init) if args.init else None,
         # Earlier cycles this run continued from: total wall time is the sum over them.
-        "lineage": lineage,
-        "total_wall_seconds": round(history.wall_seconds + sum(r.get("wall_seconds", 0) for r in lineage), 1),
+        **lineage_summary(args.init, lineage, history.wall_seconds),
     }
     if teacher is not None:
         summary["teacher"] = teacher.made_by

@@ -5,6 +5,9 @@ NHWC like the crops the edge produces and no transpose runs on the Pi.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -13,15 +16,15 @@ def conv_bn(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
-def vgg_stages(cin: int, widths: tuple[int, ...], convs_per_stage: int = 2) -> nn.Sequential:
-    """VGG stages of 3x3 conv+BN+ReLU, each closed by a 2x2 max-pool.
+def vgg_stages(cin: int, widths: tuple[int, ...], convs: tuple[int, ...] | None = None) -> nn.Sequential:
+    """VGG stages of 3x3 conv+BN+ReLU (two per stage unless `convs` says), each closed by a 2x2 max-pool.
 
     Plain 3x3 convs are what int8 CPU kernels (XNNPACK) run fastest per FLOP; depthwise nets
     have fewer FLOPs but train no faster here and quantize worse.
     """
     layers: list[nn.Module] = []
-    for width in widths:
-        for _ in range(convs_per_stage):
+    for width, n in zip(widths, convs or (2,) * len(widths), strict=True):
+        for _ in range(n):
             layers += conv_bn(cin, width)
             cin = width
         layers.append(nn.MaxPool2d(2))
@@ -35,9 +38,10 @@ class ExpressionNet(nn.Module):
     throws away; a 64-wide bottleneck keeps the int8 file under 1.5 MB.
     """
 
-    def __init__(self, classes: int = 7, widths: tuple[int, ...] = (32, 64, 128, 256), hidden: int = 64):
+    def __init__(self, classes: int = 7, widths: tuple[int, ...] = (32, 64, 128, 256), hidden: int = 64,
+                 convs: tuple[int, ...] = (2, 2, 2, 2)):
         super().__init__()
-        self.features = vgg_stages(1, widths)
+        self.features = vgg_stages(1, widths, convs)
         self.head = nn.Sequential(
             nn.Flatten(),
             nn.Dropout(0.4),
@@ -49,6 +53,66 @@ class ExpressionNet(nn.Module):
 
     def forward(self, x_nhwc: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x_nhwc.permute(0, 3, 1, 2)))
+
+
+def conv_stages(features: nn.Sequential) -> list[list[tuple[nn.Conv2d, nn.BatchNorm2d]]]:
+    """The (conv, BN) pairs of vgg_stages, grouped by stage."""
+    stages: list[list[tuple[nn.Conv2d, nn.BatchNorm2d]]] = [[]]
+    mods = list(features)
+    for i, m in enumerate(mods):
+        if isinstance(m, nn.Conv2d):
+            stages[-1].append((m, mods[i + 1]))
+        elif isinstance(m, nn.MaxPool2d):
+            stages.append([])
+    return stages[:-1]
+
+
+@torch.no_grad()
+def deepen(net: ExpressionNet, smaller: ExpressionNet, sample_nhwc: torch.Tensor) -> None:
+    """Start a deeper net as the smaller trained one (Net2DeeperNet): copied layers plus extra convs
+    at the end of a stage that pass their input through unchanged.
+
+    On two cores a trained net's epochs are too dear to throw away when adding depth: each new conv
+    is a Dirac kernel, and its BN is set from `sample_nhwc`'s statistics so that it undoes its own
+    normalisation; the input is post-ReLU, so the ReLU after it changes nothing either.
+    """
+    net.head.load_state_dict(smaller.head.state_dict())
+    added: list[tuple[nn.Conv2d, nn.BatchNorm2d]] = []
+    for new, old in zip(conv_stages(net.features), conv_stages(smaller.features), strict=True):
+        if len(new) < len(old):
+            raise ValueError("deepen only adds convs; this net has fewer in a stage than the one it starts from")
+        for (conv, bn), (old_conv, old_bn) in zip(new, old):
+            conv.load_state_dict(old_conv.state_dict())
+            bn.load_state_dict(old_bn.state_dict())
+        added += new[len(old):]
+    stats: dict[nn.Conv2d, torch.Tensor] = {}
+    hooks = [conv.register_forward_hook(lambda m, _i, out: stats.__setitem__(m, out)) for conv, _ in added]
+    for conv, _ in added:
+        nn.init.dirac_(conv.weight)
+    net.eval()
+    net(sample_nhwc)
+    for h in hooks:
+        h.remove()
+    for conv, bn in added:
+        out = stats[conv]
+        mean, var = out.mean(dim=(0, 2, 3)), out.var(dim=(0, 2, 3), unbiased=False)
+        bn.running_mean.copy_(mean)
+        bn.running_var.copy_(var)
+        bn.weight.copy_((var + bn.eps).sqrt())
+        bn.bias.copy_(mean)
+
+
+def load_expression_net(weights: Path) -> ExpressionNet:
+    """An expression run's weights in the net it was trained as (the run's train_summary.json says
+    which, if it is not the default)."""
+    summary = weights.parent / "train_summary.json"
+    shape = json.loads(summary.read_text()).get("net", {}) if summary.is_file() else {}
+    net = ExpressionNet(**{k: tuple(v) for k, v in shape.items()})
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    if isinstance(state.get("ema"), dict):  # a last.pt checkpoint: its EMA weights
+        state = state["ema"]
+    net.load_state_dict(state)
+    return net.eval()
 
 
 ATTRIBUTE_HEADS = {"mask": 2, "eyewear": 3, "glasses_shape": 2}

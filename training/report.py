@@ -178,6 +178,24 @@ def skin_tone_table(data_dir: Path) -> tuple[dict[str, dict[str, int]], int]:
     return table, unmeasured
 
 
+def attribute_lineage(summary: dict) -> list[str]:
+    """Earlier cycles and teacher runs: the model's training time is theirs as well as its own."""
+    if not summary.get("init") and not summary.get("teacher"):
+        return []
+    runs = [(r["command"], r["wall_seconds"]) for r in summary.get("lineage", [])]
+    for t in summary.get("teacher", {}).get("runs", []):
+        path = REPO / Path(t["path"]).parent / "train_summary.json"
+        teacher = json.loads(path.read_text()) if path.is_file() else {}
+        if teacher.get("command") and teacher["command"] not in [c for c, _ in runs]:
+            runs.append((teacher["command"], teacher.get("wall_seconds", 0)))
+    lines = [f"It started from `{summary['init']}`." if summary.get("init") else "",
+             "Earlier runs it descends from (as a later cycle or through its teacher, "
+             f"{len(summary.get('teacher', {}).get('runs', []))} runs' plain+mirror probabilities):", ""]
+    lines += [f"- `{c}`, {w / 60:.0f} minutes" for c, w in runs]
+    total = summary["wall_seconds"] + sum(w for _, w in runs)
+    return lines + ["", f"Total training wall time {total / 60:.0f} minutes.", ""]
+
+
 def attributes_report(entry: dict, history: dict, run: Path, out_dir: Path) -> str:
     """Per-head metrics, confusion matrices and per-skin-group accuracy of the int8 model on test."""
     from convert.int8 import run_tflite
@@ -199,6 +217,7 @@ def attributes_report(entry: dict, history: dict, run: Path, out_dir: Path) -> s
              f"`{json.dumps(entry['input']['crop'])}` at {size}x{size} RGB. No face was found in "
              f"{sum(summary['no_detection'].values())} photos ({summary['no_detection']}); they are left out "
              f"(the mirror would show nothing for them). Detector attempts: {summary['detector_attempts']}.", ""]
+    lines += attribute_lineage(summary)
     for split in ("val", "test"):
         probs = run_tflite(tfl, attr.to_input(data.x[split]).numpy(), outputs)
         ev = attr.evaluate_probs(probs, data.y[split], data.group[split])
