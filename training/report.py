@@ -87,8 +87,8 @@ def expression_report(entry: dict, history: dict, gap: dict[str, dict], out_dir:
     ]
     cycles = tr.get("earlier_cycles", [])
     if cycles:
-        lines += [f"This run is cycle {len(cycles) + 1}: it started from `{tr['init']}`, and each earlier cycle "
-                  "started from the best weights of the one before:", ""]
+        lines += [f"This run started from `{tr['init']}`, the last of {len(cycles)} earlier cycles, each started "
+                  "from the best weights of the one before:", ""]
         lines += [f"{i}. `{c['command']}`, {c['epochs_run']} epochs in {(c['wall_seconds'] or 0) / 60:.0f} minutes "
                   f"(best val epoch {(c['best_epoch'] or 0) + 1})" for i, c in enumerate(cycles, 1)]
         lines += ["", f"Total training wall time {(tr.get('total_wall_seconds') or 0) / 60:.0f} minutes. "
