@@ -258,3 +258,20 @@ def test_a_deepened_net_starts_as_the_net_it_grew_from(torch, tmp_path: Path) ->
     with torch.no_grad():
         np.testing.assert_allclose(load_expression_net(tmp_path / "best.pt")(faces).numpy(),
                                    small(faces).numpy(), atol=1e-4)
+
+
+def test_lineage_adds_up_the_runs_a_cycle_descends_from(torch, tmp_path: Path) -> None:
+    import json
+
+    from training.trainer import lineage_summary
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for run in (first, second):
+        run.mkdir()
+    (first / "train_summary.json").write_text(json.dumps({"command": "one", "wall_seconds": 60.0}))
+    (second / "train_summary.json").write_text(json.dumps(
+        {"command": "two", "wall_seconds": 30.0, **lineage_summary(first / "best.pt", 30.0)}))
+    third = lineage_summary(second / "best.pt", 10.0)
+    assert [r["command"] for r in third["lineage"]] == ["one", "two"]
+    assert third["total_wall_seconds"] == 100.0 and third["init"] == str(second / "best.pt")
+    assert lineage_summary(None, 5.0) == {"init": None, "lineage": [], "total_wall_seconds": 5.0}

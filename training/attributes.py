@@ -32,7 +32,7 @@ from edge.detect import RETRY_MIN_SCORE, STILL_PADDINGS, BlazeFaceDetector, dete
 from training.augment import AugmentConfig, augment
 from training.metrics import summarize
 from training.nets import AttributeNet
-from training.trainer import TrainConfig, follow_teacher, init_from, lineage_summary, predict, train
+from training.trainer import TrainConfig, follow_teacher, lineage_summary, predict, train
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/face_attributes"
 SIZE = 64  # the shipped input; --size trains another (the crops are re-made for it)
@@ -272,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     steps = len(data.x["train"]) // cfg.batch_size
     net = AttributeNet(size=args.size)
     try:
-        lineage = init_from(net, args.init)
+        if args.init:
+            net.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True))
     except (OSError, RuntimeError) as e:
         print(f"error: --init {args.init}: {e}".splitlines()[0], file=sys.stderr)
         return 2
@@ -283,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": round(history.wall_seconds, 1), "best_epoch": history.best_epoch,
         "epochs_run": len(history.epochs), "parameters": sum(p.numel() for p in model.parameters()),
         "no_detection": data.dropped, "detector_attempts": data.attempts, "crop": CROP.to_manifest(),
-        "size": args.size, **lineage_summary(args.init, lineage, history.wall_seconds),
+        "size": args.size, **lineage_summary(args.init, history.wall_seconds),
     }
     if teacher is not None:
         summary["teacher"] = teacher.made_by

@@ -23,7 +23,7 @@ from training import fer
 from training.augment import AugmentConfig, augment
 from training.metrics import summarize
 from training.nets import ExpressionNet, deepen, load_expression_net
-from training.trainer import TrainConfig, follow_teacher, lineage_of, lineage_summary, predict, train
+from training.trainer import TrainConfig, follow_teacher, lineage_summary, predict, train
 
 
 
@@ -207,7 +207,6 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, RuntimeError, ValueError) as e:
             print(f"error: --init {args.init}: {e}".splitlines()[0], file=sys.stderr)
             return 2
-    lineage = lineage_of(args.init)
     t0 = time.monotonic()
     model, history = train(net, task, cfg, args.out, steps, resume=not args.fresh)
     summary = {
@@ -222,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "net": {"convs": list(args.convs)},
         "config": cfg.__dict__,
         # Earlier cycles this run continued from: total wall time is the sum over them.
-        **lineage_summary(args.init, lineage, history.wall_seconds),
+        **lineage_summary(args.init, history.wall_seconds),
     }
     if teacher is not None:
         summary["teacher"] = teacher.made_by

@@ -188,9 +188,9 @@ def attribute_lineage(summary: dict) -> list[str]:
         teacher = json.loads(path.read_text()) if path.is_file() else {}
         if teacher.get("command") and teacher["command"] not in [c for c, _ in runs]:
             runs.append((teacher["command"], teacher.get("wall_seconds", 0)))
-    lines = [f"It started from `{summary['init']}`." if summary.get("init") else "",
-             "Earlier runs it descends from (as a later cycle or through its teacher, "
-             f"{len(summary.get('teacher', {}).get('runs', []))} runs' plain+mirror probabilities):", ""]
+    lines = [f"It started from `{summary['init']}`."] if summary.get("init") else []
+    lines += ["Earlier runs it descends from (as a later cycle or through its teacher, "
+              f"{len(summary.get('teacher', {}).get('runs', []))} runs' plain+mirror probabilities):", ""]
     lines += [f"- `{c}`, {w / 60:.0f} minutes" for c, w in runs]
     total = summary["wall_seconds"] + sum(w for _, w in runs)
     return lines + ["", f"Total training wall time {total / 60:.0f} minutes.", ""]

@@ -212,29 +212,17 @@ def predict(model: nn.Module, x_nhwc: torch.Tensor, batch_size: int = 512, flip:
     return torch.cat(chunks).numpy()
 
 
-def init_from(net: nn.Module, weights: Path | None) -> list[dict[str, Any]]:
-    """Load an earlier run's best.pt into net and return the runs it descends from, oldest first.
+def lineage_summary(init: Path | None, wall_seconds: float) -> dict[str, Any]:
+    """Where a run started (`--init`) and the earlier runs it descends from, oldest first.
 
-    A second cycle of the schedule from earlier weights buys more epochs on two cores than one
-    longer run could; the lineage keeps the total training time honest in the manifest.
+    A further cycle from earlier weights buys more epochs on two cores than one longer run could;
+    the lineage keeps the total training time honest in the manifest.
     """
-    if weights is None:
-        return []
-    net.load_state_dict(torch.load(weights))
-    return lineage_of(weights)
-
-
-def lineage_of(weights: Path | None) -> list[dict[str, Any]]:
-    if weights is None:
-        return []
-    previous = weights.parent / "train_summary.json"
-    if not previous.exists():
-        return []
-    summary = json.loads(previous.read_text())
-    return summary.get("lineage", []) + [{k: v for k, v in summary.items() if k != "lineage"}]
-
-
-def lineage_summary(init: Path | None, lineage: list[dict[str, Any]], wall_seconds: float) -> dict[str, Any]:
+    previous = init.parent / "train_summary.json" if init else None
+    lineage: list[dict[str, Any]] = []
+    if previous and previous.exists():
+        summary = json.loads(previous.read_text())
+        lineage = summary.get("lineage", []) + [{k: v for k, v in summary.items() if k != "lineage"}]
     return {"init": str(init) if init else None, "lineage": lineage,
             "total_wall_seconds": round(wall_seconds + sum(r.get("wall_seconds", 0) for r in lineage), 1)}
 
