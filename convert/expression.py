@@ -1,16 +1,16 @@
-"""Ship the expression model: runs/expression/best.pt -> models_tflite/expression_int8.tflite + manifest.
+"""Ship the expression model: RUN/best.pt -> models_tflite/expression_int8.tflite + manifest.
 
-    python -m convert expression --run runs/expression --out models_tflite [--data ...] [--crop-json '{...}']
-        [--views 4] [--gap runs/expression/gap_*.json] [--edge-crops runs/edge_crops/val.npz] [--val-only]
+    python -m convert expression --run runs/expression --out models_tflite [--views 4] [--gap FILE...]
+    python -m convert expression --run runs/candidate --out /tmp/candidate --val-only
 
-Besides the pipeline's float/int8 (plain and flip) metrics, the shipped file is scored the way the
-mirror runs it - the edge Classifier with its test-time views on the raw faces, T applied by the edge
-- and the edge-path measurements of `training.edge_gap` are attached, so the manifest says what the
-Pi gets, not only what the network does. With --edge-crops it also scores the val faces the mirror's
-own path cut out (`training.edge_crops`) and prints the selection score: the mean of the two, on val.
+Besides the pipeline's float/int8 (plain and flip) metrics on the FER+ protocol, the shipped file is
+scored the way the mirror runs it - the edge Classifier with its test-time views on the raw lossless
+faces, T applied by the edge - by both selection measures (FER+ protocol accuracy, FER2013 macro recall
+on its own labels); and contempt's gate (the confidence the mirror needs before it shows contempt) is
+chosen on val and written into the manifest.
 
-Only what is specific to ExpressionNet lives here (its checkpoint, FER2013 splits, grey 48x48 input);
-conversion, evaluation and the manifest are convert.pipeline's.
+Only what is specific to ExpressionNet lives here; conversion, evaluation and the manifest are
+convert.pipeline's.
 """
 from __future__ import annotations
 
@@ -26,22 +26,24 @@ import numpy as np
 from convert import manifest
 from convert.manifest import InputSpec
 from convert.pipeline import EvalData, ModelSpec, add_val_only, build, head_metrics, scored_splits, table
-from edge.classify import Classifier, read_manifest
-from training import fer
-from training.expression import DEFAULT_DATA, PIXEL_OFFSET, PIXEL_SCALE, require_same_rows, to_input
+from edge.classify import Classifier, apply_gate, read_manifest
+from edge.state import EXPRESSIONS
+from training import ferplus
+from training.expression import DEFAULT_DATA, PIXEL_OFFSET, PIXEL_SCALE, to_input
 from training.nets import ExpressionNet, load_expression_net
 
 log = logging.getLogger("convert")
 
 NAME = "expression"
 DEFAULT_CROP: dict[str, Any] = {"kind": "eyes_aligned", "scale": 1.0, "shift_y": 0.0}
+GATED = "contempt"  # rare and easily confused with neutral: shown only above a confidence chosen on val
+GATE_PRECISION = 0.6
 
 
 def load_model(run_dir: Path) -> ExpressionNet:
-    """best.pt is the EMA state_dict; a last.pt-style checkpoint dict is accepted for its EMA weights."""
     path = run_dir / "best.pt"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no checkpoint (train with python -m training.expression first)")
+        raise FileNotFoundError(f"{path}: no checkpoint (train with python -m training expression first)")
     return load_expression_net(path)
 
 
@@ -52,15 +54,10 @@ def training_info(run_dir: Path, expected_fingerprint: str) -> dict[str, Any]:
     if not summary:
         log.warning("%s missing: training provenance will be incomplete", summary_path)
     stamp = summary_path if summary_path.is_file() else run_dir / "best.pt"
-    info = {
-        "command": summary.get("command"),
-        "data_fingerprint": summary.get("data_fingerprint"),
-        "wall_seconds": summary.get("wall_seconds"),
-        "date": dt.date.fromtimestamp(stamp.stat().st_mtime).isoformat(),
-        "epochs": summary.get("epochs_run"),
-        "best_epoch": summary.get("best_epoch"),
-        "parameters": summary.get("parameters"),
-    }
+    info = {k: summary.get(k) for k in ("recipe", "settings", "command", "data_fingerprint", "wall_seconds",
+                                         "device", "parameters") if k in summary or k in ("command", "wall_seconds")}
+    info |= {"date": dt.date.fromtimestamp(stamp.stat().st_mtime).isoformat(),
+             "epochs": summary.get("epochs_run"), "best_epoch": summary.get("best_epoch")}
     if summary.get("init"):  # a later cycle: where it started and what came before
         info["init"] = summary["init"]
         info["earlier_cycles"] = [{k: r.get(k) for k in ("command", "wall_seconds", "epochs_run", "best_epoch")}
@@ -68,7 +65,7 @@ def training_info(run_dir: Path, expected_fingerprint: str) -> dict[str, Any]:
         info["total_wall_seconds"] = summary.get("total_wall_seconds")
     if summary.get("teacher"):
         info["teacher"] = summary["teacher"]
-    fp = info["data_fingerprint"]
+    fp = info.get("data_fingerprint")
     if fp and fp != expected_fingerprint:
         log.warning("trained on data %s... but evaluating on %s...: metrics are not on the training splits",
                     fp[:12], expected_fingerprint[:12])
@@ -76,8 +73,8 @@ def training_info(run_dir: Path, expected_fingerprint: str) -> dict[str, Any]:
 
 
 def choose_crop(crop_json: str | None, manifest_path: Path) -> tuple[dict[str, Any], str]:
-    """--crop-json wins; else keep the crop already in the manifest (it is tuned on the Pi, and a
-    re-conversion must not silently reset it); else the default."""
+    """--crop-json wins; else keep the crop already in the manifest (a re-conversion must not
+    silently reset it); else the default."""
     if crop_json:
         crop, source = json.loads(crop_json), "--crop-json"
     else:
@@ -85,28 +82,24 @@ def choose_crop(crop_json: str | None, manifest_path: Path) -> tuple[dict[str, A
         crop, source = (current, "existing manifest") if current else (dict(DEFAULT_CROP), "default")
     if not isinstance(crop, dict):
         raise ValueError(f"crop must be a JSON object, got {crop!r}")
-    try:  # the edge's parser is the authority on what a crop rule may say
-        from edge.crop import CropRule
+    from edge.crop import CropRule  # the edge's parser is the authority on what a crop rule may say
 
-        CropRule.from_manifest(crop)
-    except ImportError:
-        pass
+    CropRule.from_manifest(crop)
     return crop, source
 
 
-def load_data(path: Path, calib_n: int, parity_n: int, seed: int,
+def load_data(splits: ferplus.Splits, calib_n: int, parity_n: int, seed: int,
               splits_scored: tuple[str, ...] = ("val", "test")) -> EvalData:
-    """Calibration from train and parity from val, both drawn with a fixed seed so reruns match."""
-    splits = fer.load(path)
+    """FER+ protocol labels (-1 = dropped, not scored); calibration from train and parity from val,
+    drawn with a fixed seed so reruns match."""
     rng = np.random.default_rng(seed)
-    train = splits.x["train"]
+    train, val = splits["train"].x, splits["val"].x
     calib_idx = np.sort(rng.choice(len(train), size=min(calib_n, len(train)), replace=False))
-    val = splits.x["val"]
     parity_idx = np.sort(rng.choice(len(val), size=min(parity_n, len(val)), replace=False))
     return EvalData(
         calib=to_input(train[calib_idx]).numpy(),
-        x={s: to_input(splits.x[s]).numpy() for s in splits_scored if len(splits.x[s])},
-        y={s: {NAME: splits.y[s]} for s in splits_scored if len(splits.x[s])},
+        x={s: to_input(splits[s].x).numpy() for s in splits_scored},
+        y={s: {NAME: splits[s].majority} for s in splits_scored},
         parity_x=to_input(val[parity_idx]).numpy(),
         source=splits.source,
         fingerprint=splits.fingerprint,
@@ -116,7 +109,8 @@ def load_data(path: Path, calib_n: int, parity_n: int, seed: int,
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--run", type=Path, default=Path("runs/expression"), help="training run with best.pt")
     ap.add_argument("--out", type=Path, default=Path("models_tflite"), help="folder with manifest.json")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="fer2013.npz, fer2013.csv or a folder")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ferplus.npz or fer2013new.csv")
+    ap.add_argument("--pixels-csv", type=Path, help="fer2013.csv for fer2013new.csv's pixels")
     ap.add_argument("--crop-json", default=None, help='crop rule, e.g. \'{"kind": "eyes_aligned", "scale": 1.0}\'')
     ap.add_argument("--calib", type=int, default=1000, help="calibration images drawn from train")
     ap.add_argument("--parity", type=int, default=500, help="val images for the PyTorch/TFLite parity check")
@@ -124,58 +118,76 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--bench-runs", type=int, default=200, help="timed invokes at 1 thread; 0 skips")
     ap.add_argument("--no-flip", action="store_true", help="skip the flip-averaged evaluations")
     ap.add_argument("--views", type=int, choices=(1, 2, 4), default=4,
-                    help="also score the shipped file through the edge classifier with these test-time views")
+                    help="score the shipped file through the edge classifier with these test-time views")
     add_val_only(ap)
     ap.add_argument("--gap", type=Path, nargs="*", default=[],
                     help="JSON results of training.edge_gap to record as the edge path's accuracy")
-    ap.add_argument("--edge-crops", type=Path, help="val faces cut the edge's way (training.edge_crops --split val): "
-                    "scored with the views, and the selection score printed")
 
 
-def shipped_classifier(out_dir: Path, views: int) -> Classifier:
-    """The written file as the mirror runs it: edge.classify with its views, T and int8 model."""
-    return Classifier(NAME, read_manifest(out_dir)[NAME], out_dir, 1, views=views)
+def edge_probabilities(clf: Classifier, raw: np.ndarray) -> np.ndarray:
+    """The written file as the mirror runs it (views, T, int8), before any gate."""
+    return np.stack([clf.probabilities(f, gate=False)[NAME] for f in raw])
 
 
-def score_faces(clf: Classifier, faces: np.ndarray, labels: np.ndarray, preprocessed: bool = False) -> dict[str, Any]:
-    probs = np.stack([clf.probabilities(f, preprocessed=preprocessed)[NAME] for f in faces])
-    return head_metrics({NAME: probs}, {NAME: labels.astype(int)}, {NAME: list(fer.CLASSES)})
+def choose_gate(probs: np.ndarray, majority: np.ndarray, cls: str = GATED,
+                precision: float = GATE_PRECISION) -> float:
+    """The lowest confidence at which the class, when it is the answer, is right >= `precision` of
+    the time on val; 1.0 (never shown) if no confidence gets there."""
+    c = EXPRESSIONS.index(cls)
+    keep = majority >= 0
+    p, y = probs[keep], majority[keep]
+    picked = p.argmax(1) == c
+    for t in np.round(np.arange(0.0, 1.0, 0.01), 2):
+        shown = picked & (p[:, c] >= t)
+        if shown.sum() >= 3 and (y[shown] == c).mean() >= precision:
+            return float(t)
+    return 1.0
 
 
-def edge_metrics(clf: Classifier, data_path: Path, splits_scored: tuple[str, ...] = ("val", "test")) -> dict[str, Any]:
-    """The shipped model through edge.classify (views, T, quantization as on the Pi) on raw faces."""
-    z = np.load(data_path) if data_path.suffix == ".npz" else None
-    if z is None or "test_x_raw" not in z:
-        log.warning("%s has no raw faces: edge-classifier metrics skipped", data_path)
-        return {}
-    out: dict[str, Any] = {"note": f"edge Classifier with {clf.views} test-time view(s) on the raw 48x48 faces"}
-    for split in splits_scored:
-        out[split] = score_faces(clf, z[f"{split}_x_raw"], z[f"{split}_y"])
-    return out
+def view_metrics(probs: np.ndarray, part: ferplus.FerPlus) -> dict[str, Any]:
+    m = head_metrics({NAME: probs}, {NAME: part.majority}, {NAME: list(EXPRESSIONS)})
+    m["fer2013_macro_recall"] = round(ferplus.macro_recall_fer(part.fer_y, probs), 4)
+    m["fer2013_recall"] = {c: round(float(r), 4) for c, r in per_class_fer_recall(part.fer_y, probs).items()}
+    return m
 
 
-def load_edge_cut(crops_path: Path, val_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The val faces BlazeFace found and the crop rule cut (`training.edge_crops --split val`, first
-    copy), stored after T; checked against val before minutes of conversion, not after."""
-    try:
-        z = np.load(crops_path)
-        crops, found, labels = z["crops"], z["found"], z["labels"]
-    except (OSError, KeyError) as e:
-        raise ValueError(f"{crops_path}: not an edge-crops file of training.edge_crops ({e})") from None
-    require_same_rows(labels, val_y, f"{crops_path}: the edge crops were cut", "training.edge_crops --split val")
-    return crops[0][found[0]], labels[found[0]].astype(int)
+def per_class_fer_recall(fer_y: np.ndarray, probs: np.ndarray) -> dict[str, float]:
+    keep = fer_y >= 0
+    p = probs[keep].copy()
+    p[:, EXPRESSIONS.index(GATED)] = -1
+    pred, y = p.argmax(1), fer_y[keep]
+    return {EXPRESSIONS[c]: float((pred[y == c] == c).mean()) for c in ferplus.FER_TO_EXPRESSION if (y == c).any()}
 
 
-def edge_cut_metrics(clf: Classifier, crops: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
-    """The shipped file on the faces the mirror's own path cut out: half of the score cycles are chosen on."""
-    return {"note": f"edge Classifier with {clf.views} view(s) on {len(crops)} val faces cut by the edge path "
-                    "(training.edge_crops)",
-            "val": score_faces(clf, crops, labels, preprocessed=True)}
+def gate_report(probs: np.ndarray, majority: np.ndarray, cls: str) -> dict[str, Any]:
+    c = EXPRESSIONS.index(cls)
+    keep = majority >= 0
+    pred, y = probs[keep].argmax(1), majority[keep]
+    shown = pred == c
+    return {"shown": int(shown.sum()), "precision": round(float((y[shown] == c).mean()), 4) if shown.any() else None,
+            "recall": round(float((pred[y == c] == c).mean()), 4), "n": int((y == c).sum())}
+
+
+def edge_metrics(out_dir: Path, views: int, raw: ferplus.Splits,
+                 splits_scored: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, float]]:
+    """The shipped file through edge.classify with its views; the gate chosen on val, then applied."""
+    clf = Classifier(NAME, read_manifest(out_dir)[NAME], out_dir, 1, views=views)
+    probs = {s: edge_probabilities(clf, raw[s].x) for s in splits_scored}
+    gate = {GATED: choose_gate(probs["val"], raw["val"].majority)}
+    out: dict[str, Any] = {"note": f"edge Classifier with {views} test-time view(s) on the raw 48x48 FER+ faces; "
+                                   f"FER+ protocol labels; '{GATED}' shown only at >= {gate[GATED]} (chosen on val "
+                                   f"for precision >= {GATE_PRECISION})"}
+    for s in splits_scored:
+        gated = apply_gate(probs[s], list(EXPRESSIONS), gate)
+        out[s] = view_metrics(gated, raw[s])
+        out[s][f"{GATED}_ungated"] = gate_report(probs[s], raw[s].majority, GATED)
+        out[s][f"{GATED}_gated"] = gate_report(gated, raw[s].majority, GATED)
+    return out, gate
 
 
 def edge_path(gap_files: list[Path]) -> dict[str, Any]:
     return {f.stem: json.loads(f.read_text()) for f in gap_files} | (
-        {"command": "python -m training.edge_gap --split val --sweep; --split test [--views 4]"} if gap_files else {})
+        {"command": "python -m training edge-gap --split test --views 4"} if gap_files else {})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -184,32 +196,29 @@ def run(args: argparse.Namespace) -> int:
     crop, crop_source = choose_crop(args.crop_json, manifest_path)
     log.info("crop rule from %s: %s", crop_source, crop)
     model = load_model(args.run)
-    data = load_data(args.data, args.calib, args.parity, args.seed, splits_scored)
-    cut_faces = load_edge_cut(args.edge_crops, data.y["val"][NAME]) if args.edge_crops else None
+    splits = ferplus.load(args.data, args.pixels_csv)
+    data = load_data(splits, args.calib, args.parity, args.seed, splits_scored)
     spec = ModelSpec(
         name=NAME,
         model=model,
-        heads={NAME: list(fer.CLASSES)},
+        heads={NAME: list(EXPRESSIONS)},
         input=InputSpec(size=(48, 48), color="gray", pixel_scale=PIXEL_SCALE, pixel_offset=PIXEL_OFFSET,
-                        preprocess=fer.PREPROCESS_NAME, crop=crop),
+                        preprocess=ferplus.PREPROCESS_NAME, crop=crop),
         training=training_info(args.run, data.fingerprint),
     )
     entry = build(spec, data, args.run, args.out, bench_runs=args.bench_runs, flip=not args.no_flip)
-    clf = shipped_classifier(args.out, args.views) if args.views > 1 or cut_faces is not None else None
-    extra = edge_metrics(clf, args.data, splits_scored) if args.views > 1 else {}
-    cut = edge_cut_metrics(clf, *cut_faces) if cut_faces is not None else {}
-    if extra or cut or args.gap:
-        if extra:
-            entry["metrics"][f"int8_views{args.views}"] = extra
-        if cut:
-            entry["metrics"][f"int8_views{args.views}_edge_cut"] = cut
-        if args.gap:
-            entry["edge_path"] = edge_path(args.gap)
-        entry = manifest.write_entry(args.out / "manifest.json", NAME, entry)
+    raw = ferplus.load_raw(args.data, args.pixels_csv)
+    views, gate = edge_metrics(args.out, args.views, raw, splits_scored)
+    entry["metrics"][f"int8_views{args.views}"] = views
+    entry["min_confidence"] = {NAME: gate}
+    if args.gap:
+        entry["edge_path"] = edge_path(args.gap)
+    entry = manifest.write_entry(manifest_path, NAME, entry)
     print(table(NAME, entry))
-    if cut and extra:
-        a, b = extra["val"]["accuracy"], cut["val"]["accuracy"]
-        print(f"selection score (val, int8, {args.views} views): dataset crops {a:.4f}, edge-cut crops {b:.4f}, "
-              f"mean {(a + b) / 2:.4f}")
+    v = views["val"]
+    print(f"selection (val, int8, {args.views} views, gated): FER+ accuracy {v['accuracy']:.4f} "
+          f"(of {v['n']} kept), FER2013 macro recall {v['fer2013_macro_recall']:.4f}, "
+          f"mean {(v['accuracy'] + v['fer2013_macro_recall']) / 2:.4f}; {GATED} gate {gate[GATED]:.2f}: "
+          f"{v[f'{GATED}_gated']}")
     print(f"wrote {args.out / entry['file']} and {manifest_path}")
     return 0

@@ -33,8 +33,7 @@ def tta_views(crop: np.ndarray, views: int, zoom: float = DEFAULT_ZOOM) -> list[
     """Test-time views of one preprocessed crop: itself, its mirror, and both zoomed in a little.
 
     Averaging them is worth about a point of accuracy on FER2013 val for 2 to 4 times the
-    model's 0.3 ms; the zoom is a centre crop resized back, as it was validated. Training's
-    teacher (`training.distill`) averages the same views.
+    model's 0.3 ms; the zoom is a centre crop resized back, as it was validated.
     """
     out = [crop]
     if views >= 2:
@@ -56,6 +55,17 @@ class Prediction:
     @classmethod
     def from_probs(cls, classes: list[str], probs: np.ndarray) -> "Prediction":
         return cls(classes[int(np.argmax(probs))], {c: float(p) for c, p in zip(classes, probs)})
+
+
+def apply_gate(probs: np.ndarray, classes: list[str], min_confidence: dict[str, float]) -> np.ndarray:
+    """probs (..., C): a gated class below its confidence gets probability 0 and the rest are renormalised,
+    so it is never the answer there; above it, it competes as usual."""
+    out = np.array(probs, dtype=np.float64, copy=True)
+    for cls, t in min_confidence.items():
+        c = classes.index(cls)
+        low = out[..., c] < t
+        out[..., c] = np.where(low, 0.0, out[..., c])
+    return out / out.sum(-1, keepdims=True)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -101,7 +111,11 @@ class Classifier:
             outputs = entry.get("outputs") or {name: {"index": 0, "classes": entry["classes"]}}
             self.heads = [Head(h, int(o["index"]), list(o["classes"])) for h, o in outputs.items()]
             expected_sha = entry["sha256"]
-        except (KeyError, TypeError, ValueError) as e:
+            # head -> class -> the confidence the class needs before it may be the answer (a rare class
+            # that is easily confused, chosen on val by convert for a minimum precision)
+            self.min_confidence = {h: {c: float(t) for c, t in g.items()}
+                                   for h, g in (entry.get("min_confidence") or {}).items()}
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
             raise ModelError(f"manifest entry {name!r}: missing or bad field ({e})") from None
         if self.color not in ("gray", "rgb") or self.layout not in ("NHWC", "NCHW"):
             raise ModelError(f"manifest entry {name!r}: color must be gray|rgb and layout NHWC|NCHW")
@@ -121,6 +135,10 @@ class Classifier:
         if got != want:
             raise ModelError(f"{self.path}: input shape {got} does not match the manifest's {want}")
         for head in self.heads:
+            unknown = set(self.min_confidence.get(head.name, {})) - set(head.classes)
+            if unknown:
+                raise ModelError(f"manifest entry {name!r}: min_confidence names classes {sorted(unknown)} "
+                                 f"that head {head.name!r} does not have")
             if head.index >= len(self.model.outputs) or self.model.outputs[head.index].shape[-1] != len(head.classes):
                 raise ModelError(f"{self.path}: output {head.index} does not have the manifest's "
                                  f"{len(head.classes)} classes for head {head.name!r}")
@@ -134,8 +152,9 @@ class Classifier:
         x = x.reshape(*self.size, -1)
         return (x[None] if self.layout == "NHWC" else x.transpose(2, 0, 1)[None])
 
-    def probabilities(self, crop: np.ndarray, preprocessed: bool = False) -> dict[str, np.ndarray]:
-        """Per head, class probabilities: the mean over the test-time views of the crop.
+    def probabilities(self, crop: np.ndarray, preprocessed: bool = False, gate: bool = True) -> dict[str, np.ndarray]:
+        """Per head, class probabilities: the mean over the test-time views of the crop, with a gated
+        class's probability set to 0 below its confidence (so neither argmax nor smoothing picks it).
         preprocessed: the crop already went through the manifest's preprocess (training's stored crops)."""
         views = tta_views(crop if preprocessed else self.preprocess(crop), self.views, self.zoom)
         acc: dict[str, np.ndarray] = {}
@@ -144,6 +163,10 @@ class Classifier:
             for head in self.heads:
                 p = softmax(outs[head.index].reshape(-1))
                 acc[head.name] = acc.get(head.name, 0) + p / len(views)
+        if gate:
+            for head in self.heads:
+                if head.name in self.min_confidence:
+                    acc[head.name] = apply_gate(acc[head.name], head.classes, self.min_confidence[head.name])
         return acc
 
 

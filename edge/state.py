@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-EXPRESSIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+EXPRESSIONS = ("angry", "contempt", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 TONES = ("yellow", "light", "medium_light", "medium", "medium_dark", "dark")
 SKIN_TONES = TONES[1:]  # measured tones; "yellow" is the classic emoji, chosen only by config
 EYEWEAR = ("none", "glasses", "sunglasses")

@@ -1,20 +1,13 @@
-"""training/: edge-cut FER faces (the train/serve gap fix) and the attribute net's input size.
+"""training/: the attribute net and its teacher, deepening, lineage (FER+ lives in test_ferplus.py).
 
-Needs the training extras (torch); the FER2013 npz lives outside the repo (../shared/data) and the
-tests that read it skip without it.
+Needs the training extras (torch).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-FER_NPZ = REPO.parent / "shared/data/fer2013/fer2013.npz"
-needs_fer = pytest.mark.skipif(not FER_NPZ.is_file(), reason=f"FER2013 npz not found at {FER_NPZ}")
-
 
 @pytest.fixture
 def torch():
@@ -25,55 +18,6 @@ def torch():
     torch.set_num_threads(before)
 
 
-@needs_fer
-def test_edge_crops_find_most_faces_and_come_out_preprocessed() -> None:
-    from edge.crop import CropRule
-    from edge.preprocess import equalize_clip
-    from training.edge_crops import make_crops
-
-    raw = np.load(FER_NPZ)["val_x_raw"][:40]
-    crops, found = make_crops(raw, CropRule(), seed=3, copies=2)
-    assert crops.shape == (2, 40, 48, 48) and found.shape == (2, 40)
-    # BlazeFace misses about a fifth of these upscaled 48 px faces; far more would mean a broken paste
-    assert found.mean() >= 0.6, found.mean()
-    assert not crops[~found].any()  # a missed face leaves no crop behind
-    # T ends in histogram equalization: each crop spans the whole 0..255 range
-    kept = crops[found]
-    assert kept.min(axis=(1, 2)).max() < 40 and kept.max(axis=(1, 2)).min() > 215
-    # the two copies are pasted at their own place and size, so the crops differ
-    both = found[0] & found[1]
-    assert np.abs(crops[0][both].astype(int) - crops[1][both]).mean() > 3
-    # the crop holds its own face: at 12x12 (blind to the edge crop's small shift and turn) it
-    # correlates with the dataset's tight crop of the same face far more than with the others'
-    small = lambda a: cv2.resize(a, (12, 12), interpolation=cv2.INTER_AREA).ravel().astype(float)
-    idx = np.flatnonzero(found[0])
-    tight = np.array([small(equalize_clip(raw[i])) for i in idx])
-    corr = np.corrcoef(np.array([small(crops[0, i]) for i in idx]), tight)[: len(idx), len(idx):]
-    own = np.diag(corr)
-    others = (corr.sum(1) - own) / (len(idx) - 1)
-    assert own.mean() > 0.35 and others.mean() < 0.2, (own.mean(), others.mean())
-    assert (own > others).mean() >= 0.9
-
-
-def test_edge_swap_replaces_only_faces_the_detector_found(torch) -> None:
-    from training.expression import EdgeCrops
-
-    n = 6
-    x = torch.zeros(n, 48, 48, 1)
-    edge = torch.ones(2, n, 48, 48, 1)
-    found = torch.tensor([[True, False, True, False, True, False], [True, False, False, False, True, True]])
-    crops = EdgeCrops(edge, found, torch.zeros(0, 48, 48, 1), torch.zeros(0), mix=1.0)
-    idx = torch.arange(n)
-    out, take, _ = crops.swap(x, idx, torch.Generator().manual_seed(0))
-    replaced = out.flatten(1).mean(1) == 1
-    assert torch.equal(replaced, take)
-    assert not replaced[[1, 3]].any()  # missed in both copies: always the dataset crop
-    assert replaced[[0, 4]].all()  # found in both copies
-    assert not x.any()  # the caller's batch is not written into
-    never = EdgeCrops(edge, found, torch.zeros(0, 48, 48, 1), torch.zeros(0), mix=0.0)
-    assert torch.equal(never.swap(x, idx, torch.Generator().manual_seed(0))[0], x)
-
-
 @pytest.mark.parametrize("size", [64, 96])
 def test_attribute_net_reads_its_input_size(torch, size: int) -> None:
     from training.nets import ATTRIBUTE_HEADS, AttributeNet
@@ -82,95 +26,6 @@ def test_attribute_net_reads_its_input_size(torch, size: int) -> None:
     assert {h: tuple(v.shape) for h, v in out.items()} == {h: (2, n) for h, n in ATTRIBUTE_HEADS.items()}
     with pytest.raises(RuntimeError):  # the head's flatten is sized for one input side only
         AttributeNet(size=size)(torch.zeros(2, size + 16, size + 16, 3))
-
-
-def test_edge_crops_must_come_from_the_same_training_rows(torch, tmp_path: Path) -> None:
-    from training.expression import EdgeCrops
-
-    labels = np.array([0, 3, 3, 6, 1])
-    crops = np.full((2, 5, 48, 48), 255, np.uint8)
-    found = np.ones((2, 5), bool)
-    np.savez(tmp_path / "train.npz", crops=crops, found=found, labels=labels)
-    np.savez(tmp_path / "val.npz", crops=crops[:1], found=found[:1] & (labels != 3), labels=labels)
-    edge = EdgeCrops.load(tmp_path / "train.npz", tmp_path / "val.npz", labels[:4], mix=0.5)
-    assert edge.train.shape == (2, 4, 48, 48, 1) and float(edge.train.max()) == 1.0
-    assert edge.val_y.tolist() == [0, 6, 1]  # val keeps only the faces the detector found, with their labels
-    with pytest.raises(ValueError, match="other training data"):
-        EdgeCrops.load(tmp_path / "train.npz", tmp_path / "val.npz", labels[::-1].copy(), mix=0.5)
-
-
-def _fake_splits(n: int):
-    from training.fer import Splits
-
-    rng = np.random.default_rng(0)
-    x = {s: rng.integers(0, 256, (n, 48, 48), dtype=np.uint8) for s in ("train", "val")}
-    y = {s: np.arange(n) % 7 for s in ("train", "val")}
-    return Splits(x=x, y=y, source="fake", fingerprint="fake")
-
-
-def test_teacher_labels_follow_the_crop_the_batch_holds(torch) -> None:
-    from training.augment import AugmentConfig
-    from training.expression import EdgeCrops, ExpressionTask, Teacher
-
-    n = 16
-    splits = _fake_splits(n)
-    found = torch.ones(1, n, dtype=torch.bool)
-    found[0, ::2] = False  # the detector missed every other face: those keep the dataset crop
-    edge = EdgeCrops(torch.ones(1, n, 48, 48, 1), found, torch.zeros(0, 48, 48, 1), torch.zeros(0), mix=1.0)
-    on_dataset = torch.nn.functional.one_hot(torch.full((n,), 2), 7).float()
-    on_edge = torch.nn.functional.one_hot(torch.full((1, n), 5), 7).float()
-    task = ExpressionTask(splits, edge=edge, teacher=Teacher(on_dataset, on_edge, weight=0.7))
-    task.aug = AugmentConfig(flip=False, max_rotate_deg=0, scale=(1, 1), max_shift=0, brightness=0,
-                             contrast=(1, 1), erase_p=0)
-    (x, (y, soft)), = task.train_batches(n, torch.Generator().manual_seed(0))
-    assert soft.shape == (n, 7) and y.shape == (n,)
-    swapped = x.flatten(1).mean(1) > 0.9  # the all-white edge crop, not a random dataset face
-    assert swapped.sum() == n // 2
-    assert (soft[swapped].argmax(1) == 5).all() and (soft[~swapped].argmax(1) == 2).all()
-    assert not torch.equal(task.teacher.train, soft)  # the teacher's own table is not written into
-
-
-def test_teacher_loss_moves_toward_the_soft_labels(torch) -> None:
-    from training.expression import ExpressionTask, Teacher
-
-    splits = _fake_splits(8)
-    soft = torch.full((8, 7), 1 / 7)
-    task = ExpressionTask(splits, teacher=Teacher(soft, None, weight=1.0))
-    y = torch.zeros(8, dtype=torch.long)
-    confident = torch.zeros(8, 7)
-    confident[:, 0] = 10.0
-    # following a uniform teacher only, a sure and right answer costs more than an unsure one
-    assert task.loss(confident, (y, soft)) > task.loss(torch.zeros(8, 7), (y, soft))
-    task.teacher.weight = 0.0  # labels only: the sure, right answer wins again
-    assert task.loss(confident, (y, soft)) < task.loss(torch.zeros(8, 7), (y, soft))
-
-
-def test_teacher_must_come_from_the_same_training_rows(torch, tmp_path: Path) -> None:
-    from training.expression import Teacher
-
-    labels = np.array([0, 3, 3, 6, 1])
-    np.savez(tmp_path / "t.npz", train=np.full((5, 7), 1 / 7, np.float32), labels=labels)
-    assert Teacher.load(tmp_path / "t.npz", labels, 0.5).edge is None
-    with pytest.raises(ValueError, match="no soft labels for the edge crops"):
-        Teacher.load(tmp_path / "t.npz", labels, 0.5, need_edge=True)
-    with pytest.raises(ValueError, match="other training data"):
-        Teacher.load(tmp_path / "t.npz", labels[::-1].copy(), 0.5)
-
-
-def test_teacher_probabilities_average_the_mirror_views(torch) -> None:
-    from training.distill import view_probs
-    from training.expression import to_input
-    from training.nets import ExpressionNet
-
-    torch.manual_seed(0)
-    net = ExpressionNet().eval()
-    faces = np.random.default_rng(1).integers(0, 256, (5, 48, 48), dtype=np.uint8)
-    with torch.no_grad():
-        plain = net(to_input(faces)).softmax(-1).numpy()
-        mirror = net(to_input(np.ascontiguousarray(faces[:, :, ::-1]))).softmax(-1).numpy()
-    np.testing.assert_allclose(view_probs([net], faces, views=1), plain, atol=1e-6)
-    np.testing.assert_allclose(view_probs([net], faces, views=2), (plain + mirror) / 2, atol=1e-6)
-    np.testing.assert_allclose(view_probs([net, net], faces, views=2), (plain + mirror) / 2, atol=1e-6)
 
 
 def _fake_attribute_data(n: int):

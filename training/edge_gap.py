@@ -1,9 +1,9 @@
-"""Train/serve gap of the expression model: FER2013 faces through the whole edge path.
+"""Train/serve gap of the expression model: FER+ faces through the whole edge path.
 
-    python -m training.edge_gap --split val --sweep      # choose the crop rule (on val only)
-    python -m training.edge_gap --split test             # report the committed rule on test
+    python -m training edge-gap --split val --sweep      # choose the crop rule (on val only)
+    python -m training edge-gap --split test --views 4   # report the committed rule on test
 
-Raw FER faces (48x48, no preprocess) are upscaled to 120-200 px and pasted at random positions onto
+Raw FER+ faces (the lossless pixels; the faces the FER+ protocol keeps, with their majority label) (48x48, no preprocess) are upscaled to 120-200 px and pasted at random positions onto
 640x480 backgrounds; then BlazeFace -> crop rule -> T -> int8 model, exactly as on the Pi. The
 accuracy is compared with the model fed the dataset's own crops. A face the detector misses counts
 as wrong (the mirror would show nothing), and the miss rate is reported on its own.
@@ -22,7 +22,7 @@ from edge.classify import Classifier, read_manifest
 from edge.crop import CropRule
 from edge.detect import BlazeFaceDetector
 from edge.state import Face
-from training.fer import DEFAULT_NPZ
+from training import ferplus
 
 MODELS = Path(__file__).resolve().parents[1] / "models_tflite"
 
@@ -77,7 +77,8 @@ def direct_hits(clf: Classifier, x_raw: np.ndarray, y: np.ndarray) -> np.ndarray
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_NPZ)
+    ap.add_argument("--data", type=Path, default=ferplus.DEFAULT_NPZ, help="ferplus.npz or fer2013new.csv")
+    ap.add_argument("--pixels-csv", type=Path, help="fer2013.csv for fer2013new.csv's pixels")
     ap.add_argument("--split", choices=("val", "test"), default="val")
     ap.add_argument("--sweep", action="store_true", help="try crop rules and print the best (use on val)")
     ap.add_argument("--views", type=int, choices=(1, 2, 4), default=1, help="test-time views (2: + mirror, 4: + zoom)")
@@ -85,10 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--models", type=Path, default=MODELS, help="folder with manifest.json")
     args = ap.parse_args(argv)
-    z = np.load(args.data)
-    raw, x_t, y = z[f"{args.split}_x_raw"], z[f"{args.split}_x"], z[f"{args.split}_y"].astype(int)
+    part = ferplus.load_raw(args.data, args.pixels_csv)[args.split]
+    kept = part.majority >= 0
+    raw, y = part.x[kept], part.majority[kept]
     if args.limit:
-        raw, x_t, y = raw[: args.limit], x_t[: args.limit], y[: args.limit]
+        raw, y = raw[: args.limit], y[: args.limit]
     entry = read_manifest(args.models)["expression"]
     clf = Classifier("expression", entry, args.models, 1, views=args.views)
     frames, faces = detect_all(raw, args.seed)

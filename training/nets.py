@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from edge.state import EXPRESSIONS
+
 
 def conv_bn(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
@@ -38,7 +40,7 @@ class ExpressionNet(nn.Module):
     throws away; a 64-wide bottleneck keeps the int8 file under 1.5 MB.
     """
 
-    def __init__(self, classes: int = 7, widths: tuple[int, ...] = (32, 64, 128, 256), hidden: int = 64,
+    def __init__(self, classes: int = len(EXPRESSIONS), widths: tuple[int, ...] = (32, 64, 128, 256), hidden: int = 64,
                  convs: tuple[int, ...] = (2, 2, 2, 2)):
         super().__init__()
         self.features = vgg_stages(1, widths, convs)
@@ -107,10 +109,11 @@ def load_expression_net(weights: Path) -> ExpressionNet:
     which, if it is not the default)."""
     summary = weights.parent / "train_summary.json"
     shape = json.loads(summary.read_text()).get("net", {}) if summary.is_file() else {}
-    net = ExpressionNet(**{k: tuple(v) for k, v in shape.items()})
     state = torch.load(weights, map_location="cpu", weights_only=True)
     if isinstance(state.get("ema"), dict):  # a last.pt checkpoint: its EMA weights
         state = state["ema"]
+    last = max((k for k in state if k.startswith("head.") and k.endswith(".weight")), key=lambda k: int(k.split(".")[1]))
+    net = ExpressionNet(classes=int(state[last].shape[0]), **{k: tuple(v) for k, v in shape.items()})
     net.load_state_dict(state)
     return net.eval()
 

@@ -1,7 +1,7 @@
 """Model reports for training/reports/: learning curves, confusion matrices and the figures tables.
 
-    python -m training.report expression [--gap-val runs/expression/gap_val.json --gap-test runs/expression/gap_test.json]
-    python -m training.report attributes
+    python -m training report expression --run runs/expression [--gap runs/expression/gap_test.json]
+    python -m training report attributes
 
 Everything comes from files the pipeline already wrote (history.json of the run, the manifest entry
 with float/int8 metrics); the report only draws and tabulates, it never re-evaluates.
@@ -61,93 +61,6 @@ def plot_confusion(cm: list[list[int]], classes: list[str], out: Path, title: st
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
-
-
-def metric_row(name: str, m: dict[str, Any]) -> str:
-    return f"| {name} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['balanced_accuracy']:.4f} |"
-
-
-def expression_report(entry: dict, history: dict, gap: dict[str, dict], out_dir: Path) -> str:
-    plot_curves(history, out_dir / "expression_curves.png", "Expression model (FER2013)")
-    classes = entry["classes"]
-    test = entry["metrics"]["int8"]["test"]
-    plot_confusion(test["confusion"], classes, out_dir / "expression_confusion_test_int8.png",
-                   f"int8, FER2013 PrivateTest (n={sum(map(sum, test['confusion']))})")
-    tr, conv = entry["training"], entry["conversion"]
-    lines = [
-        "# Expression model report",
-        "",
-        f"Network: `training/nets.py` ExpressionNet ({tr.get('parameters')} parameters), trained with",
-        f"`{tr.get('command')}`; {tr.get('epochs')} epochs in {tr.get('wall_seconds', 0) / 60:.0f} minutes on "
-        "this 2-core machine; the EMA weights of the best val epoch "
-        f"({(tr.get('best_epoch') or 0) + 1}) were kept. Converted by {conv['tool']} "
-        f"in {conv['seconds']:.1f} s, {entry['bytes'] / 1e6:.2f} MB, "
-        f"{conv['host_benchmark'].get('median_ms', float('nan')):.2f} ms per inference at 1 thread.",
-        "",
-    ]
-    cycles = tr.get("earlier_cycles", [])
-    if cycles:
-        lines += [f"This run started from `{tr['init']}`, the last of {len(cycles)} earlier cycles, each started "
-                  "from the best weights of the one before:", ""]
-        lines += [f"{i}. `{c['command']}`, {c['epochs_run']} epochs in {(c['wall_seconds'] or 0) / 60:.0f} minutes "
-                  f"(best val epoch {(c['best_epoch'] or 0) + 1})" for i, c in enumerate(cycles, 1)]
-        lines += ["", f"Total training wall time {(tr.get('total_wall_seconds') or 0) / 60:.0f} minutes. "
-                  "The curves below are of the last cycle.", ""]
-    if "--edge-crops" in (tr.get("command") or ""):
-        lines += ["The last cycle also learned from FER faces cut the edge's way (`python -m training.edge_crops`): "
-                  "each training face pasted twice into 640x480 frames, found by BlazeFace and cut by the "
-                  "manifest's crop rule; half the faces of each batch were swapped for one of their edge crops. "
-                  "Its val score (the curve below) is the mean of dataset-crop and edge-crop val accuracy.", ""]
-    if "--teacher" in (tr.get("command") or ""):
-        lines += ["The last cycle was distilled (`python -m training.distill`): the earlier cycles, averaged over "
-                  "the mirror's four test-time views, labelled every training face and edge crop once, and most "
-                  "of the loss followed those probabilities instead of FER2013's one-hot labels.", ""]
-    lines += [
-        "| model | accuracy | macro-F1 | balanced accuracy |",
-        "|---|---|---|---|",
-    ]
-    for variant in ("float", "int8", "float_flip", "int8_flip"):
-        for split in ("val", "test"):
-            if variant in entry["metrics"]:
-                lines.append(metric_row(f"{variant} {split}", entry["metrics"][variant][split]))
-    views = entry["metrics"].get("int8_views4")
-    if views:
-        for split in ("val", "test"):
-            m = views[split]
-            lines.append(metric_row(f"int8, 4 views (edge default) {split}", m) if "macro_f1" in m
-                         else f"| int8, 4 views (edge default) {split} | {m['accuracy']:.4f} | | |")
-    lines += ["", "Per-class recall, int8, test:", "",
-              "| " + " | ".join(classes) + " |", "|" + "---|" * len(classes),
-              "| " + " | ".join(f"{test['recall'][c]:.3f}" for c in classes) + " |", ""]
-    if gap:
-        lines += ["## Train/serve gap (whole edge path)", "",
-                  "Raw FER2013 faces upscaled to 120-200 px and pasted at random places on 640x480 backgrounds,",
-                  "then BlazeFace -> crop rule -> T -> int8 model (`python -m training.edge_gap`). A face the",
-                  "detector misses counts as wrong.", "",
-                  "| split | views | direct accuracy | edge-path accuracy | gap (points) | detector missed | "
-                  "direct, detected faces | edge path, detected faces | gap on detected faces |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for name, g in gap.items():
-            if "sweep" in g:
-                continue  # its headline is the best rule of the sweep, which need not be the shipped one
-            lines.append(f"| {g['split']} | {g['views']} | {g['direct_accuracy']:.4f} | {g['edge_accuracy']:.4f} | "
-                         f"{g['gap_points']:.2f} | {g['detector_missed']} / {g['images']} | "
-                         f"{g['direct_accuracy_detected']:.4f} | {g['edge_accuracy_detected']:.4f} | "
-                         f"{g['gap_points_detected']:.2f} |")
-        lines += ["", f"Crop rule of the shipped model (manifest): `{json.dumps(entry['input']['crop'])}`."]
-        for g in gap.values():
-            if "sweep" in g:
-                c = entry["input"]["crop"]
-                key = json.dumps({"kind": c.get("kind", "eyes_aligned"), "scale": c.get("scale", 1.0),
-                                  "shift_y": c.get("shift_y", 0.0), "rotate": c.get("rotate", True)})
-                mine = g["sweep"].get(key)
-                best, best_acc = next(iter(g["sweep"].items()))
-                lines.append(f"The val sweep of {len(g['sweep'])} rules ranks `{best}` first at {best_acc:.4f} on "
-                             "detected faces" + (f", the shipped rule at {mine:.4f}" if mine is not None else "") + ".")
-        lines.append("")
-    lines += ["![learning curves](expression_curves.png)", "",
-              "![confusion matrix](expression_confusion_test_int8.png)", ""]
-    return "\n".join(lines)
 
 
 def skin_tone_table(data_dir: Path) -> tuple[dict[str, dict[str, int]], int]:
@@ -264,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     history = json.loads((run / "history.json").read_text())
     REPORTS.mkdir(parents=True, exist_ok=True)
     if args.model == "expression":
-        gap = {str(p): json.loads(p.read_text()) for p in args.gap}
-        text = expression_report(entry, history, gap, REPORTS)
+        from training.expression_report import expression_report, load_gap
+
+        text = expression_report(entry, history, load_gap(args.gap), REPORTS, plot_confusion)
     else:
         text = attributes_report(entry, history, run, REPORTS)
     (REPORTS / f"{args.model}.md").write_text(text)

@@ -45,6 +45,18 @@ class TrainConfig:
     threads: int = 2
     seed: int = 0
     max_minutes: float = 0.0  # 0 = no wall-clock cap; else stop cleanly and keep the best
+    device: str = "cpu"  # "cuda" adds mixed precision; the same recipe runs on either
+
+
+def pick_device(want: str = "auto") -> str:
+    """auto: CUDA, then Apple's MPS, then the CPU; an explicit device that is absent is an error."""
+    has = {"cuda": torch.cuda.is_available(),
+           "mps": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()), "cpu": True}
+    if want == "auto":
+        return next(d for d in ("cuda", "mps", "cpu") if has[d])
+    if not has.get(want, False):
+        raise ValueError(f"--device {want}: not available here (have: {', '.join(d for d, ok in has.items() if ok)})")
+    return want
 
 
 @dataclass
@@ -108,8 +120,10 @@ def train(
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    model = model.to(memory_format=torch.channels_last)
+    model = model.to(cfg.device, memory_format=torch.channels_last)
     ema = EMA(model, cfg.ema_decay)
+    amp = cfg.device == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
@@ -121,7 +135,7 @@ def train(
     start_epoch = 0
     last = out_dir / "last.pt"
     if resume and last.exists():
-        ck = torch.load(last, weights_only=False)
+        ck = torch.load(last, weights_only=False, map_location=cfg.device)
         model.load_state_dict(ck["model"])
         ema.model.load_state_dict(ck["ema"])
         ema.updates = ck.get("ema_updates", 0)
@@ -145,11 +159,13 @@ def train(
                 break
             for group in opt.param_groups:
                 group["lr"] = _lr_at(progress, cfg)
-            outputs = model(x)
-            loss = task.loss(outputs, targets)
+            with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=amp):
+                outputs = model(x)
+                loss = task.loss(outputs, targets)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
             ema.update(model)
             seen += x.shape[0]
             loss_sum += loss.item() * x.shape[0]
@@ -168,7 +184,7 @@ def train(
         history.epochs.append(row)
         if metrics["score"] > history.best_score:
             history.best_score, history.best_epoch = metrics["score"], epoch
-            torch.save(ema.model.state_dict(), out_dir / "best.pt")
+            torch.save({k: v.cpu() for k, v in ema.model.state_dict().items()}, out_dir / "best.pt")
         history.wall_seconds = time.monotonic() - t_start
         torch.save(
             {"model": model.state_dict(), "ema": ema.model.state_dict(), "opt": opt.state_dict(),
@@ -176,10 +192,12 @@ def train(
             last,
         )
         (out_dir / "history.json").write_text(json.dumps(asdict(history), indent=1))
+        eta = history.wall_seconds * (1 - progress) / max(progress, 1e-6)
         log.info(
-            "epoch %d/%d loss %.4f val %.4f (raw %.4f, best %.4f @%d) %.0f img/s %.0fs elapsed, %.0f%% done",
-            epoch + 1, cfg.epochs, row["train_loss"], metrics["score"], raw_score, history.best_score,
-            history.best_epoch + 1, row["images_per_s"], history.wall_seconds, 100 * progress,
+            "epoch %d/%d loss %.4f val %.4f (raw %.4f, best %.4f @%d) %.0f img/s %.0fs elapsed, %.0f%% done, "
+            "ETA %.0f min", epoch + 1, cfg.epochs, row["train_loss"], metrics["score"], raw_score,
+            history.best_score, history.best_epoch + 1, row["images_per_s"], history.wall_seconds,
+            100 * progress, eta / 60,
         )
         if on_epoch:
             on_epoch(row)
@@ -189,24 +207,25 @@ def train(
         if progress >= 1.0 or (cfg.max_minutes and history.wall_seconds >= cfg.max_minutes * 60):
             log.info("time budget of %.0f minutes used: schedule complete", cfg.max_minutes)
             break
-    model.load_state_dict(torch.load(out_dir / "best.pt"))
+    model.load_state_dict(torch.load(out_dir / "best.pt", map_location=cfg.device))
     return model.eval(), history
 
 
 def predict(model: nn.Module, x_nhwc: torch.Tensor, batch_size: int = 512, flip: bool = False) -> np.ndarray:
     """Softmax probabilities (or a dict of them for multi-head models); flip averages with the mirror."""
     model.eval()
+    device = next(model.parameters()).device
     chunks: list[Any] = []
     with torch.no_grad():
         for i in range(0, len(x_nhwc), batch_size):
-            xb = x_nhwc[i:i + batch_size]
+            xb = x_nhwc[i:i + batch_size].to(device)
             out = model(xb)
             if flip:
                 out_f = model(torch.flip(xb, dims=[2]))
                 out = _map(lambda a, b: (a.softmax(-1) + b.softmax(-1)) / 2, out, out_f)
             else:
                 out = _map(lambda a: a.softmax(-1), out)
-            chunks.append(out)
+            chunks.append(_map(lambda a: a.float().cpu(), out))
     if isinstance(chunks[0], dict):
         return {k: torch.cat([c[k] for c in chunks]).numpy() for k in chunks[0]}  # type: ignore[return-value]
     return torch.cat(chunks).numpy()

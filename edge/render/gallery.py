@@ -33,7 +33,7 @@ def variants() -> list[EmoticonState]:
 
 
 def make_sheet(out_path: str | Path, size: int = 96) -> Path:
-    """Write every variant (7 expressions x 2 mask x 6 tones x 4 eyewear = 336) as a labelled PNG
+    """Write every variant (8 expressions x 2 mask x 6 tones x 4 eyewear = 384) as a labelled PNG
     grid with `size`-pixel emoticons; returns the path written."""
     out_path = Path(out_path)
     size = max(16, int(size))

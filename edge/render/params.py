@@ -1,7 +1,7 @@
 """The emoticon as a handful of numbers.
 
 Drawing works only from `FaceParams`, never from the expression name, so that three things share one
-path: the seven fixed expressions (a table below), blinks (eye openness), and the live-motion
+path: the eight fixed expressions (a table below), blinks (eye openness), and the live-motion
 signals (`with_motion`), which offset fields of the expression's params before drawing.
 
 Units: lengths are fractions of the face radius; most fields are about -1..1 or 0..1 where 0 is
@@ -132,6 +132,12 @@ EXPRESSION_PARAMS: dict[str, FaceParams] = {
         brow_raise=1.0, brow_arch=0.95, brow_weight=0.95,
         eye_open_l=1.3, eye_open_r=1.3, eye_white=1.0, pupil=0.95,
         mouth_open=0.9, mouth_width=0.42, mouth_upper=0.45,
+    ),
+    # A smirk: one mouth corner up, the other flat, lids half lowered and one brow up - a knowing look.
+    "contempt": FaceParams(
+        brow_raise=0.1, brow_asym=0.7, brow_arch=0.2, brow_weight=1.1,
+        eye_open_l=0.9, eye_open_r=0.9, lid_upper=0.35, gaze_x=0.35,
+        mouth_curve=0.2, mouth_tilt=1.0, mouth_width=0.72, mouth_weight=1.25,
     ),
     "disgust": FaceParams(
         brow_raise=-0.35, brow_tilt=-0.55, brow_asym=1.1, brow_arch=0.1, brow_weight=1.2,
