@@ -25,7 +25,7 @@ from typing import Any
 LOOP_TASKS = {"expression": "training.expression"}
 # Tools with a main(argv) of their own.
 TOOLS = {"attributes": "training.attributes", "edge-gap": "training.edge_gap", "report": "training.report",
-         "detection-rate": "training.detection_rate"}
+         "detection-rate": "training.detection_rate", "detection-range": "training.detection_range"}
 
 
 def load_recipe(path: Path, task: str) -> dict[str, Any]:

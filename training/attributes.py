@@ -1,6 +1,6 @@
 """Train the attribute model (mask, eyewear, glasses shape) on the original project's face crops.
 
-    python -m training.attributes --out runs/attributes
+    python -m training attributes --out runs/attributes
 
 The photos are crops made by another detector, so each one is first cropped the way the Pi does
 it: padded when needed, our BlazeFace, the edge crop rule (`CROP`). Images with no detection are
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     model, history = train(net, task, cfg, args.out, steps, resume=not args.fresh)
     summary = {
         "data": str(args.data), "data_fingerprint": data.fingerprint,
-        "command": "python -m training.attributes " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m training attributes " + " ".join(argv if argv is not None else sys.argv[1:]),
         "wall_seconds": round(history.wall_seconds, 1), "best_epoch": history.best_epoch,
         "epochs_run": len(history.epochs), "parameters": sum(p.numel() for p in model.parameters()),
         "no_detection": data.dropped, "detector_attempts": data.attempts, "crop": CROP.to_manifest(),
