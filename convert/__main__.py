@@ -1,4 +1,4 @@
-"""python -m convert {expression,verify} ...: build shipped TFLite models and check the manifest."""
+"""python -m convert {expression,attributes,mediapipe,verify} ...: build shipped TFLite models and check the manifest."""
 from __future__ import annotations
 
 import os
@@ -24,16 +24,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the Pi-side runtime always uses 1)")
     ap.add_argument("-v", "--verbose", action="store_true")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    from convert import attributes, expression
+    from convert import attributes, expression, mediapipe
 
     expression.add_arguments(sub.add_parser("expression", help="ExpressionNet -> expression_int8.tflite"))
     attributes.add_arguments(sub.add_parser("attributes", help="AttributeNet -> attributes_int8.tflite"))
+    mediapipe.add_arguments(sub.add_parser("mediapipe", help="face_landmarker.task -> the 478-point mesh and blendshapes"))
     v = sub.add_parser("verify", help="check every manifest entry's file and sha256")
     v.add_argument("--out", type=Path, default=Path("models_tflite"))
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("convert").setLevel(logging.DEBUG if args.verbose else logging.INFO)
 
+    if args.cmd == "mediapipe":
+        try:
+            return mediapipe.run(args)
+        except (OSError, KeyError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     if args.cmd == "verify":
         from convert.manifest import verify
 

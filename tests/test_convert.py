@@ -17,6 +17,7 @@ from convert import manifest
 
 REPO = Path(__file__).resolve().parents[1]
 FER_NPZ = REPO.parent / "shared/data/fer2013/fer2013.npz"
+FERPLUS_NPZ = REPO.parent / "shared/data/ferplus/ferplus.npz"
 
 
 @pytest.fixture
@@ -188,40 +189,28 @@ def test_val_only_refuses_the_shipped_models_folder(model: str, tmp_path: Path, 
     assert shipped.read_bytes() == before
 
 
-@pytest.mark.skipif(not FER_NPZ.is_file(), reason=f"FER2013 npz not found at {FER_NPZ}")
+@pytest.mark.skipif(not FERPLUS_NPZ.is_file(), reason=f"FER+ not found at {FERPLUS_NPZ}")
 def test_val_only_loads_no_test_faces(torch_one_thread) -> None:
     from convert.expression import load_data
+    from training import ferplus
 
-    data = load_data(FER_NPZ, calib_n=16, parity_n=16, seed=0, splits_scored=("val",))
+    splits = ferplus.load(FERPLUS_NPZ)
+    data = load_data(splits, calib_n=16, parity_n=16, seed=0, splits_scored=("val",))
     assert set(data.x) == set(data.y) == {"val"}
-    assert len(data.x["val"]) == 3589
-    assert set(load_data(FER_NPZ, 16, 16, 0).x) == {"val", "test"}
+    assert len(data.x["val"]) == 3579 and int((data.y["val"]["expression"] >= 0).sum()) == 3199
+    assert set(load_data(splits, 16, 16, 0).x) == {"val", "test"}
 
 
-@pytest.mark.skipif(not FER_NPZ.is_file(), reason=f"FER2013 npz not found at {FER_NPZ}")
-def test_edge_cut_crops_are_scored_after_t_and_must_be_val_rows(tmp_path: Path) -> None:
-    from convert.expression import edge_cut_metrics, load_edge_cut, shipped_classifier
-    from edge.classify import Classifier, read_manifest
-    from edge.preprocess import lookup
+def test_the_contempt_gate_is_chosen_for_precision_on_val() -> None:
+    from convert.expression import choose_gate, gate_report
+    from edge.state import EXPRESSIONS
 
-    models = REPO / "models_tflite"
-    entry = read_manifest(models)["expression"]
-    z = np.load(FER_NPZ)
-    raw, y = z["val_x_raw"][:300], z["val_y"]
-    t = lookup(entry["input"]["preprocess"])
-    crops = np.stack([t(f) for f in raw])[None]  # stand-ins for edge crops: the dataset crops after T
-    found = np.zeros((1, len(y)), bool)
-    found[0, :300] = True
-    full = np.zeros((1, len(y), 48, 48), np.uint8)
-    full[:, :300] = crops
-    np.savez(tmp_path / "val.npz", crops=full, found=found, labels=y)
-    faces, labels = load_edge_cut(tmp_path / "val.npz", y)
-    assert faces.shape == (300, 48, 48) and np.array_equal(labels, y[:300])
-    got = edge_cut_metrics(shipped_classifier(models, views=1), faces, labels)["val"]
-    clf = Classifier("expression", entry, models, views=1)
-    direct = np.mean([clf.probabilities(f)["expression"].argmax() == k for f, k in zip(raw, y[:300])])
-    assert got["n"] == 300 and got["accuracy"] == pytest.approx(direct, abs=1e-9) and direct > 0.6
-    with pytest.raises(ValueError, match="other training data"):
-        load_edge_cut(tmp_path / "val.npz", z["test_y"])
-    with pytest.raises(ValueError, match="not an edge-crops file"):
-        load_edge_cut(tmp_path / "nothing.npz", y)
+    c, n = EXPRESSIONS.index("contempt"), EXPRESSIONS.index("neutral")
+    probs = np.zeros((10, len(EXPRESSIONS)))
+    truth = np.array([c, c, c, n, n, n, n, c, n, -1])
+    conf = np.array([0.9, 0.8, 0.7, 0.6, 0.55, 0.5, 0.45, 0.2, 0.1, 0.95])
+    probs[:, c], probs[:, n] = conf, 1 - conf  # contempt is the answer wherever conf >= 0.5 (ties: first class)
+    # ungated, 6 faces with a kept label are shown contempt and 3 are right; from 0.51 on, 3 of 5 are
+    assert gate_report(probs, truth, "contempt") == {"shown": 6, "precision": 0.5, "recall": 0.75, "n": 4}
+    assert choose_gate(probs, truth) == pytest.approx(0.51)
+    assert choose_gate(probs, np.full(10, n)) == 1.0  # never right: never shown

@@ -4,15 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.landmarks import N_POINTS, FaceMesh
+from edge.landmarks import FaceMesh
 from edge.motion import LEFT_EYE, RIGHT_EYE
 from edge.state import Face
 from tests.conftest import PORTRAIT_FACES
 
 
-@pytest.fixture(scope="module")
-def mesh() -> FaceMesh:
-    return FaceMesh(threads=1)
+@pytest.fixture(scope="module", params=["468", "478"])
+def mesh(request) -> FaceMesh:
+    return FaceMesh(threads=1, points=request.param)
 
 
 def face_from_truth(name: str, dx: float = 0.0, scale: float = 1.0) -> Face:
@@ -29,7 +29,7 @@ def face_from_truth(name: str, dx: float = 0.0, scale: float = 1.0) -> Face:
 def test_mesh_eyes_land_on_the_portraits_eyes(mesh, portraits, name):
     lm = mesh(portraits[name], face_from_truth(name))
     assert lm is not None and lm.score > 0.9
-    assert lm.points.shape == (N_POINTS, 3) and np.isfinite(lm.points).all()
+    assert lm.points.shape == (mesh.points, 3) and np.isfinite(lm.points).all()
     size = PORTRAIT_FACES[name]["box"][2]
     for idx, truth in zip((RIGHT_EYE, LEFT_EYE), PORTRAIT_FACES[name]["eyes"]):
         centre = lm.points[list(idx), :2].mean(0)

@@ -1,0 +1,67 @@
+"""The 52 blendshapes on the demo portraits (near rest, but the astronaut smiles) and on a portrait whose
+mouth is warped open (jawOpen must rise): the model reads real faces through our mesh and crop."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.blendshapes import NAMES, SUBSET, Blendshapes
+from edge.landmarks import FaceMesh
+
+
+@pytest.fixture(scope="module")
+def reader():
+    mesh, shapes = FaceMesh(points="478"), Blendshapes()
+
+    def read(image, detector):
+        face = detector.detect(image)[0]
+        lm = mesh(image, face)
+        assert lm is not None
+        return lm.points, shapes(lm.points)
+    return read
+
+
+def open_mouth(image: np.ndarray, points: np.ndarray, px: float) -> np.ndarray:
+    """The face with its jaw dropped by px: everything below the lip line and between the mouth
+    corners moves down (fading out to the sides and below the chin), the gap is a dark mouth."""
+    h, w = image.shape[:2]
+    lip_y = (points[13, 1] + points[14, 1]) / 2
+    left, right, chin = points[61, 0], points[291, 0], points[152, 1]
+    half = (right - left) * 0.9
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    across = np.clip(1 - np.abs(xs - (left + right) / 2) / half, 0, 1) ** 0.5
+    down = np.clip(1 - (ys - chin) / (0.6 * (chin - lip_y)), 0, 1) * (ys > lip_y)
+    dy = px * across * down
+    out = cv2.remap(image, xs, (ys - dy).astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    gap = (ys > lip_y) & (ys < lip_y + dy * 0.9) & (across > 0.35)
+    out[gap] = (40, 30, 60)
+    return out
+
+
+def test_every_output_has_a_name_and_the_subset_is_mediapipes():
+    assert len(NAMES) == 52 and len(set(NAMES)) == 52 and NAMES[0] == "_neutral"
+    assert len(SUBSET) == 146 and list(SUBSET) == sorted(set(SUBSET)) and SUBSET[-1] == 477
+
+
+def test_the_portraits_are_near_rest_and_the_astronaut_smiles(reader, portraits, detector):
+    _, hopper = reader(portraits["grace_hopper.jpg"], detector)
+    _, astronaut = reader(portraits["astronaut.png"], detector)
+    for s in (hopper, astronaut):
+        assert s["jawOpen"] < 0.15 and max(s["eyeBlinkLeft"], s["eyeBlinkRight"]) < 0.3
+        assert max(s["cheekPuff"], s["mouthPucker"], s["mouthFunnel"]) < 0.3
+    assert max(hopper["mouthSmileLeft"], hopper["mouthSmileRight"]) < 0.3
+    assert min(astronaut["mouthSmileLeft"], astronaut["mouthSmileRight"]) > 0.6
+
+
+def test_a_mouth_warped_open_raises_jaw_open(reader, portraits, detector):
+    image = portraits["grace_hopper.jpg"]
+    points, rest = reader(image, detector)
+    gap = np.linalg.norm(points[33, :2] - points[263, :2])  # eye-corner distance: the face's own scale
+    _, opened = reader(open_mouth(image, points, 0.45 * gap), detector)
+    assert opened["jawOpen"] > rest["jawOpen"] + 0.2, (rest["jawOpen"], opened["jawOpen"])
+
+
+def test_the_short_mesh_is_refused():
+    with pytest.raises(ValueError, match="478"):
+        Blendshapes().scores(np.zeros((468, 3)))
