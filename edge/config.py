@@ -87,6 +87,45 @@ class MotionConfig:
 
 
 @dataclass
+class SnapshotConfig:
+    dir: str = key("", "the snapshot button saves cards here as card-NNNN.png (empty = no snapshots: "
+                       "the key and the button do nothing)")
+    include_photo: bool = key(False, "put the camera picture on the card beside the emoticons (needs a sign at "
+                                     "the booth: see README, Privacy)")
+    countdown_s: int = key(3, "seconds counted down on screen before the card is taken", lo=0, hi=10)
+    title: str = key("", "event title printed on the card (any language; look.font must have its glyphs)")
+    card_width: int = key(1200, "card width in pixels (1200 x 1800 = 4x6 in at 300 dpi)", lo=240, hi=4800)
+    card_height: int = key(1800, "card height in pixels", lo=240, hi=4800)
+    button_pin: int = key(17, "GPIO pin (BCM number) of a push button to ground; 0 = no button", lo=0, hi=27)
+    print: str = key("", "CUPS printer name: each card is also sent there with lp (empty = no printing)")
+    print_media: str = key("", "lp -o media=... for the printer's paper, e.g. 4x6 or w288h432 (empty = the "
+                               "printer's default)")
+    print_timeout_s: float = key(15.0, "give up on an lp call that takes longer", lo=1.0, hi=120.0)
+
+
+@dataclass
+class LookConfig:
+    background_top: str = key("#1a1c38", "background colour at the top, #rrggbb")
+    background_bottom: str = key("#302254", "background colour at the bottom, #rrggbb (the same as the top = flat)")
+    background_image: str = key("", "PNG or JPEG file scaled to cover the screen instead of the colours")
+    logo: str = key("", "PNG file (transparency kept) shown in a corner of the screen and at the top of the card")
+    title: str = key("", "attract-screen title in any language (empty = 'Step closer - become an emoticon')")
+    hint: str = key("", "line under the title (empty = 'Smile, frown, look surprised: it mirrors you live')")
+    font: str = key("", "font file or family for all text, e.g. 'Noto Sans CJK KR' (empty = the built-in font, "
+                        "and a Noto font found on the system for text it cannot draw)")
+
+
+@dataclass
+class StatsConfig:
+    enabled: bool = key(False, "count visitors per hour (counts only: no pictures, no identities)")
+    dir: str = key("", "where visitors.json is kept (empty = $STATE_DIRECTORY, i.e. /var/lib/emoticon-mirror "
+                       "under the service, else ~/.local/state/emoticon-mirror)")
+    min_visit_s: float = key(2.0, "a face seen at least this long counts as a visitor", lo=0.5, hi=60.0)
+    flush_s: float = key(60.0, "write the counts at most this often (and at exit)", lo=1.0, hi=3600.0)
+    keep_days: int = key(400, "hours older than this are dropped from the file", lo=1, hi=3650)
+
+
+@dataclass
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
@@ -95,6 +134,9 @@ class Config:
     display: DisplayConfig = field(default_factory=DisplayConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     motion: MotionConfig = field(default_factory=MotionConfig)
+    snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
+    look: LookConfig = field(default_factory=LookConfig)
+    stats: StatsConfig = field(default_factory=StatsConfig)
 
 
 def _check(section: str, f: Any, value: Any) -> Any:
