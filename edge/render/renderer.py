@@ -27,6 +27,7 @@ import pygame
 
 from edge.render import layout
 from edge.render.emoticon import CACHE, Style
+from edge.render.look import Look
 from edge.render.params import FaceParams, expression_params, with_motion
 from edge.render.text import TextCache
 from edge.state import EmoticonState, FaceView, Scene
@@ -50,13 +51,9 @@ WARM_STARVE_FRAMES = 20
 SIZE_STEP = 4  # cached sizes are multiples of this many pixels
 SETTLE_S = 0.25  # a live pose held this long gets its smooth variant built; moving, drafts are shown
 
-BG_TOP = (26, 28, 56)
-BG_BOTTOM = (48, 34, 84)
 TEXT = (246, 244, 255)
 TEXT_DIM = (190, 186, 220)
 
-ATTRACT_TEXT = "Step closer \u2014 become an emoticon"
-ATTRACT_SUBTITLE = "Smile, frown, look surprised: it mirrors you live"
 ATTRACT_SHOWCASE: tuple[EmoticonState, ...] = (
     EmoticonState("happy", "yellow"),
     EmoticonState("surprise", "light", "glasses", "round"),
@@ -181,12 +178,13 @@ class _Anim:
 class Renderer:
     """Draws a `Scene` at a fixed logical screen size; keep one per display size."""
 
-    def __init__(self, size: tuple[int, int], pip: bool = False):
+    def __init__(self, size: tuple[int, int], pip: bool = False, look: Look | None = None):
         self.size = (int(size[0]), int(size[1]))
         self.pip = pip
+        self.look = look or Look()  # the exhibitor's background, logo, attract texts and font
         self._screen = pygame.Surface(self.size)
-        self._background = self._make_background()
-        self._text = TextCache()
+        self._background = self.look.background(self.size)
+        self._text = TextCache(font_path=self.look.font_path)
         self._anims: dict[int, _Anim] = {}
         self._leaving: list[_Anim] = []
         self._attract: _Anim | None = None
@@ -448,8 +446,8 @@ class Renderer:
         # gently pulsing invitation under the face
         pulse = 0.82 + 0.18 * math.sin(2 * math.pi * now / 2.4)
         W = self.size[0]
-        y = self._text_block(ATTRACT_TEXT, cy + d / 2 + min(self.size) * 0.06, px, TEXT, alpha * pulse, W * 0.9)
-        self._text_block(ATTRACT_SUBTITLE, y + px * 0.3, int(px * 0.55), TEXT_DIM, alpha, W * 0.9)
+        y = self._text_block(self.look.title, cy + d / 2 + min(self.size) * 0.06, px, TEXT, alpha * pulse, W * 0.9)
+        self._text_block(self.look.hint, y + px * 0.3, int(px * 0.55), TEXT_DIM, alpha, W * 0.9)
         nxt = ATTRACT_SHOWCASE[(step + 1) % len(ATTRACT_SHOWCASE)]
         self._queue(expression_params(nxt.expression), Style.from_state(nxt), _size_key(d))
 
@@ -474,7 +472,7 @@ class Renderer:
         r = max(3, int(px * 0.2))
         for i in range(3):
             a = 0.35 + 0.65 * max(0.0, math.sin(2 * math.pi * (now / 1.2 - i / 6)))
-            colour = tuple(int(c * a * alpha + b * (1 - a * alpha)) for c, b in zip(TEXT_DIM, BG_TOP))
+            colour = tuple(int(c * a * alpha + b * (1 - a * alpha)) for c, b in zip(TEXT_DIM, self.look.top))
             pygame.draw.circle(self._screen, colour, (int(W / 2 + (i - 1) * r * 4), int(y + r * 3)), r)
 
     def _draw_overlay(self, lines: list[str]) -> None:
@@ -520,19 +518,3 @@ class Renderer:
         pygame.draw.rect(self._screen, (235, 235, 250), (pos[0] - border, pos[1] - border,
                                                          size[0] + 2 * border, size[1] + 2 * border),
                          border, border_radius=border * 2)
-
-    # ---------------------------------------------------------------------------------------- background
-
-    def _make_background(self) -> pygame.Surface:
-        """A vertical gradient with a soft vignette, made once per screen size."""
-        W, H = self.size
-        t = np.linspace(0.0, 1.0, H, dtype=np.float32)[:, None]
-        top, bot = np.array(BG_TOP, np.float32), np.array(BG_BOTTOM, np.float32)
-        col = top[None, None, :] * (1 - t[..., None]) + bot[None, None, :] * t[..., None]  # H x 1 x 3
-        xs = np.linspace(-1.0, 1.0, W, dtype=np.float32)[None, :]
-        ys = np.linspace(-1.0, 1.0, H, dtype=np.float32)[:, None]
-        vig = 1.0 - 0.35 * np.clip(xs ** 2 * 0.6 + ys ** 2 * 0.6, 0, 1) ** 1.5  # H x W
-        img = np.clip(col * vig[..., None], 0, 255).astype(np.uint8)
-        background = pygame.Surface((W, H))  # the screen's own format: no conversion per frame
-        background.blit(pygame.image.frombuffer(np.ascontiguousarray(img).tobytes(), (W, H), "RGB"), (0, 0))
-        return background

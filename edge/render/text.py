@@ -1,7 +1,9 @@
 """Text for the attract, message and overlay screens.
 
 pygame.font is initialised lazily here (the renderer must work before and without a display), and
-rendered lines are cached because the same few strings are drawn sixty times a second.
+rendered lines are cached because the same few strings are drawn sixty times a second. Text the
+configured font cannot draw (a Korean title in the built-in Latin font) gets a font for its script
+from edge/render/fonts.py, so a kiosk shows glyphs, not boxes.
 """
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import logging
 from collections import OrderedDict
 
 import pygame
+
+from edge.render.fonts import RTL, fallback_for, has_glyphs, missing, open_font, script_of
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +24,13 @@ FALLBACKS = {"\u2014": "-", "\u2013": "-", "\u2026": "...", "\u2019": "'", "\u20
 
 
 class TextCache:
-    """Fonts by (face, px) and rendered lines by (text, px, colour, face), LRU-bounded."""
+    """Fonts by (face, px) and rendered lines by (text, px, colour, face), LRU-bounded.
 
-    def __init__(self, max_lines: int = 256):
-        self._fonts: dict[tuple[str, int], pygame.font.Font] = {}
+    `font_path`: the exhibitor's font file (None = pygame's built-in font)."""
+
+    def __init__(self, max_lines: int = 256, font_path: str | None = None):
+        self.font_path = font_path
+        self._fonts: dict[tuple, pygame.font.Font] = {}
         self._lines: OrderedDict[tuple, pygame.Surface] = OrderedDict()
         self._max = max_lines
         self._mono_path: str | None | bool = False  # False = not looked up yet
@@ -34,12 +41,23 @@ class TextCache:
         face = "mono" if mono else "sans"
         f = self._fonts.get((face, px))
         if f is None:
-            path = self._mono() if mono else None
-            try:
-                f = pygame.font.Font(path, px)
-            except (OSError, pygame.error):  # a broken system font: the bundled one always works
-                f = pygame.font.Font(None, px)
+            f = open_font(self._mono() if mono else self.font_path, px)
             self._fonts[(face, px)] = f
+        return f
+
+    def font_for(self, text: str, px: int) -> pygame.font.Font:
+        """The configured font when it can draw `text`; else one for the text's script. Right-to-left
+        text always gets a font opened for its script, so that it is shaped and runs right to left."""
+        main = self.font(px)
+        if all(ord(ch) < 128 for ch in text):
+            return main
+        script = script_of(text)
+        if script is None or (script not in RTL and has_glyphs(main, text)):
+            return main
+        path = self.font_path if has_glyphs(main, text) else (fallback_for(script) or self.font_path)
+        f = self._fonts.get((path, px, script))
+        if f is None:
+            f = self._fonts[(path, px, script)] = open_font(path, px, script)
         return f
 
     def _mono(self) -> str | None:
@@ -55,16 +73,13 @@ class TextCache:
         """`text` with characters the font has no glyph for replaced by ASCII stand-ins."""
         if all(ord(ch) < 128 for ch in text):
             return text
-        out = []
-        for ch, m in zip(text, font.metrics(text)):
-            out.append(FALLBACKS.get(ch, "?") if m is None else ch)
-        return "".join(out)
+        return "".join(FALLBACKS.get(ch, "?") if ord(ch) >= 128 and missing(font, ch) else ch for ch in text)
 
     def line(self, text: str, px: int, colour: RGB, mono: bool = False) -> pygame.Surface:
         key = (text, px, colour, mono)
         surf = self._lines.get(key)
         if surf is None:
-            font = self.font(px, mono)
+            font = self.font(px, mono) if mono else self.font_for(text, px)
             surf = font.render(self.printable(text, font), True, colour)
             self._lines[key] = surf
             while len(self._lines) > self._max:
@@ -76,7 +91,7 @@ class TextCache:
     def wrap(self, text: str, px: int, max_w: float, min_px: int = 12, max_lines: int = 3) -> tuple[list[str], int]:
         """Greedy word wrap to `max_w`; shrinks the font when the words cannot fit in `max_lines`."""
         while True:
-            font = self.font(px)
+            font = self.font_for(text, px)
             lines: list[str] = []
             for para in text.split("\n"):
                 cur = ""

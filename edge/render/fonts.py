@@ -1,0 +1,209 @@
+"""Fonts for text in any language: the configured font, a Noto font for scripts it lacks, and
+right-to-left shaping for Arabic and Hebrew.
+
+pygame's bundled font has Latin only, so a Korean title would be drawn as boxes; the exhibitor names
+a font (file or family) or we find an installed Noto font for the script (setup.sh installs
+fonts-noto-cjk and fonts-noto-core from apt). Arabic needs more than glyphs: letters join
+(HarfBuzz shaping) and run right to left. pygame 2.6 exposes the script (Font.set_script) but not
+the direction, so both are set through SDL_ttf's own global defaults (TTF_SetScript,
+TTF_SetDirection, in SDL_ttf >= 2.0.18), which it reads each time it shapes a line. Without them
+(an SDL_ttf built without HarfBuzz) Arabic shows separate letters left to right, and we log that once.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+import pygame
+
+log = logging.getLogger(__name__)
+
+# scripts that need a font of their own, with the installed families tried for each (Debian/Pi OS apt)
+FALLBACK_FAMILIES: dict[str, tuple[str, ...]] = {
+    "Hang": ("Noto Sans CJK KR", "NanumGothic", "Noto Serif CJK KR"),
+    "Jpan": ("Noto Sans CJK JP", "Noto Serif CJK JP"),
+    "Hani": ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC"),
+    "Arab": ("Noto Sans Arabic", "Noto Naskh Arabic", "Noto Kufi Arabic"),
+    "Hebr": ("Noto Sans Hebrew", "DejaVu Sans"),
+    "Thai": ("Noto Sans Thai", "Noto Sans Thai UI"),
+    "Deva": ("Noto Sans Devanagari",),
+    "Cyrl": ("DejaVu Sans", "Noto Sans"),
+    "Grek": ("DejaVu Sans", "Noto Sans"),
+}
+RTL = {"Arab", "Hebr"}
+HB_DIRECTION_LTR, HB_DIRECTION_RTL = 4, 5
+# Unicode name prefixes -> ISO 15924 script; enough for titles and hints, not a full script database
+NAME_SCRIPTS = (("HANGUL", "Hang"), ("HIRAGANA", "Jpan"), ("KATAKANA", "Jpan"), ("CJK", "Hani"),
+                ("ARABIC", "Arab"), ("HEBREW", "Hebr"), ("THAI", "Thai"), ("DEVANAGARI", "Deva"),
+                ("CYRILLIC", "Cyrl"), ("GREEK", "Grek"))
+
+
+def script_of(text: str) -> str | None:
+    """The first non-Latin script in `text` (Japanese wins over Han when kana appear); None for Latin."""
+    found: list[str] = []
+    for ch in text:
+        if ord(ch) < 0x250 or not ch.strip():
+            continue
+        name = unicodedata.name(ch, "")
+        script = next((s for prefix, s in NAME_SCRIPTS if name.startswith(prefix)), None)
+        if script and script not in found:
+            found.append(script)
+    if "Jpan" in found:
+        return "Jpan"
+    return found[0] if found else None
+
+
+def resolve(spec: str) -> str | None:
+    """A font file path, or an installed family name ('Noto Sans CJK KR'), to a file; None if neither."""
+    if not spec:
+        return None
+    p = Path(spec).expanduser()
+    if p.is_file():
+        return str(p)
+    if "/" in spec:
+        return None
+    try:
+        return pygame.font.match_font(spec.replace(" ", "").lower())
+    except Exception:  # match_font shells out to fc-list; absent on minimal images
+        log.debug("font lookup failed", exc_info=True)
+        return None
+
+
+@lru_cache(maxsize=16)
+def fallback_for(script: str) -> str | None:
+    """An installed font for `script`, or None."""
+    for family in FALLBACK_FAMILIES.get(script, ()):
+        path = resolve(family)
+        if path:
+            return path
+    return None
+
+
+@lru_cache(maxsize=1)
+def _ttf() -> ctypes.CDLL | None:
+    """The SDL_ttf library pygame itself loaded (the PyPI wheel's bundled copy or the system's)."""
+    if not pygame.font.get_init():
+        pygame.font.init()
+    candidates = []
+    try:
+        with open("/proc/self/maps") as fh:
+            candidates = sorted({line.split()[-1] for line in fh if "SDL2_ttf" in line and "/" in line})
+    except OSError:
+        pass
+    candidates.append(ctypes.util.find_library("SDL2_ttf") or "libSDL2_ttf-2.0.so.0")
+    for name in candidates:
+        try:
+            lib = ctypes.CDLL(name)
+            lib.TTF_SetScript.argtypes = lib.TTF_SetDirection.argtypes = [ctypes.c_int]
+            return lib
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def _tag(script: str) -> int:
+    a, b, c, d = (ord(ch) for ch in script)
+    return (a << 24) | (b << 16) | (c << 8) | d
+
+
+_warned: set[str] = set()
+
+
+class ShapedFont:
+    """A font whose text is shaped for one script and, for Arabic and Hebrew, laid out right to left.
+
+    SDL_ttf reads its global script and direction when it shapes (each render or size call), not when
+    the font is opened, so they are set around every call and put back after; all drawing happens
+    on the frame-loop thread."""
+
+    def __init__(self, font: pygame.font.Font, lib: ctypes.CDLL, script: str):
+        self._font, self._lib = font, lib
+        self._tag = _tag(script)
+        self._dir = HB_DIRECTION_RTL if script in RTL else HB_DIRECTION_LTR
+
+    def _call(self, fn, *args, **kwargs):
+        self._lib.TTF_SetScript(self._tag)
+        self._lib.TTF_SetDirection(self._dir)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self._lib.TTF_SetScript(_tag("Zzzz"))  # "unknown": other fonts guess per text again
+            self._lib.TTF_SetDirection(HB_DIRECTION_LTR)
+
+    def render(self, *args, **kwargs) -> pygame.Surface:
+        return self._call(self._font.render, *args, **kwargs)
+
+    def size(self, text: str) -> tuple[int, int]:
+        return self._call(self._font.size, text)
+
+    def metrics(self, text: str) -> list:
+        return self._call(self._font.metrics, text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._font, name)
+
+
+def open_font(path: str | None, px: int, script: str | None = None) -> pygame.font.Font:
+    """`path` (None = pygame's bundled font) at `px`, shaped for `script` (right to left for RTL)."""
+    if not pygame.font.get_init():
+        pygame.font.init()
+    try:
+        font = pygame.font.Font(path, px)
+    except (OSError, pygame.error):  # a broken font file: the bundled one always works
+        log.warning("font %s cannot be opened; using the built-in font", path)
+        font = pygame.font.Font(None, px)
+    if not script:
+        return font
+    if hasattr(font, "set_script"):
+        try:
+            font.set_script(script)
+        except Exception:  # SDL_ttf without HarfBuzz
+            log.debug("set_script(%s) failed", script, exc_info=True)
+    lib = _ttf()
+    if lib is not None and lib.TTF_SetScript(_tag(script)) == 0:
+        lib.TTF_SetScript(_tag("Zzzz"))
+        return ShapedFont(font, lib, script)  # type: ignore[return-value]
+    if script in RTL and script not in _warned:
+        _warned.add(script)
+        log.warning("this SDL_ttf cannot shape %s text right to left; it shows as separate letters", script)
+    return font
+
+
+NOTDEF = "\U0010fffd"  # a private-use code point no font draws: whatever it shows is the "missing" box
+_notdef: dict[pygame.font.Font, tuple[tuple[int, int], bytes]] = {}
+_missing: dict[tuple[pygame.font.Font, str], bool] = {}
+
+
+def missing(font: pygame.font.Font, ch: str) -> bool:
+    """True when `font` has no glyph for `ch`. SDL_ttf >= 2.20 reports metrics for a missing glyph
+    (those of the box it draws), so the glyph is compared with the font's own box."""
+    if not ch.strip():
+        return False
+    known = _missing.get((font, ch))
+    if known is None:
+        if len(_missing) > 4096:
+            _missing.clear()
+        known = _missing[(font, ch)] = _is_missing(font, ch)
+    return known
+
+
+def _is_missing(font: pygame.font.Font, ch: str) -> bool:
+    if font.metrics(ch)[0] is None:
+        return True
+    box = _notdef.get(font)
+    if box is None:
+        if len(_notdef) > 64:
+            _notdef.clear()
+        s = font.render(NOTDEF, False, (255, 255, 255), (0, 0, 0))
+        box = _notdef[font] = (s.get_size(), pygame.image.tobytes(s, "RGB"))
+    if font.size(ch) != box[0]:
+        return False
+    return pygame.image.tobytes(font.render(ch, False, (255, 255, 255), (0, 0, 0)), "RGB") == box[1]
+
+
+def has_glyphs(font: pygame.font.Font, text: str) -> bool:
+    return not any(missing(font, ch) for ch in set(text))
