@@ -27,7 +27,7 @@ import pygame
 
 from edge.render import layout
 from edge.render.emoticon import CACHE, Style
-from edge.render.look import Look
+from edge.render.look import Look as ExhibitorLook
 from edge.render.params import FaceParams, expression_params, with_motion
 from edge.render.text import TextCache
 from edge.state import EmoticonState, FaceView, Scene
@@ -178,10 +178,10 @@ class _Anim:
 class Renderer:
     """Draws a `Scene` at a fixed logical screen size; keep one per display size."""
 
-    def __init__(self, size: tuple[int, int], pip: bool = False, look: Look | None = None):
+    def __init__(self, size: tuple[int, int], pip: bool = False, look: ExhibitorLook | None = None):
         self.size = (int(size[0]), int(size[1]))
         self.pip = pip
-        self.look = look or Look()  # the exhibitor's background, logo, attract texts and font
+        self.look = look or ExhibitorLook()  # the exhibitor's background, logo, attract texts and font
         self._screen = pygame.Surface(self.size)
         self._background = self.look.background(self.size)
         self._text = TextCache(font_path=self.look.font_path)
