@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from edge.atomic import write_atomic
+
 log = logging.getLogger(__name__)
 
 FILE_NAME = "visitors.json"
@@ -69,25 +71,6 @@ def default_dir() -> Path:
 
 def stats_path(folder: str) -> Path:
     return (Path(folder) if folder else default_dir()) / FILE_NAME
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash at any point leaves the old or the new file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # the rename itself must reach the disk before we call it written
-    finally:
-        os.close(fd)
 
 
 class StatsFileError(Exception):

@@ -64,15 +64,15 @@ class Look:
                    load_image(cfg.background_image, "look.background_image") if cfg.background_image else None,
                    load_image(cfg.logo, "look.logo") if cfg.logo else None)
 
-    def background(self, size: tuple[int, int]) -> pygame.Surface:
+    def background(self, size: tuple[int, int], logo: bool = True) -> pygame.Surface:
         """The screen's background at `size`: picture or gradient, then the logo in the top-left corner."""
         W, H = size
         background = pygame.Surface((W, H))  # the screen's own format: no conversion per frame
         background.blit(self._cover(self.image, size) if self.image is not None else self._gradient(size), (0, 0))
-        logo = self.logo_at(int(min(W, H) * LOGO_FRACTION), W // 3)
-        if logo is not None:
+        mark = self.logo_at(int(min(W, H) * LOGO_FRACTION), W // 3) if logo else None
+        if mark is not None:
             m = int(min(W, H) * 0.03)
-            background.blit(logo, (m, m))
+            background.blit(mark, (m, m))
         return background
 
     def logo_at(self, max_h: int, max_w: int) -> pygame.Surface | None:
