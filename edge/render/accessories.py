@@ -36,12 +36,12 @@ def draw_mask(pen: Pen, p: FaceParams) -> None:
     pen.poly(outline, pal.MASK_FILL)
     # the mouth underneath shows through: an open mouth as a soft hollow, a smile or frown bends
     # the pleats - so happy / sad / surprise still read with a mask on
-    w, base, h = mouth_geometry(p)
+    x0, w, base, h = mouth_geometry(p)
     if max(h(s) for s in (-0.5, 0.0, 0.5)) > 0.04:
         up = clamp(p.mouth_upper, 0, 1)
         ss = [-1 + 2 * i / 24 for i in range(25)]
-        hollow = [(s * w * 0.95, base(s) - h(s) * up * 0.9) for s in ss]
-        hollow += [(s * w * 0.95, base(s) + h(s) * (1 - up) * 0.9) for s in reversed(ss)]
+        hollow = [(x0 + s * w * 0.95, base(s) - h(s) * up * 0.9) for s in ss]
+        hollow += [(x0 + s * w * 0.95, base(s) + h(s) * (1 - up) * 0.9) for s in reversed(ss)]
         pen.poly(hollow, mix(pal.MASK_FILL, pal.MASK_PLEAT, 0.55))
     bend = 0.07 * clamp(p.mouth_curve, -1, 1)
     for y0 in (0.33, 0.47, 0.61):

@@ -72,6 +72,7 @@ def build_emoticon(params: FaceParams, style: Style, size: int, draft: bool = Fa
     pen = Pen(surf, radius, params, line_boost=clamp((100 / size) ** 0.45, 1.0, 1.6), line_pad=1.0 if draft else 0.0)
 
     feat.draw_blush(pen, params, tone)
+    feat.draw_cheek_puff(pen, params, tone)
     if not style.mask:
         feat.draw_nose(pen, params, tone)
         feat.draw_mouth(pen, params, tone)

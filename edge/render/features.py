@@ -27,6 +27,19 @@ def draw_blush(pen: Pen, p: FaceParams, tone: pal.TonePalette) -> None:
         pen.poly(ellipse(sgn * 0.58, 0.2, 0.15, 0.09), colour)
 
 
+def draw_cheek_puff(pen: Pen, p: FaceParams, tone: pal.TonePalette) -> None:
+    """Blown-out cheeks: a lit bulge on each side of the mouth with a shaded outer rim."""
+    puff = clamp(p.cheek_puff, 0, 1)
+    if puff <= 0.05:
+        return
+    rx, ry = 0.12 + 0.1 * puff, 0.1 + 0.08 * puff
+    for sgn in (-1, 1):
+        cx, cy = sgn * (0.5 + 0.04 * puff), 0.36
+        pen.poly(ellipse(cx, cy, rx, ry), mix(tone.fill, (255, 255, 255), 0.18 * puff))
+        arc = [(cx + sgn * rx * math.cos(a), cy + ry * math.sin(a)) for a in (-0.9 + 0.15 * i for i in range(13))]
+        pen.stroke(arc, 0.02 + 0.01 * puff, tone.shade)
+
+
 def draw_nose(pen: Pen, p: FaceParams, tone: pal.TonePalette) -> None:
     wr = clamp(p.nose_wrinkle, 0, 1)
     ny = 0.135 - 0.03 * wr
@@ -40,7 +53,10 @@ def draw_nose(pen: Pen, p: FaceParams, tone: pal.TonePalette) -> None:
 
 
 def mouth_geometry(p: FaceParams):
-    w = 0.30 * p.mouth_width
+    """(x0, w, base, h): the mouth's centre x and half-width, its lip line base(s) and opening h(s)
+    over s in -1..1 from the viewer's left corner to the right."""
+    w = 0.30 * p.mouth_width * (1 - 0.5 * clamp(p.mouth_pucker, 0, 1))
+    x0 = 0.2 * clamp(p.mouth_shift, -1, 1)
     c = p.mouth_curve
     corner = MOUTH_Y - 0.06 * c
     H = 0.42 * max(0.0, p.mouth_open)
@@ -55,17 +71,24 @@ def mouth_geometry(p: FaceParams):
         sw = clamp(1 + side * s, 0, 2) / (1 + abs(side))
         return H * prof * sw
 
-    return w, base, h
+    return x0, w, base, h
 
 
 def draw_mouth(pen: Pen, p: FaceParams, tone: pal.TonePalette) -> None:
-    w, base, h = mouth_geometry(p)
+    x0, w, base, h = mouth_geometry(p)
     n = 30
     ss = [-1 + 2 * i / n for i in range(n + 1)]
     hs = [h(s) for s in ss]
     line_w = 0.05 * p.mouth_weight
+    pucker = clamp(p.mouth_pucker, 0, 1)
+    if max(hs) < 0.025 and pucker > 0.3:  # a kiss: a small rounded bud of lips with a crease
+        bud = ellipse(x0, base(0.0), w * 1.05, 0.045 + 0.035 * pucker, 28)
+        pen.poly(bud, mix(tone.feature, pal.MOUTH, 0.5))
+        pen.stroke(bud, 0.03, tone.feature, closed=True)
+        pen.stroke([(x0 - 0.5 * w, base(0.0)), (x0 + 0.5 * w, base(0.0))], 0.02, tone.feature)
+        return
     if max(hs) < 0.025:
-        pen.stroke([(s * w, base(s)) for s in ss], line_w, tone.feature)
+        pen.stroke([(x0 + s * w, base(s)) for s in ss], line_w, tone.feature)
         return
     up = clamp(p.mouth_upper, 0, 1)
 
@@ -75,7 +98,7 @@ def draw_mouth(pen: Pen, p: FaceParams, tone: pal.TonePalette) -> None:
     def bot(s: float) -> float:
         return base(s) + h(s) * (1 - up)
 
-    outline = [(s * w, top(s)) for s in ss] + [(s * w, bot(s)) for s in reversed(ss)]
+    outline = [(x0 + s * w, top(s)) for s in ss] + [(x0 + s * w, bot(s)) for s in reversed(ss)]
     pen.poly(outline, pal.MOUTH)
     # tongue first, teeth over it: both are spans in s clipped to the opening
     if p.tongue > 0.05:
@@ -85,21 +108,21 @@ def draw_mouth(pen: Pen, p: FaceParams, tone: pal.TonePalette) -> None:
             k = max(0.0, 1 - (s / 0.62) ** 2)
             return max(top(s) + h(s) * 0.35, bot(s) - th * math.sqrt(k)) if k > 0 else bot(s)
 
-        pen.poly([(s * w, y) for s, y in span(-0.62, 0.62, t_top, bot)], pal.TONGUE)
+        pen.poly([(x0 + s * w, y) for s, y in span(-0.62, 0.62, t_top, bot)], pal.TONGUE)
     both = p.teeth_upper > 0.05 and p.teeth_lower > 0.05
     if p.teeth_upper > 0.05:
         tu = 0.085 * p.teeth_upper
         frac = 0.42 if both else 0.75
-        pen.poly([(s * w, y) for s, y in span(-1, 1, top, lambda s: min(top(s) + tu, top(s) + h(s) * frac))],
+        pen.poly([(x0 + s * w, y) for s, y in span(-1, 1, top, lambda s: min(top(s) + tu, top(s) + h(s) * frac))],
                  pal.TEETH)
     if p.teeth_lower > 0.05:
         tl = 0.07 * p.teeth_lower
         frac = 0.42 if both else 0.6
-        pen.poly([(s * w, y) for s, y in span(-1, 1, lambda s: max(bot(s) - tl, bot(s) - h(s) * frac), bot)],
+        pen.poly([(x0 + s * w, y) for s, y in span(-1, 1, lambda s: max(bot(s) - tl, bot(s) - h(s) * frac), bot)],
                  pal.TEETH)
     if both:  # a few tooth gaps make a clenched grimace read as teeth, not as a white bar
         for s in (-0.5, 0.0, 0.5):
-            pen.stroke([(s * w, top(s) + 0.01), (s * w, bot(s) - 0.01)], 0.012, mix(pal.TEETH, pal.MOUTH, 0.35))
+            pen.stroke([(x0 + s * w, top(s) + 0.01), (x0 + s * w, bot(s) - 0.01)], 0.012, mix(pal.TEETH, pal.MOUTH, 0.35))
     pen.stroke(outline, 0.032 * p.mouth_weight, tone.feature, closed=True)
 
 
@@ -112,7 +135,8 @@ def eye_regions(p: FaceParams, sgn: int, opening: float):
     rx = 0.125 if white else 0.085
     ry = (0.13 if white else 0.135) * opening
     e_top, e_bot = ellipse_curves(cx, cy, rx, ry)
-    lu, tilt, ll = clamp(p.lid_upper, 0, 1), p.lid_tilt, clamp(p.lid_lower, 0, 1)
+    squint = p.squint_l if sgn < 0 else p.squint_r
+    lu, tilt, ll = clamp(p.lid_upper, 0, 1), p.lid_tilt, clamp(p.lid_lower + squint, 0, 1)
 
     def top(x: float) -> float:
         t = e_top(x)
@@ -167,9 +191,10 @@ def draw_eyes(pen: Pen, p: FaceParams, tone: pal.TonePalette) -> None:
 
 def draw_brows(pen: Pen, p: FaceParams, tone: pal.TonePalette) -> None:
     for sgn in (-1, 1):
-        yc = -0.43 - 0.1 * p.brow_raise - sgn * 0.08 * p.brow_asym
+        own, outer_up = (p.brow_l, p.brow_outer_l) if sgn < 0 else (p.brow_r, p.brow_outer_r)
+        yc = -0.43 - 0.1 * (p.brow_raise + own) - sgn * 0.08 * p.brow_asym
         inner = (sgn * (0.2 - 0.07 * p.brow_squeeze), yc - 0.075 * p.brow_tilt)
-        outer = (sgn * (0.5 - 0.02 * p.brow_squeeze), yc + 0.045 * p.brow_tilt)
+        outer = (sgn * (0.5 - 0.02 * p.brow_squeeze), yc + 0.045 * p.brow_tilt - 0.09 * clamp(outer_up, 0, 1))
         pts, widths = [], []
         for i in range(13):
             t = i / 12
