@@ -212,3 +212,42 @@ def _detect_tiles(detector: BlazeFaceDetector, image_bgr: np.ndarray, min_score:
     found.sort(key=lambda f: -f.area)
     return found
 
+
+
+def tile_windows(width: int, height: int, nx: int, ny: int, overlap: float = 0.25) -> list[tuple[int, int, int, int]]:
+    """(x, y, w, h) of nx x ny overlapping tiles covering the frame, each overlap x its size shared."""
+    tw, th = int(width / (nx - (nx - 1) * overlap)), int(height / (ny - (ny - 1) * overlap))
+    return [(int(round(ix * (width - tw) / max(1, nx - 1))), int(round(iy * (height - th) / max(1, ny - 1))), tw, th)
+            for iy in range(ny) for ix in range(nx)]
+
+
+class TiledDetector:
+    """Faces from near and far: the whole frame, plus one tile of a 3x2 grid per call, in turn.
+
+    At a booth people stand one to three metres away; a face 40-50 px wide in a 640x480 frame is
+    too small for the short-range model on the whole frame (it sees it at 8-10 px), but on a tile it
+    is twice as large. Each call adds one tile, so a call costs two detector runs, not seven; a far
+    face is found within one round of calls, and the tracker follows it from there.
+    """
+
+    def __init__(self, detector: BlazeFaceDetector, grid: tuple[int, int] = (3, 2)):
+        self.detector = detector
+        self.grid = grid
+        self._next = 0
+        self.min_score = detector.min_score
+
+    def detect(self, frame_bgr: np.ndarray, every_tile: bool = False) -> list[Face]:
+        """every_tile: all tiles at once (a still photo, or a frame that must not miss anybody)."""
+        h, w = frame_bgr.shape[:2]
+        found = list(self.detector.detect(frame_bgr))
+        windows = tile_windows(w, h, *self.grid)
+        picked = windows if every_tile else [windows[self._next % len(windows)]]
+        self._next += 1
+        for ox, oy, tw, th in picked:
+            for f in self.detector.detect(frame_bgr[oy:oy + th, ox:ox + tw]):
+                f.box[:2] += (ox, oy)
+                f.keypoints += (ox, oy)
+                if all(box_iou(f.box, g.box) < NMS_IOU for g in found):
+                    found.append(f)
+        found.sort(key=lambda f: -f.area)
+        return found
