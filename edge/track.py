@@ -45,6 +45,7 @@ class Tracked:
     """One person's face this frame: where it is, its mesh (None where the mesh did not run), and how
     many frames it has been followed (a new face is classified at once)."""
 
+    track_id: int
     face: Face
     landmarks: Landmarks | None
     age: int = 0
@@ -67,6 +68,7 @@ class FaceTracker:
         self._since_detect = self.detect_every  # the first frame detects
         self.detections = 0
         self.frames = 0
+        self._next_id = 1
 
     def update(self, frame_bgr: np.ndarray) -> list[Tracked]:
         self.frames += 1
@@ -81,9 +83,9 @@ class FaceTracker:
             lm = self.mesh(frame_bgr, t.face)
             if lm is None:
                 if t.detected:  # the detector sees a face the mesh rejects: keep it, without motion
-                    alive.append(Tracked(t.face, None, t.age + 1, True))
+                    alive.append(Tracked(t.track_id, t.face, None, t.age + 1, True))
                 continue
-            alive.append(Tracked(face_from_mesh(lm.points, lm.score), lm, t.age + 1, t.detected))
+            alive.append(Tracked(t.track_id, face_from_mesh(lm.points, lm.score), lm, t.age + 1, t.detected))
         lost = len(alive) < len(self.tracks)
         self.tracks = self._dedupe(alive)
         if lost:
@@ -101,7 +103,8 @@ class FaceTracker:
             if best is not None and box_iou(best.face.box, face.box) >= 0.3:
                 best.detected = True
                 continue
-            self.tracks.append(Tracked(face, None, 0, True))
+            self.tracks.append(Tracked(self._next_id, face, None, 0, True))
+            self._next_id += 1
         self.tracks = self.tracks[: self.max_faces]
 
     @staticmethod
