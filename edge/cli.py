@@ -43,10 +43,11 @@ def build_classifiers(cfg: Config, threads: int | None = None):
 
 
 def build_mesh(cfg: Config, threads: int | None = None):
-    """The face mesh for live motion; None when motion is off, or (auto) when the model is missing."""
+    """The face mesh, for live motion and for following faces between detections; None when neither
+    is on, or (motion auto) when the model is missing."""
     from edge.landmarks import FaceMesh
 
-    if cfg.motion.mode == "off":
+    if cfg.motion.mode == "off" and cfg.detector.track_every <= 1:
         return None
     try:
         return FaceMesh(threads or cfg.motion.threads)

@@ -10,6 +10,7 @@ What did not run this frame is carried by the smoother, which already expects ga
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,28 +67,46 @@ class Perception:
 
     def __init__(self, detector, classifiers: ClassifierSet, mesh: FaceMesh | None = None,
                  blendshapes: Blendshapes | None = None, far_detector=None, max_faces: int = 4,
-                 detect_every: int = 6):
+                 detect_every: int = 6, track: bool = True):
         self.detector = detector  # .detect(frame) -> faces; a TiledDetector live
         self.classifiers = classifiers
         self.mesh = mesh
         self.blendshapes = blendshapes if mesh is not None and mesh.points == 478 else None
         self.far_detector = far_detector
         self.max_faces = max_faces
-        self.tracker = FaceTracker(detector.detect, mesh, detect_every, max_faces) if mesh is not None else None
+        self.tracker = FaceTracker(detector.detect, mesh, detect_every, max_faces) if mesh is not None and track else None
         self.schedule = Schedule()
+        self.ms: dict[str, float] = {}  # the last live() call's time per stage (detect, landmarks, crop, classify)
 
     def live(self, frame_bgr: np.ndarray, now: float) -> list[Percept]:
         """This frame's faces, largest first; models run per their schedule."""
-        if self.tracker is None:  # no mesh: detection every frame, every model every frame
+        self.ms = {"detect": 0.0, "landmarks": 0.0, "crop": 0.0, "classify": 0.0}
+        if self.tracker is None:  # detection every frame, every model every frame, the mesh if any
+            t0 = time.perf_counter()
             faces = self.detector.detect(frame_bgr)[: self.max_faces]
-            return self._classify(frame_bgr, [Percept(0, f) for f in faces], None)
+            self.ms["detect"] = (time.perf_counter() - t0) * 1000
+            percepts = self._classify(frame_bgr, [Percept(-1, f) for f in faces], None)
+            t0 = time.perf_counter()
+            if self.mesh is not None:
+                for p in percepts:
+                    p.landmarks = self.mesh(frame_bgr, p.face)
+                self._signals(frame_bgr, percepts)
+            self.ms["landmarks"] = (time.perf_counter() - t0) * 1000
+            return percepts
         tracked = self.tracker.update(frame_bgr)
+        self.ms.update(self.tracker.ms)
         percepts = [Percept(t.track_id, t.face, landmarks=t.landmarks) for t in tracked]
         due = self.schedule.due([p.track_id for p in percepts], now)
         self.schedule.forget({p.track_id for p in percepts})
         self._classify(frame_bgr, percepts, due)
+        t0 = time.perf_counter()
         self._signals(frame_bgr, percepts)
+        self.ms["landmarks"] += (time.perf_counter() - t0) * 1000
         return percepts
+
+    @property
+    def tracking(self) -> bool:
+        return self.tracker is not None
 
     def still(self, image_bgr: np.ndarray) -> tuple[list[Percept], str]:
         """A photo: the still-photo detector retries, every model, the mesh once per face."""
@@ -107,11 +126,21 @@ class Perception:
                   fresh: bool = False) -> list[Percept]:
         if not percepts:
             return percepts
+        t0 = time.perf_counter()
         self.classifiers.begin_frame(frame_bgr, [p.face for p in percepts], fresh)
+        crop_s = classify_s = 0.0
         for p in percepts:
             models = None if due is None else due[p.track_id]
             if models is None or models:
-                p.probs = self.classifiers.classify(self.classifiers.crops(frame_bgr, p.face, models), models)
+                t1 = time.perf_counter()
+                crops = self.classifiers.crops(frame_bgr, p.face, models)
+                t2 = time.perf_counter()
+                p.probs = self.classifiers.classify(crops, models)
+                crop_s += t2 - t1
+                classify_s += time.perf_counter() - t2
+        begin_s = time.perf_counter() - t0 - crop_s - classify_s
+        self.ms["crop"] = self.ms.get("crop", 0.0) + (begin_s + crop_s) * 1000
+        self.ms["classify"] = self.ms.get("classify", 0.0) + classify_s * 1000
         return percepts
 
     def _signals(self, frame_bgr: np.ndarray, percepts: list[Percept]) -> None:

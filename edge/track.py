@@ -9,6 +9,7 @@ model sees what it was made for, and the region the mesh reads on the next frame
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,15 +70,18 @@ class FaceTracker:
         self.detections = 0
         self.frames = 0
         self._next_id = 1
+        self.ms = {"detect": 0.0, "landmarks": 0.0}  # the last update's time in each, for the stage table
 
     def update(self, frame_bgr: np.ndarray) -> list[Tracked]:
         self.frames += 1
+        t0 = time.perf_counter()
         due = self._since_detect >= self.detect_every or not self.tracks
         if due:
             self._merge(self.detect(frame_bgr)[: self.max_faces])
             self._since_detect = 0
             self.detections += 1
         self._since_detect += 1
+        t1 = time.perf_counter()
         alive: list[Tracked] = []
         for t in self.tracks:
             lm = self.mesh(frame_bgr, t.face)
@@ -93,6 +97,7 @@ class FaceTracker:
         out = sorted(self.tracks, key=lambda t: -t.face.area)
         for t in self.tracks:
             t.detected = False
+        self.ms = {"detect": (t1 - t0) * 1000, "landmarks": (time.perf_counter() - t1) * 1000}
         return out
 
     def _merge(self, found: list[Face]) -> None:
