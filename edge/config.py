@@ -40,8 +40,8 @@ class DetectorConfig:
     threads: int = key(2, "interpreter threads for the detector", lo=1, hi=8)
     track_every: int = key(6, "with the face mesh, faces are followed by their mesh and the detector runs every this "
                               "many frames (and at once when a face is lost); 1 = detect every frame", lo=1, hi=60)
-    far: bool = key(True, "while tracking, the detector also looks at one tile of a 3x2 grid per run, in turn, "
-                          "to find faces 40-60 px wide (1.5-2 m from a Pi camera)")
+    far: bool = key(True, "while tracking, the detector also looks at two tiles of a 4x3 grid per run, in turn, "
+                          "to find faces 40-60 px wide (1.5-2 m from a Pi camera) within about a second")
 
 
 @dataclass

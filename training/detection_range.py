@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--widths", type=int, nargs="+", default=[40, 50, 60, 80, 100])
     ap.add_argument("--detector", nargs="+", default=["short", "full", "tiled"],
                     help="short, full (BlazeFace on the whole frame) or tiled (short range on the frame and "
-                    "a 3x2 grid of tiles, all tiles: what a face that stays put gets within one round)")
+                    "a 4x3 grid of tiles, all tiles: what a face that stays put gets within one round)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     sources = source_faces(args.data, args.split, args.photos)
