@@ -197,6 +197,22 @@ class ClassifierSet:
             out["skin_tone"] = band_scores(face_crops.skin_ita)
         return out
 
+    def perceive(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False) -> list[dict[str, np.ndarray]]:
+        """One frame's answer for each face, before any smoothing: the white balance for the frame,
+        then crop and classify per face. analyze and the consistency check go through here, so a
+        still photo is judged exactly as the live loop judges one frame (the loop calls the same
+        three steps itself only to time crop and classify apart)."""
+        self.begin_frame(frame_bgr, faces, fresh)
+        return [self.classify(self.crops(frame_bgr, face)) for face in faces]
+
+    def labels(self, probs: dict[str, np.ndarray]) -> dict[str, str]:
+        """head -> the label shown; a frame shape is dropped unless the eyewear is clear glasses,
+        where it means nothing (the emoticon draws no frames)."""
+        out = {head: self.classes(head)[int(np.argmax(p))] for head, p in probs.items()}
+        if out.get("eyewear") != "glasses":
+            out.pop("glasses_shape", None)
+        return out
+
     def classes(self, head: str) -> list[str]:
         if self.skin is not None and head == self.skin.name:
             return self.skin.classes
