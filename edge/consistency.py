@@ -204,11 +204,10 @@ def overall(faces: dict[str, dict]) -> dict:
 
 
 def live_perceiver(detector: BlazeFaceDetector, classifiers: ClassifierSet, max_faces: int) -> Perceive:
-    """What the frame loop does with one frame: the live detector, then ClassifierSet.perceive
-    (fresh: each variant is a scene of its own, with its own light)."""
+    """What the frame loop does with one frame: the live detector, then ClassifierSet.perceive."""
     def perceive(frame: np.ndarray):
         faces = detector.detect(frame)[:max_faces]
-        return [(f.box, p) for f, p in zip(faces, classifiers.perceive(frame, faces, fresh=True))]
+        return [(f.box, p) for f, p in zip(faces, classifiers.perceive(frame, faces))]
     return perceive
 
 
@@ -218,7 +217,7 @@ def analyze_perceiver(detector: BlazeFaceDetector, classifiers: ClassifierSet, m
 
     def perceive(frame: np.ndarray):
         faces = detect_still(detector, frame, far)[0][:max_faces]
-        return [(f.box, p) for f, p in zip(faces, classifiers.perceive(frame, faces, fresh=True))]
+        return [(f.box, p) for f, p in zip(faces, classifiers.perceive(frame, faces))]
     return perceive
 
 
