@@ -51,7 +51,7 @@ class Analyzer:
         faces = faces[: self.max_faces]
         t1 = time.perf_counter()
         results = []
-        for face, probs in zip(faces, self.classifiers.perceive(image_bgr, faces)):
+        for face, probs in zip(faces, self.classifiers.perceive(image_bgr, faces, fresh=True)):
             entry: dict = {
                 "box": [int(round(v)) for v in face.box],
                 "score": round(face.score, 4),

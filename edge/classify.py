@@ -178,11 +178,12 @@ class ClassifierSet:
     def heads(self) -> list[str]:
         return [h.name for c in self.classifiers for h in c.heads] + ([self.skin.name] if self.skin else [])
 
-    def begin_frame(self, frame_bgr: np.ndarray, faces: list[Face]) -> None:
+    def begin_frame(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False) -> None:
         """Per-frame work shared by all faces: the skin tone cuts every face out of the others'
-        surroundings, whose light it is measured under."""
+        surroundings, whose light it is measured under; fresh for still photos, where each
+        picture has its own light."""
         if self.skin is not None:
-            self.skin.begin_frame(frame_bgr, faces)
+            self.skin.begin_frame(frame_bgr, faces, fresh)
 
     def crops(self, frame_bgr: np.ndarray, face: Face) -> FaceCrops:
         return FaceCrops([c.crop(frame_bgr, face) for c in self.classifiers],
@@ -197,12 +198,12 @@ class ClassifierSet:
             out["skin_tone"] = band_scores(face_crops.skin_ita)
         return out
 
-    def perceive(self, frame_bgr: np.ndarray, faces: list[Face]) -> list[dict[str, np.ndarray]]:
+    def perceive(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False) -> list[dict[str, np.ndarray]]:
         """One frame's answer for each face, before any smoothing: the white balance for the frame,
         then crop and classify per face. analyze and the consistency check go through here, so a
         still photo is judged exactly as the live loop judges one frame (the loop calls the same
         three steps itself only to time crop and classify apart)."""
-        self.begin_frame(frame_bgr, faces)
+        self.begin_frame(frame_bgr, faces, fresh)
         return [self.classify(self.crops(frame_bgr, face)) for face in faces]
 
     def labels(self, probs: dict[str, np.ndarray]) -> dict[str, str]:

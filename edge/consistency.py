@@ -204,10 +204,11 @@ def overall(faces: dict[str, dict]) -> dict:
 
 
 def live_perceiver(detector: BlazeFaceDetector, classifiers: ClassifierSet, max_faces: int) -> Perceive:
-    """What the frame loop does with one frame: the live detector, then ClassifierSet.perceive."""
+    """What the frame loop does with one frame: the live detector, then ClassifierSet.perceive
+    (fresh: each variant is a scene of its own, with its own light)."""
     def perceive(frame: np.ndarray):
         faces = detector.detect(frame)[:max_faces]
-        return [(f.box, p) for f, p in zip(faces, classifiers.perceive(frame, faces))]
+        return [(f.box, p) for f, p in zip(faces, classifiers.perceive(frame, faces, fresh=True))]
     return perceive
 
 
@@ -217,7 +218,7 @@ def analyze_perceiver(detector: BlazeFaceDetector, classifiers: ClassifierSet, m
 
     def perceive(frame: np.ndarray):
         faces = detect_still(detector, frame, far)[0][:max_faces]
-        return [(f.box, p) for f, p in zip(faces, classifiers.perceive(frame, faces))]
+        return [(f.box, p) for f, p in zip(faces, classifiers.perceive(frame, faces, fresh=True))]
     return perceive
 
 

@@ -45,7 +45,7 @@ MIN_BACKGROUND = 0.10
 # Skin is measured on the face resampled to a fixed eye distance (area-averaged when shrinking),
 # so a 60 px face and a 300 px face give the median of the same patches at the same smoothing.
 CANON_EYES = 40.0
-CANON_PX = 128
+CANON_PX = 80  # the patches lie within 0.8 eye distances of the eyes
 SATURATED = 250  # a channel this bright was clipped by the camera: its value is a lower bound
 
 
@@ -242,15 +242,35 @@ class SkinToneMeter:
     name = "skin_tone"
     classes = list(SKIN_TONES)
 
+    WB_EVERY = 15  # frames: the light around a person changes over seconds, not frames
+
     def __init__(self) -> None:
         self._boxes: list[np.ndarray] = []
+        self._frames = 0
+        self._light: list[tuple[np.ndarray, np.ndarray, int]] = []  # (box, gains, frame measured)
 
-    def begin_frame(self, frame_bgr: np.ndarray, faces: list[Face]) -> None:
-        """Remember the frame's faces: each is cut out of the others' surroundings."""
+    def begin_frame(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False) -> None:
+        """Remember the frame's faces (each is cut out of the others' surroundings). fresh: an
+        unrelated picture (still photos, the consistency check), whose light says nothing about
+        the last one's."""
         self._boxes = [f.box for f in faces]
+        self._frames += 1
+        if fresh:
+            self._light = []
+        self._light = [e for e in self._light if self._frames - e[2] < self.WB_EVERY]
+
+    def gains(self, frame_bgr: np.ndarray, face: Face) -> np.ndarray:
+        """The white balance around this face, re-measured every WB_EVERY frames for a face that
+        stayed about where it was (the surroundings are the costly part of the measurement)."""
+        box = face.box
+        for old, gains, _ in self._light:
+            if abs(old[0] + old[2] / 2 - box[0] - box[2] / 2) < 0.25 * box[2] and 0.8 < old[2] / box[2] < 1.25:
+                return gains
+        gains = white_balance_gains(frame_bgr, [box], [b for b in self._boxes if b is not box])
+        self._light.append((box.copy(), gains, self._frames))
+        return gains
 
     def measure(self, frame_bgr: np.ndarray, face: Face) -> float | None:
         """The face's ITA in degrees; None if no skin is visible."""
-        others = [b for b in self._boxes if b is not face.box]
-        sample = measure(frame_bgr, face, white_balance_gains(frame_bgr, [face.box], others))
+        sample = measure(frame_bgr, face, self.gains(frame_bgr, face))
         return None if sample is None else sample.ita
