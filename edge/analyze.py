@@ -50,20 +50,18 @@ class Analyzer:
         faces, how = detect_still(self.detector, image_bgr, self.far_detector)
         faces = faces[: self.max_faces]
         t1 = time.perf_counter()
-        self.classifiers.begin_frame(image_bgr, faces, fresh=True)
         results = []
-        for face in faces:
-            probs = self.classifiers.classify(self.classifiers.crops(image_bgr, face))
+        for face, probs in zip(faces, self.classifiers.perceive(image_bgr, faces, fresh=True)):
             entry: dict = {
                 "box": [int(round(v)) for v in face.box],
                 "score": round(face.score, 4),
                 "keypoints": [[int(round(x)), int(round(y))] for x, y in face.keypoints],
             }
+            shown = self.classifiers.labels(probs)
             for head, p in probs.items():
-                pred = Prediction.from_probs(self.classes[head], p)
-                entry[head] = {"label": pred.label, "scores": {k: round(v, 4) for k, v in pred.scores.items()}}
-            if entry.get("eyewear", {}).get("label") != "glasses":
-                entry.pop("glasses_shape", None)  # a frame shape means nothing without clear glasses
+                if head in shown:
+                    pred = Prediction.from_probs(self.classes[head], p)
+                    entry[head] = {"label": pred.label, "scores": {k: round(v, 4) for k, v in pred.scores.items()}}
             results.append(entry)
         t2 = time.perf_counter()
         timings = {"detect": round((t1 - t0) * 1000, 2), "classify": round((t2 - t1) * 1000, 2)}

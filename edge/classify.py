@@ -185,9 +185,10 @@ class ClassifierSet:
         return [h.name for c in self.classifiers for h in c.heads] + ([self.skin.name] if self.skin else [])
 
     def begin_frame(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False) -> None:
-        """Per-frame work shared by all faces (the white balance the skin tone is measured under);
-        fresh for still photos, where each picture has its own light."""
-        if self.skin is not None and faces:
+        """Per-frame work shared by all faces: the skin tone cuts every face out of the others'
+        surroundings, whose light it is measured under; fresh for still photos, where each
+        picture has its own light."""
+        if self.skin is not None:
             self.skin.begin_frame(frame_bgr, faces, fresh)
 
     def crops(self, frame_bgr: np.ndarray, face: Face, models: set[str] | None = None) -> FaceCrops:
@@ -206,6 +207,22 @@ class ClassifierSet:
                 out.update(c.probabilities(crop))
         if face_crops.skin_ita is not None:
             out["skin_tone"] = band_scores(face_crops.skin_ita)
+        return out
+
+    def perceive(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False) -> list[dict[str, np.ndarray]]:
+        """One frame's answer for each face, before any smoothing: the white balance for the frame,
+        then crop and classify per face. analyze and the consistency check go through here, so a
+        still photo is judged exactly as the live loop judges one frame (the loop calls the same
+        three steps itself only to time crop and classify apart)."""
+        self.begin_frame(frame_bgr, faces, fresh)
+        return [self.classify(self.crops(frame_bgr, face)) for face in faces]
+
+    def labels(self, probs: dict[str, np.ndarray]) -> dict[str, str]:
+        """head -> the label shown; a frame shape is dropped unless the eyewear is clear glasses,
+        where it means nothing (the emoticon draws no frames)."""
+        out = {head: self.classes(head)[int(np.argmax(p))] for head, p in probs.items()}
+        if out.get("eyewear") != "glasses":
+            out.pop("glasses_shape", None)
         return out
 
     def classes(self, head: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""emoticon-mirror: run | analyze | bench | doctor | gallery | config-example.
+"""emoticon-mirror: run | analyze | consistency | bench | doctor | gallery | config-example.
 
 Every expected failure (bad config, missing model, no camera, unreadable file) ends as one line on
 stderr and a non-zero exit; --debug adds the traceback for whoever is fixing it.
@@ -129,6 +129,22 @@ def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
     return EXIT_ERROR if failed else 0
 
 
+def cmd_consistency(args: argparse.Namespace, cfg: Config) -> int:
+    from edge import consistency as cons
+
+    detector, classifiers = build_detector(cfg), build_classifiers(cfg)
+    make = cons.analyze_perceiver if args.path == "analyze" else cons.live_perceiver
+    grid = cons.Grid(sizes=tuple(args.sizes), positions=args.positions, seed=args.seed)
+    faces, errors = cons.check_images(args.paths, detector, classifiers,
+                                      make(detector, classifiers, cfg.detector.max_faces), grid)
+    for e in errors:
+        print(f"error: {e}", file=sys.stderr)
+    if faces:
+        total = cons.overall(faces)
+        print(json.dumps({"faces": faces, "overall": total}) if args.json else cons.format_table(faces, total))
+    return EXIT_ERROR if errors else 0
+
+
 def cmd_bench(args: argparse.Namespace, cfg: Config) -> int:
     from edge.bench import format_table, run_bench, run_soak
 
@@ -180,6 +196,16 @@ def parser() -> argparse.ArgumentParser:
     an.add_argument("--emoticon-out", help="write one emoticon PNG per face here")
     an.add_argument("--emoticon-size", type=int, default=256, help=argparse.SUPPRESS)
     an.set_defaults(func=cmd_analyze)
+
+    co = sub.add_parser("consistency", help="same face at other places, sizes, light, mirrored: same labels?")
+    co.add_argument("paths", nargs="+", metavar="PATH", help="face photos (files or folders)")
+    co.add_argument("--json", action="store_true", help="one JSON object: per face and overall")
+    co.add_argument("--path", choices=("live", "analyze"), default="live",
+                    help="the frame loop's one-frame path (default) or analyze's, with its retries")
+    co.add_argument("--sizes", type=int, nargs="+", default=[60, 90, 130, 190, 300], help="face widths, px")
+    co.add_argument("--positions", type=int, default=3, help="random places per size")
+    co.add_argument("--seed", type=int, default=0)
+    co.set_defaults(func=cmd_consistency)
 
     be = sub.add_parser("bench", help="per-stage latency and loop fps")
     be.add_argument("--json", action="store_true")
