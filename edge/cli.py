@@ -99,8 +99,12 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
     from edge.analyze import Analyzer, expand
 
-    analyzer = Analyzer(build_detector(cfg), build_classifiers(cfg), cfg.detector.max_faces,
-                        None if cfg.render.tone == "auto" else cfg.render.tone, build_mesh(cfg))
+    from edge.detect import BlazeFaceDetector
+    from edge.perceive import Perception
+
+    perception = Perception(build_detector(cfg), build_classifiers(cfg), build_mesh(cfg),
+                            far_detector=BlazeFaceDetector("full", 1), max_faces=cfg.detector.max_faces)
+    analyzer = Analyzer(perception, None if cfg.render.tone == "auto" else cfg.render.tone)
     out_dir = Path(args.emoticon_out) if args.emoticon_out else None
     if out_dir:
         import pygame

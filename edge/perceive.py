@@ -112,7 +112,8 @@ class Perception:
         """A photo: the still-photo detector retries, every model, the mesh once per face."""
         faces, how = detect_still(self._plain_detector(), image_bgr, self.far_detector)
         percepts = [Percept(i, f) for i, f in enumerate(faces[: self.max_faces])]
-        self._classify(image_bgr, percepts, None, fresh=True)
+        for p, probs in zip(percepts, self.classifiers.perceive(image_bgr, [p.face for p in percepts], fresh=True)):
+            p.probs = probs
         if self.mesh is not None:
             for p in percepts:
                 p.landmarks = self.mesh(image_bgr, p.face)

@@ -50,7 +50,6 @@ class Tracked:
     face: Face
     landmarks: Landmarks | None
     age: int = 0
-    detected: bool = False  # this frame's box came from the detector, not the mesh
 
 
 class FaceTracker:
@@ -85,18 +84,14 @@ class FaceTracker:
         alive: list[Tracked] = []
         for t in self.tracks:
             lm = self.mesh(frame_bgr, t.face)
-            if lm is None:
-                if t.detected:  # the detector sees a face the mesh rejects: keep it, without motion
-                    alive.append(Tracked(t.track_id, t.face, None, t.age + 1, True))
+            if lm is None:  # gone, or (a new detection, often on a tile) never a face: the mesh vetoes
                 continue
-            alive.append(Tracked(t.track_id, face_from_mesh(lm.points, lm.score), lm, t.age + 1, t.detected))
-        lost = len(alive) < len(self.tracks)
+            alive.append(Tracked(t.track_id, face_from_mesh(lm.points, lm.score), lm, t.age + 1))
+        lost = any(t.age > 0 for t in self.tracks if t.track_id not in {a.track_id for a in alive})
         self.tracks = self._dedupe(alive)
         if lost:
             self._since_detect = self.detect_every  # somebody left or turned away: look again next frame
         out = sorted(self.tracks, key=lambda t: -t.face.area)
-        for t in self.tracks:
-            t.detected = False
         self.ms = {"detect": (t1 - t0) * 1000, "landmarks": (time.perf_counter() - t1) * 1000}
         return out
 
@@ -106,9 +101,8 @@ class FaceTracker:
         for face in found:
             best = max(self.tracks, key=lambda t: box_iou(t.face.box, face.box), default=None)
             if best is not None and box_iou(best.face.box, face.box) >= 0.3:
-                best.detected = True
                 continue
-            self.tracks.append(Tracked(self._next_id, face, None, 0, True))
+            self.tracks.append(Tracked(self._next_id, face, None, 0))
             self._next_id += 1
         self.tracks = self.tracks[: self.max_faces]
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from edge.config import SourceConfig
-from edge.detect import BlazeFaceDetector
 from edge.landmarks import FaceMesh
 from edge.sources.demo import DemoSource
 from edge.state import box_iou
