@@ -11,10 +11,9 @@ from typing import Iterator
 
 import numpy as np
 
-from edge.classify import ClassifierSet, Prediction
-from edge.detect import BlazeFaceDetector, detect_still
-from edge.landmarks import FaceMesh
-from edge.motion import measure, to_motion
+from edge.classify import Prediction
+from edge.motion import to_motion
+from edge.perceive import Perception
 from edge.smooth import emoticon_state
 from edge.sources import SourceError
 from edge.sources.files import IMAGE_SUFFIXES, read_image
@@ -32,54 +31,40 @@ def expand(paths: list[str]) -> Iterator[Path]:
 
 
 class Analyzer:
-    def __init__(self, detector: BlazeFaceDetector, classifiers: ClassifierSet, max_faces: int = 4,
-                 tone_override: str | None = None, mesh: FaceMesh | None = None):
-        self.detector = detector
-        self.classifiers = classifiers
-        self.max_faces = max_faces
+    """Still photos through the one perception pass (edge/perceive.py), as JSON-ready dicts."""
+
+    def __init__(self, perception: Perception, tone_override: str | None = None):
+        self.perception = perception
+        self.classifiers = perception.classifiers
         self.tone_override = tone_override
-        self.mesh = mesh
-        self.classes = {h: classifiers.classes(h) for h in classifiers.heads}
-        # photos of street scenes have faces too small for the short-range model
-        self.far_detector = BlazeFaceDetector("full", 1)
+        self.classes = {h: self.classifiers.classes(h) for h in self.classifiers.heads}
 
     def analyze_image(self, image_bgr: np.ndarray) -> tuple[list[dict], str, dict[str, float]]:
         """Faces (largest first) with every head's label and scores, how the detector found them
-        (direct, padded, full_range, tiles or none), and the time each step took."""
+        (direct, padded, full_range, tiles or none), live-motion signals where the mesh fits, and the
+        time each step took."""
         t0 = time.perf_counter()
-        faces, how = detect_still(self.detector, image_bgr, self.far_detector)
-        faces = faces[: self.max_faces]
-        t1 = time.perf_counter()
-        self.classifiers.begin_frame(image_bgr, faces, fresh=True)
+        percepts, how = self.perception.still(image_bgr)
         results = []
-        for face in faces:
-            probs = self.classifiers.classify(self.classifiers.crops(image_bgr, face))
+        for p in percepts:
+            face = p.face
             entry: dict = {
                 "box": [int(round(v)) for v in face.box],
                 "score": round(face.score, 4),
                 "keypoints": [[int(round(x)), int(round(y))] for x, y in face.keypoints],
             }
-            for head, p in probs.items():
-                pred = Prediction.from_probs(self.classes[head], p)
-                entry[head] = {"label": pred.label, "scores": {k: round(v, 4) for k, v in pred.scores.items()}}
-            if entry.get("eyewear", {}).get("label") != "glasses":
-                entry.pop("glasses_shape", None)  # a frame shape means nothing without clear glasses
+            shown = self.classifiers.labels(p.probs)
+            for head, probs in p.probs.items():
+                if head in shown:
+                    pred = Prediction.from_probs(self.classes[head], probs)
+                    entry[head] = {"label": pred.label, "scores": {k: round(v, 4) for k, v in pred.scores.items()}}
+            if self.perception.mesh is not None:
+                # a photo has no history to learn this person's rest face: the population's stands in
+                entry["motion"] = None if p.measure is None else {
+                    k: round(v, 3) for k, v in vars(to_motion(p.measure)).items()}
             results.append(entry)
-        t2 = time.perf_counter()
-        timings = {"detect": round((t1 - t0) * 1000, 2), "classify": round((t2 - t1) * 1000, 2)}
-        if self.mesh is not None:
-            for face, entry in zip(faces, results):
-                entry["motion"] = self.motion_entry(image_bgr, face)
-            timings["landmarks"] = round((time.perf_counter() - t2) * 1000, 2)
+        timings = {"perceive": round((time.perf_counter() - t0) * 1000, 2)}
         return results, how, timings
-
-    def motion_entry(self, image_bgr: np.ndarray, face) -> dict | None:
-        """Live-motion signals of a still face, read against the population's rest face (a photo
-        has no history to learn this person's); units as in edge.state.Motion. None: no mesh fit."""
-        lm = self.mesh(image_bgr, face)
-        if lm is None:
-            return None
-        return {k: round(v, 3) for k, v in vars(to_motion(measure(lm.points, image_bgr))).items()}
 
     def state_for(self, face_entry: dict):
         labels = {h: face_entry[h]["label"] for h in self.classes if h in face_entry}

@@ -1,4 +1,4 @@
-"""The frame loop: source -> detect -> crop -> classify -> landmarks -> smooth -> render -> display.
+"""The frame loop: source -> perceive (track, crop, classify, mesh) -> smooth -> render -> display.
 
 Data flows one way through the stages, one frame at a time, always the newest frame. The loop
 waits on one stop event (SIGTERM sets it), keeps per-stage timings over a sliding window, and
@@ -16,9 +16,9 @@ from typing import Callable
 
 from edge.classify import ClassifierSet
 from edge.config import Config
-from edge.detect import BlazeFaceDetector
+from edge.detect import BlazeFaceDetector, TiledDetector
 from edge.landmarks import FaceMesh
-from edge.motion import Measure, measure
+from edge.perceive import Perception
 from edge.smooth import Smoother, emoticon_state
 from edge.sources import Source, SourceError, as_bgr
 from edge.state import FaceView, Scene
@@ -112,7 +112,6 @@ class Mirror:
         self.cfg = cfg
         self._open_source = open_source
         self.source: Source | None = open_source()  # a source missing at start is the caller's error
-        self.detector = detector
         self.classifiers = classifiers
         self.smoother = Smoother(cfg.smooth.time_constant_s, cfg.smooth.track_timeout_s)
         self.renderer = renderer
@@ -124,8 +123,14 @@ class Mirror:
         self.on_present: list[Callable[[LoopStats, Scene], None]] = []
         self._classes = {h: classifiers.classes(h) for h in classifiers.heads}
         self._tone = None if cfg.render.tone == "auto" else cfg.render.tone
-        self.mesh = mesh if cfg.motion.mode != "off" else None
-        self.motion = MotionPolicy(cfg.motion.mode if self.mesh is not None else "off",
+        # with a mesh, faces are tracked between detections (and the detector also looks at tiles of
+        # the frame for far faces); without one, every frame is detected and every model runs
+        tracking = mesh is not None and cfg.detector.track_every > 1
+        self.perception = Perception(
+            TiledDetector(detector) if tracking and cfg.detector.far else detector, classifiers,
+            mesh if tracking or cfg.motion.mode != "off" else None, max_faces=cfg.detector.max_faces,
+            detect_every=cfg.detector.track_every, track=tracking)
+        self.motion = MotionPolicy(cfg.motion.mode if mesh is not None else "off",
                                    cfg.motion.max_faces, cfg.motion.min_fps)
 
     def step(self) -> list[str]:
@@ -138,21 +143,14 @@ class Mirror:
         t_cap = time.monotonic()
         ms["capture"].append((t_cap - t) * 1000)
         image = as_bgr(frame.image_bgr)
-        faces = self.detector.detect(image)[: self.cfg.detector.max_faces] if image is not None else []
-        t_det = time.monotonic()
-        ms["detect"].append((t_det - t_cap) * 1000)
-        if faces:
-            self.classifiers.begin_frame(image, faces)
-        crops = [self.classifiers.crops(image, f) for f in faces]
-        t_crop = time.monotonic()
-        ms["crop"].append((t_crop - t_det) * 1000)
-        probs = [self.classifiers.classify(c) for c in crops]
-        t_cls = time.monotonic()
-        ms["classify"].append((t_cls - t_crop) * 1000)
-        measures = self._landmarks(image, faces, t_cls)
+        percepts = self.perception.live(image, frame.t_capture) if image is not None else []
+        for stage, v in self.perception.ms.items():
+            ms[stage].append(v)
         t_lm = time.monotonic()
-        ms["landmarks"].append((t_lm - t_cls) * 1000)
-        tracks = self.smoother.update(faces, probs, frame.t_capture, measures)
+        k = self.motion.faces(len(percepts), self.stats.busy_ms, t_lm)
+        tracks = self.smoother.update([p.face for p in percepts], [p.probs for p in percepts], frame.t_capture,
+                                      [p.measure if i < k else None for i, p in enumerate(percepts)],
+                                      ids=[p.track_id for p in percepts] if self.perception.tracking else None)
         width = image.shape[1] if image is not None else 1
         views = [FaceView(tr.track_id, emoticon_state(tr.named_labels(self._classes), self._tone),
                           float((tr.face.box[0] + tr.face.box[2] / 2) / width), tr.motion(frame.t_capture))
@@ -165,21 +163,10 @@ class Mirror:
         self.stats.latency_ms.append((self.stats.frame_times[-1] - frame.t_capture) * 1000)
         self.stats.busy_ms.append((self.stats.frame_times[-1] - t_cap) * 1000)
         self.stats.frames += 1
-        self.stats.frames_with_face += bool(faces)
-        self.stats.faces_now = len(faces)
+        self.stats.frames_with_face += bool(percepts)
+        self.stats.faces_now = len(percepts)
         self.stats.dropped = getattr(self.source, "dropped", 0)
         return commands
-
-    def _landmarks(self, image, faces: list, now: float) -> list[Measure | None]:
-        """Mesh and signals for the faces the motion policy allows; None for the others."""
-        if self.mesh is None or not faces:
-            return []
-        k = self.motion.faces(len(faces), self.stats.busy_ms, now)
-        out: list[Measure | None] = []
-        for face in faces[:k]:
-            lm = self.mesh(image, face)
-            out.append(measure(lm.points, image) if lm is not None else None)
-        return out
 
     def _present(self, scene: Scene, t0: float) -> list[str]:
         surface = self.renderer.render(scene, t0)

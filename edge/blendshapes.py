@@ -54,3 +54,38 @@ class Blendshapes:
 
     def __call__(self, points: np.ndarray) -> dict[str, float]:
         return {n: float(v) for n, v in zip(NAMES, self.scores(points))}
+
+
+REST_WINDOW = 100  # samples (~10 s at the baseline's 0.1 s spacing) for a person's rest face
+REST_EVERY_S = 0.1
+REST_MIN = 10
+REST_CAP = 0.35  # a held smile or squint is not "rest": a person's rest score is capped here
+FILTER = (1.5, 0.8)  # One Euro: min cut-off Hz, beta per unit/s - a 120 ms blink passes whole
+
+
+class ShapeTrack:
+    """One person's blendshapes over time, read against their own rest face and filtered.
+
+    People differ at rest (a resting squint, a mouth that turns up): each score's rest is a low
+    percentile of the last ~10 s, capped so a held expression is not absorbed; the score is then
+    rescaled so rest reads 0 and fully on still reads 1, and One Euro filtered like the other signals.
+    """
+
+    def __init__(self) -> None:
+        from edge.motion import OneEuro  # the same filter as the nine motion signals
+
+        self._samples: list[np.ndarray] = []
+        self._last_t = -np.inf
+        self.rest = np.zeros(len(NAMES))
+        self._filters = [OneEuro(*FILTER) for _ in NAMES]
+        self.shapes: dict[str, float] | None = None
+
+    def update(self, scores: np.ndarray, t: float) -> dict[str, float]:
+        if t - self._last_t >= REST_EVERY_S:
+            self._last_t = t
+            self._samples = (self._samples + [scores])[-REST_WINDOW:]
+            if len(self._samples) >= REST_MIN:
+                self.rest = np.minimum(np.percentile(np.stack(self._samples), 25, axis=0), REST_CAP)
+        rel = np.clip((scores - self.rest) / (1 - self.rest), 0.0, 1.0)
+        self.shapes = {n: float(f(float(v), t)) for n, f, v in zip(NAMES, self._filters, rel)}
+        return self.shapes

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODELS_DIR = MODELS_DIR
 KNOWN_MODELS = ("expression", "attributes")  # the order they run in
+SKIN_WITH = "attributes"  # the measured skin tone runs on the attribute model's schedule
 VIEWS = (1, 2, 4)  # test-time views: plain; + mirror; + mirror and zoom
 DEFAULT_ZOOM = 0.92
 
@@ -157,7 +158,7 @@ class FaceCrops:
     """What the crop stage takes from the frame for one face: one crop per model, and the
     measured skin colour (its ITA angle), or None where no skin was visible."""
 
-    crops: list[np.ndarray]
+    crops: list[np.ndarray | None]  # None: that model does not run this time
     skin_ita: float | None
 
 
@@ -184,22 +185,44 @@ class ClassifierSet:
         return [h.name for c in self.classifiers for h in c.heads] + ([self.skin.name] if self.skin else [])
 
     def begin_frame(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False) -> None:
-        """Per-frame work shared by all faces (the white balance the skin tone is measured under);
-        fresh for still photos, where each picture has its own light."""
-        if self.skin is not None and faces:
+        """Per-frame work shared by all faces: the skin tone cuts every face out of the others'
+        surroundings, whose light it is measured under; fresh for still photos, where each
+        picture has its own light."""
+        if self.skin is not None:
             self.skin.begin_frame(frame_bgr, faces, fresh)
 
-    def crops(self, frame_bgr: np.ndarray, face: Face) -> FaceCrops:
-        return FaceCrops([c.crop(frame_bgr, face) for c in self.classifiers],
-                         self.skin.measure(frame_bgr, face) if self.skin is not None else None)
+    def crops(self, frame_bgr: np.ndarray, face: Face, models: set[str] | None = None) -> FaceCrops:
+        """The crops of the models named (all when None); the skin tone goes with the attributes,
+        which change as rarely."""
+        skin = self.skin is not None and (models is None or SKIN_WITH in models)
+        return FaceCrops([c.crop(frame_bgr, face) if models is None or c.name in models else None
+                          for c in self.classifiers],
+                         self.skin.measure(frame_bgr, face) if skin else None)
 
-    def classify(self, face_crops: FaceCrops) -> dict[str, np.ndarray]:
-        """head -> probabilities (for skin tone: soft band scores) for one face."""
+    def classify(self, face_crops: FaceCrops, models: set[str] | None = None) -> dict[str, np.ndarray]:
+        """head -> probabilities (for skin tone: soft band scores) for one face, for the models named."""
         out: dict[str, np.ndarray] = {}
         for c, crop in zip(self.classifiers, face_crops.crops):
-            out.update(c.probabilities(crop))
+            if crop is not None and (models is None or c.name in models):
+                out.update(c.probabilities(crop))
         if face_crops.skin_ita is not None:
             out["skin_tone"] = band_scores(face_crops.skin_ita)
+        return out
+
+    def perceive(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False) -> list[dict[str, np.ndarray]]:
+        """One frame's answer for each face, before any smoothing: the white balance for the frame,
+        then crop and classify per face. analyze and the consistency check go through here, so a
+        still photo is judged exactly as the live loop judges one frame (the loop calls the same
+        three steps itself only to time crop and classify apart)."""
+        self.begin_frame(frame_bgr, faces, fresh)
+        return [self.classify(self.crops(frame_bgr, face)) for face in faces]
+
+    def labels(self, probs: dict[str, np.ndarray]) -> dict[str, str]:
+        """head -> the label shown; a frame shape is dropped unless the eyewear is clear glasses,
+        where it means nothing (the emoticon draws no frames)."""
+        out = {head: self.classes(head)[int(np.argmax(p))] for head, p in probs.items()}
+        if out.get("eyewear") != "glasses":
+            out.pop("glasses_shape", None)
         return out
 
     def classes(self, head: str) -> list[str]:

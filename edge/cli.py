@@ -1,4 +1,4 @@
-"""emoticon-mirror: run | analyze | bench | doctor | gallery | config-example.
+"""emoticon-mirror: run | analyze | consistency | bench | doctor | gallery | config-example.
 
 Every expected failure (bad config, missing model, no camera, unreadable file) ends as one line on
 stderr and a non-zero exit; --debug adds the traceback for whoever is fixing it.
@@ -43,10 +43,11 @@ def build_classifiers(cfg: Config, threads: int | None = None):
 
 
 def build_mesh(cfg: Config, threads: int | None = None):
-    """The face mesh for live motion; None when motion is off, or (auto) when the model is missing."""
+    """The face mesh, for live motion and for following faces between detections; None when neither
+    is on, or (motion auto) when the model is missing."""
     from edge.landmarks import FaceMesh
 
-    if cfg.motion.mode == "off":
+    if cfg.motion.mode == "off" and cfg.detector.track_every <= 1:
         return None
     try:
         return FaceMesh(threads or cfg.motion.threads)
@@ -98,8 +99,12 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
     from edge.analyze import Analyzer, expand
 
-    analyzer = Analyzer(build_detector(cfg), build_classifiers(cfg), cfg.detector.max_faces,
-                        None if cfg.render.tone == "auto" else cfg.render.tone, build_mesh(cfg))
+    from edge.detect import BlazeFaceDetector
+    from edge.perceive import Perception
+
+    perception = Perception(build_detector(cfg), build_classifiers(cfg), build_mesh(cfg),
+                            far_detector=BlazeFaceDetector("full", 1), max_faces=cfg.detector.max_faces)
+    analyzer = Analyzer(perception, None if cfg.render.tone == "auto" else cfg.render.tone)
     out_dir = Path(args.emoticon_out) if args.emoticon_out else None
     if out_dir:
         import pygame
@@ -126,6 +131,22 @@ def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
                 for f in result["faces"]) or "no face"
             print(f"{path}: {summary}", flush=True)
     return EXIT_ERROR if failed else 0
+
+
+def cmd_consistency(args: argparse.Namespace, cfg: Config) -> int:
+    from edge import consistency as cons
+
+    detector, classifiers = build_detector(cfg), build_classifiers(cfg)
+    make = cons.analyze_perceiver if args.path == "analyze" else cons.live_perceiver
+    grid = cons.Grid(sizes=tuple(args.sizes), positions=args.positions, seed=args.seed)
+    faces, errors = cons.check_images(args.paths, detector, classifiers,
+                                      make(detector, classifiers, cfg.detector.max_faces), grid)
+    for e in errors:
+        print(f"error: {e}", file=sys.stderr)
+    if faces:
+        total = cons.overall(faces)
+        print(json.dumps({"faces": faces, "overall": total}) if args.json else cons.format_table(faces, total))
+    return EXIT_ERROR if errors else 0
 
 
 def cmd_bench(args: argparse.Namespace, cfg: Config) -> int:
@@ -179,6 +200,16 @@ def parser() -> argparse.ArgumentParser:
     an.add_argument("--emoticon-out", help="write one emoticon PNG per face here")
     an.add_argument("--emoticon-size", type=int, default=256, help=argparse.SUPPRESS)
     an.set_defaults(func=cmd_analyze)
+
+    co = sub.add_parser("consistency", help="same face at other places, sizes, light, mirrored: same labels?")
+    co.add_argument("paths", nargs="+", metavar="PATH", help="face photos (files or folders)")
+    co.add_argument("--json", action="store_true", help="one JSON object: per face and overall")
+    co.add_argument("--path", choices=("live", "analyze"), default="live",
+                    help="the frame loop's one-frame path (default) or analyze's, with its retries")
+    co.add_argument("--sizes", type=int, nargs="+", default=[60, 90, 130, 190, 300], help="face widths, px")
+    co.add_argument("--positions", type=int, default=3, help="random places per size")
+    co.add_argument("--seed", type=int, default=0)
+    co.set_defaults(func=cmd_consistency)
 
     be = sub.add_parser("bench", help="per-stage latency and loop fps")
     be.add_argument("--json", action="store_true")

@@ -38,6 +38,10 @@ class DetectorConfig:
     min_score: float = key(0.5, "detections below this confidence are ignored", lo=0.05, hi=0.99)
     max_faces: int = key(4, "at most this many faces, largest first", lo=1, hi=4)
     threads: int = key(2, "interpreter threads for the detector", lo=1, hi=8)
+    track_every: int = key(6, "with the face mesh, faces are followed by their mesh and the detector runs every this "
+                              "many frames (and at once when a face is lost); 1 = detect every frame", lo=1, hi=60)
+    far: bool = key(True, "while tracking, the detector also looks at two tiles of a 4x3 grid per run, in turn, "
+                          "to find faces 40-60 px wide (1.5-2 m from a Pi camera) within about a second")
 
 
 @dataclass
@@ -81,7 +85,7 @@ class MotionConfig:
     mode: str = key("auto", "live motion (blinks, mouth, brows, head tilt) from the face mesh: on = every face; "
                             "auto = the first max_faces faces, and none while frames take longer than 1/min_fps; "
                             "off = expression only", choices=("auto", "on", "off"))
-    max_faces: int = key(1, "auto: faces that get live motion, largest first", lo=1, hi=4)
+    max_faces: int = key(4, "auto: faces that get live motion, largest first", lo=1, hi=4)
     min_fps: int = key(20, "auto: motion is shed for 30 s when a frame's processing exceeds 1/min_fps", lo=1, hi=120)
     threads: int = key(1, "interpreter threads for the face mesh", lo=1, hi=8)
 

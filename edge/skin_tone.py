@@ -1,8 +1,11 @@
 """Skin tone, measured from skin colour: never a classifier of race or ethnicity.
 
-Cheek and forehead patches are placed with the detector's keypoints; what is not skin there (a
-mask, sunglasses, beard, hair, specular highlights) is dropped by a colour test and robust
-statistics; the frame's white balance and exposure are corrected (grey world); the median skin
+Cheek and forehead patches are placed with the detector's keypoints and read at a fixed eye
+distance; what is not skin there (a mask, sunglasses, beard, hair, specular highlights) is dropped
+by a colour test and robust statistics, and skin the camera clipped gets its colour back from the
+unclipped skin; white balance and exposure are corrected from the face's own surroundings (the
+near-grey pixels vote, the bright ones set the white), so the answer does not depend on where the
+face stands in the frame, how large it is, or who stands next to it (issue 23); the median skin
 colour goes to CIELAB and its Individual Typology Angle, ITA = atan((L* - 50) / b*), picks one of
 the five emoji skin-tone modifiers. The original project's CNN called bearded faces "black"; a
 colour measurement cannot make that mistake, and it says how sure it is through soft band scores.
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge.crop import warp
 from edge.state import SKIN_TONES, Face
 
 # ITA band edges in degrees, lightest first, after Chardon et al. (1991): very light > 55,
@@ -22,14 +26,27 @@ from edge.state import SKIN_TONES, Face
 ITA_EDGES = (55.0, 41.0, 28.0, 10.0)
 BAND_SOFTNESS = 6.0  # degrees: how quickly band scores fall off past an edge
 MIN_SKIN_PIXELS = 12
-MAX_GAIN = (0.6, 1.7)
+MAX_GAIN = (0.5, 2.6)  # wide enough to undo x0.7 .. x1.3 exposure of a mid-grey scene
 WHITE_LEVEL = 225.0
-# The scene must show enough of itself outside the faces (each widened by FACE_MARGIN) to judge its
-# light. A close-up is mostly face, hair and collar: "balancing" it pulls the skin itself toward grey,
-# b* collapses and ITA swings to +-90 degrees (measured: on the face-attribute close-ups it read 61
-# of 298 "black"-labelled photos as "light"). There the camera's own balance is kept.
-MIN_BACKGROUND = 0.25
+# The light a face is measured under is read from its own surroundings: the square LIGHT_RING face
+# widths wide around it, the faces themselves (each widened by FACE_MARGIN) left out, sampled at
+# RING_PX x RING_PX whatever the face's size. The whole frame was used before, so the answer
+# depended on how much of the frame the person filled and on what stood elsewhere in the room:
+# the astronaut read "light" at 190 px and down to "medium-light" at 90 px on a grey wall, two
+# bands apart under a warm lamp (issue 23).
+LIGHT_RING = 2.4
+RING_PX = 48
 FACE_MARGIN = 0.25
+# A close-up is mostly face, hair and collar: "balancing" it pulls the skin itself toward grey, b*
+# collapses and ITA swings to +-90 degrees (measured: on the face-attribute close-ups it read 61 of
+# 298 "black"-labelled photos as "light"). When less than this share of the ring is usable scene,
+# the camera's own balance is kept.
+MIN_BACKGROUND = 0.10
+# Skin is measured on the face resampled to a fixed eye distance (area-averaged when shrinking),
+# so a 60 px face and a 300 px face give the median of the same patches at the same smoothing.
+CANON_EYES = 40.0
+CANON_PX = 80  # the patches lie within 0.8 eye distances of the eyes
+SATURATED = 250  # a channel this bright was clipped by the camera: its value is a lower bound
 
 
 @dataclass
@@ -39,28 +56,56 @@ class SkinSample:
     pixels: int  # skin pixels the median came from
 
 
-def white_balance_gains(frame_bgr: np.ndarray, exclude: list[np.ndarray] | None = None) -> np.ndarray:
-    """Per-channel gains (B, G, R) that make the scene's neutral surfaces mid-grey.
+def _grid_in_frame(m: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frame coordinates (x, y) of every pixel of a size x size canvas made with the axis-aligned m."""
+    u = np.arange(size, dtype=np.float32)
+    xs, ys = (u - m[0, 2]) / m[0, 0], (u - m[1, 2]) / m[1, 1]
+    return np.meshgrid(xs, ys)
+
+
+def _ring_pixels(frame_bgr: np.ndarray, box: np.ndarray, cut: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """Pixels of the square around one face at a fixed sampling, minus the frame's outside and
+    every face in `cut`; and which share of the square they are."""
+    side = LIGHT_RING * float(max(box[2], box[3], 1.0))
+    k = RING_PX / side
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    m = np.array([[k, 0, RING_PX / 2 - k * cx], [0, k, RING_PX / 2 - k * cy]], np.float32)
+    canvas = warp(frame_bgr, m, (RING_PX, RING_PX)).astype(np.float32)
+    xs, ys = _grid_in_frame(m, RING_PX)
+    h, w = frame_bgr.shape[:2]
+    keep = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
+    for b in cut:
+        mx, my = FACE_MARGIN * b[2], FACE_MARGIN * b[3]
+        keep &= ~((xs > b[0] - mx) & (xs < b[0] + b[2] + mx) & (ys > b[1] - my) & (ys < b[1] + b[3] + my))
+    return canvas[keep], float(keep.mean())
+
+
+def white_balance_gains(frame_bgr: np.ndarray, exclude: list[np.ndarray] | None = None,
+                        others: list[np.ndarray] | tuple = ()) -> np.ndarray:
+    """Per-channel gains (B, G, R) that make the neutral surfaces around the faces in `exclude`
+    mid-grey and their bright neutrals WHITE_LEVEL; with no face, the whole frame's. `others`:
+    further faces, cut out of the surroundings but not measured around.
 
     Plain grey world fails on a booth with one strongly coloured thing in view (an orange jacket
     turns every face green), so only pixels that are nearly grey under the current estimate vote,
-    refined three times. Faces are left out, as are clipped and near-black pixels; a frame that is
-    mostly face keeps gains of 1 (see MIN_BACKGROUND).
+    refined three times. Clipped and near-black pixels do not vote; surroundings with too little
+    scene in them keep gains of 1 (see MIN_BACKGROUND).
     """
-    small = cv2.resize(frame_bgr, (80, 60), interpolation=cv2.INTER_AREA).astype(np.float32).reshape(60, 80, 3)
-    keep = np.ones((60, 80), bool)
-    h, w = frame_bgr.shape[:2]
-    for box in exclude or []:
-        mx, my = FACE_MARGIN * box[2], FACE_MARGIN * box[3]
-        x0, y0 = int(max(0, box[0] - mx) * 80 / w), int(max(0, box[1] - my) * 60 / h)
-        x1 = int(math.ceil((box[0] + box[2] + mx) * 80 / w))
-        y1 = int(math.ceil((box[1] + box[3] + my) * 60 / h))
-        keep[y0:y1, x0:x1] = False
-    if keep.mean() < MIN_BACKGROUND:
-        return np.ones(3, np.float32)
-    px = small[keep & (small.max(axis=2) < 250) & (small.min(axis=2) > 10)]
+    if not exclude:
+        px = cv2.resize(frame_bgr, (80, 60), interpolation=cv2.INTER_AREA).astype(np.float32).reshape(-1, 3)
+    else:
+        cut = [*exclude, *others]
+        parts = [_ring_pixels(frame_bgr, box, cut) for box in exclude]
+        if sum(share for _, share in parts) / len(parts) < MIN_BACKGROUND:
+            return np.ones(3, np.float32)
+        px = np.concatenate([p for p, _ in parts])
+    clipped = px[px.min(axis=1) >= SATURATED]  # white, clipped: no colour, but a brightness
+    px = px[(px.max(axis=1) < SATURATED) & (px.min(axis=1) > 10)]  # clipped or black: no colour
     if len(px) < 30:
         return np.ones(3, np.float32)
+    # Dark pixels' colour is mostly noise and the colour of dark things (a navy suit under a warm
+    # lamp looks grey): only the brighter half of the surroundings votes on the light's colour.
+    px = px[px.mean(axis=1) >= np.median(px.mean(axis=1))]
     gains = np.ones(3, np.float32)
     for _ in range(3):
         balanced = px * gains
@@ -71,9 +116,10 @@ def white_balance_gains(frame_bgr: np.ndarray, exclude: list[np.ndarray] | None 
         means = neutral.mean(axis=0)
         gains = means.mean() / np.maximum(means, 1.0)
     # Exposure: ITA swings wildly near L* = 50, so skin is measured relative to the scene's bright
-    # neutral surfaces (white patch: walls, shirts, paper), mapped to WHITE_LEVEL.
+    # neutral surfaces (white patch: walls, shirts, paper), mapped to WHITE_LEVEL. Clipped pixels
+    # count here (a white shirt the camera clipped is still the brightest thing in view).
     gains /= float(gains @ np.array([0.114, 0.587, 0.299], np.float32))
-    white = float(np.percentile((neutral * gains).mean(axis=1), 90))
+    white = float(np.percentile((np.concatenate([neutral, clipped]) * gains).mean(axis=1), 90))
     exposure = np.clip(WHITE_LEVEL / max(white, 1.0), *MAX_GAIN)
     return (gains * exposure).astype(np.float32)
 
@@ -96,25 +142,62 @@ def patch_centres(face: Face) -> list[tuple[float, float, float]]:
     ]
 
 
+def _skin_locus(px: np.ndarray) -> np.ndarray:
+    """A wide skin locus in CrCb (all skin tones share it; masks, lenses, hair and walls mostly do
+    not), on OpenCV's YCrCb computed in float, so balanced skin brighter than 255 is not clipped."""
+    b, g, r = px[:, 0], px[:, 1], px[:, 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cr, cb = (r - y) * 0.713 + 128, (b - y) * 0.564 + 128
+    return (cr >= 133) & (cr <= 180) & (cb >= 72) & (cb <= 130) & (y > 15)
+
+
+def _unclip(raw: np.ndarray, gains: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Skin the camera clipped, with its clipped red (and green) re-estimated from the unclipped
+    skin's own R/G and G/B ratios. A clipped pixel has lost its colour and falls out of the skin
+    locus, which left only the shadowed skin of a brightly lit light face (x1.3 exposure read one
+    or two bands darker). Pixels with blue clipped too (white, highlights) stay as they are.
+    Returns the pixels and which of them were re-estimated."""
+    clipped = raw >= SATURATED
+    none = np.zeros(len(raw), bool)
+    if not clipped.any():
+        return raw, none
+    ok = ~clipped.any(axis=1) & (raw.min(axis=1) > 10)
+    ok &= _skin_locus(raw * gains)
+    fix_g = clipped[:, 1] & ~clipped[:, 0]
+    fix_r = clipped[:, 2] & ~clipped[:, 0]
+    if ok.sum() < MIN_SKIN_PIXELS:
+        return raw, fix_r | fix_g  # nearly all of the skin is clipped: keep it as it is
+    out = raw.copy()
+    g_over_b = float(np.median(raw[ok, 1] / raw[ok, 0]))
+    r_over_g = float(np.median(raw[ok, 2] / raw[ok, 1]))
+    out[fix_g, 1] = np.maximum(out[fix_g, 1], out[fix_g, 0] * g_over_b)
+    out[fix_r, 2] = np.maximum(out[fix_r, 2], out[fix_r, 1] * r_over_g)
+    return out, fix_g | fix_r
+
+
 def skin_pixels(frame_bgr: np.ndarray, face: Face, gains: np.ndarray) -> np.ndarray:
-    """White-balanced BGR float pixels (N, 3) from the patches that pass the skin colour test."""
+    """White-balanced BGR float pixels (N, 3) from the patches that pass the skin colour test,
+    read on the face resampled to CANON_EYES between the eyes (see there)."""
     h, w = frame_bgr.shape[:2]
+    d = max(float(np.hypot(*(face.keypoints[1] - face.keypoints[0]))), 4.0)
+    k = CANON_EYES / d
+    ex, ey = (face.keypoints[0] + face.keypoints[1]) / 2
+    m = np.array([[k, 0, CANON_PX / 2 - k * ex], [0, k, CANON_PX / 2 - k * ey]], np.float32)
+    canvas = warp(frame_bgr, m, (CANON_PX, CANON_PX)).astype(np.float32)
     chunks = []
     for cx, cy, r in patch_centres(face):
-        x0, x1 = int(max(0, cx - r)), int(min(w, cx + r + 1))
-        y0, y1 = int(max(0, cy - r)), int(min(h, cy + r + 1))
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            continue
-        patch = frame_bgr[y0:y1, x0:x1].astype(np.float32) * gains
-        chunks.append(np.clip(patch, 0, 255).reshape(-1, 3))
+        if not (0 <= cx < w and 0 <= cy < h):
+            continue  # a patch off the frame would read the repeated border
+        u, v, rk = cx * k + m[0, 2], cy * k + m[1, 2], r * k
+        x0, x1 = int(max(0, round(u - rk))), int(min(CANON_PX, round(u + rk) + 1))
+        y0, y1 = int(max(0, round(v - rk))), int(min(CANON_PX, round(v + rk) + 1))
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            chunks.append(canvas[y0:y1, x0:x1].reshape(-1, 3))
     if not chunks:
         return np.zeros((0, 3), np.float32)
-    px = np.concatenate(chunks)
-    ycrcb = cv2.cvtColor(px.astype(np.uint8)[None], cv2.COLOR_BGR2YCrCb)[0].astype(np.float32)
-    y, cr, cb = ycrcb[:, 0], ycrcb[:, 1], ycrcb[:, 2]
-    # a wide skin locus in CrCb (all skin tones share it; masks, lenses, hair and walls mostly do not)
-    skin = (cr >= 133) & (cr <= 180) & (cb >= 72) & (cb <= 130) & (y > 15) & (y < 245)
-    px = px[skin]
+    raw, fixed = _unclip(np.concatenate(chunks), gains)
+    px = raw * gains
+    px = px[_skin_locus(px) | fixed]  # re-estimated skin may be redder than the locus allows
     if len(px) >= MIN_SKIN_PIXELS:
         # robust: drop the darkest (beard stubble, shadow) and brightest (highlights) fifths
         lum = px.mean(axis=1)
@@ -127,7 +210,7 @@ def measure(frame_bgr: np.ndarray, face: Face, gains: np.ndarray) -> SkinSample 
     px = skin_pixels(frame_bgr, face, gains)
     if len(px) < MIN_SKIN_PIXELS // 2:
         return None
-    bgr = np.median(px, axis=0).astype(np.float32)[None, None] / 255.0
+    bgr = np.clip(np.median(px, axis=0) / 255.0, 0, 1).astype(np.float32)[None, None]
     lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab)[0, 0]  # float input: L in 0..100, a/b unscaled
     lightness, b_star = float(lab[0]), float(lab[2])
     ita = math.degrees(math.atan2(lightness - 50.0, max(b_star, 1e-3)))
@@ -152,24 +235,42 @@ def tone_of(ita: float) -> str:
 
 
 class SkinToneMeter:
-    """The 'skin_tone' head: per frame white balance, per face a measured ITA (scored by band_scores)."""
+    """The 'skin_tone' head: per face, a measured ITA (scored by band_scores) under the light of
+    that face's own surroundings, so two people in one frame, or one person anywhere in it, are
+    each measured the same way."""
 
     name = "skin_tone"
     classes = list(SKIN_TONES)
 
-    WB_EVERY = 15  # frames: the light in a room changes over seconds, not frames
+    WB_EVERY = 15  # frames: the light around a person changes over seconds, not frames
 
     def __init__(self) -> None:
-        self._gains = np.ones(3, np.float32)
+        self._boxes: list[np.ndarray] = []
         self._frames = 0
+        self._light: list[tuple[np.ndarray, np.ndarray, int]] = []  # (box, gains, frame measured)
 
     def begin_frame(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False) -> None:
-        """fresh: an unrelated picture (still photos), whose light says nothing about the last one."""
-        if fresh or self._frames % self.WB_EVERY == 0:
-            self._gains = white_balance_gains(frame_bgr, [f.box for f in faces])
+        """Remember the frame's faces (each is cut out of the others' surroundings). fresh: an
+        unrelated picture (still photos, the consistency check), whose light says nothing about
+        the last one's."""
+        self._boxes = [f.box for f in faces]
         self._frames += 1
+        if fresh:
+            self._light = []
+        self._light = [e for e in self._light if self._frames - e[2] < self.WB_EVERY]
+
+    def gains(self, frame_bgr: np.ndarray, face: Face) -> np.ndarray:
+        """The white balance around this face, re-measured every WB_EVERY frames for a face that
+        stayed about where it was (the surroundings are the costly part of the measurement)."""
+        box = face.box
+        for old, gains, _ in self._light:
+            if abs(old[0] + old[2] / 2 - box[0] - box[2] / 2) < 0.25 * box[2] and 0.8 < old[2] / box[2] < 1.25:
+                return gains
+        gains = white_balance_gains(frame_bgr, [box], [b for b in self._boxes if b is not box])
+        self._light.append((box.copy(), gains, self._frames))
+        return gains
 
     def measure(self, frame_bgr: np.ndarray, face: Face) -> float | None:
-        """The face's ITA in degrees under this frame's white balance; None if no skin is visible."""
-        sample = measure(frame_bgr, face, self._gains)
+        """The face's ITA in degrees; None if no skin is visible."""
+        sample = measure(frame_bgr, face, self.gains(frame_bgr, face))
         return None if sample is None else sample.ita

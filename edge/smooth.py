@@ -68,21 +68,28 @@ class Smoother:
         self._last_t: float | None = None
 
     def update(self, faces: list[Face], probs: list[dict[str, np.ndarray]], now: float,
-               measures: list[Measure | None] | None = None) -> list[Track]:
+               measures: list[Measure | None] | None = None, ids: list[int] | None = None) -> list[Track]:
+        """ids: the tracker's own identities (a face followed by its mesh), which survive two people
+        crossing; without them faces are matched to tracks by overlap."""
         dt = 0.0 if self._last_t is None else max(0.0, now - self._last_t)
         self._last_t = now
         alpha = 1.0 if self.tau <= 0 else 1.0 - math.exp(-dt / self.tau)
         free = [t for t in self.tracks if now - t.last_seen <= self.timeout]
         current: list[Track] = []
-        for face, p in zip(faces, probs):
-            best = max(free, key=lambda t: box_iou(t.face.box, face.box), default=None)
-            if best is not None and box_iou(best.face.box, face.box) >= self.min_iou:
+        for k, (face, p) in enumerate(zip(faces, probs)):
+            if ids is not None:
+                best = next((t for t in free if t.track_id == ids[k]), None)
+            else:
+                best = max(free, key=lambda t: box_iou(t.face.box, face.box), default=None)
+                if best is not None and box_iou(best.face.box, face.box) < self.min_iou:
+                    best = None
+            if best is not None:
                 free.remove(best)
                 best.face, best.last_seen = face, now
                 best.update(p, alpha)
             else:
-                best = Track(self._next_id, face, now)
-                self._next_id += 1
+                best = Track(ids[k] if ids is not None else self._next_id, face, now)
+                self._next_id += ids is None
                 best.update(p, 1.0)
             best.frames += 1
             current.append(best)

@@ -9,6 +9,7 @@ model sees what it was made for, and the region the mesh reads on the next frame
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,10 +46,10 @@ class Tracked:
     """One person's face this frame: where it is, its mesh (None where the mesh did not run), and how
     many frames it has been followed (a new face is classified at once)."""
 
+    track_id: int
     face: Face
     landmarks: Landmarks | None
     age: int = 0
-    detected: bool = False  # this frame's box came from the detector, not the mesh
 
 
 class FaceTracker:
@@ -67,30 +68,31 @@ class FaceTracker:
         self._since_detect = self.detect_every  # the first frame detects
         self.detections = 0
         self.frames = 0
+        self._next_id = 1
+        self.ms = {"detect": 0.0, "landmarks": 0.0}  # the last update's time in each, for the stage table
 
     def update(self, frame_bgr: np.ndarray) -> list[Tracked]:
         self.frames += 1
+        t0 = time.perf_counter()
         due = self._since_detect >= self.detect_every or not self.tracks
         if due:
             self._merge(self.detect(frame_bgr)[: self.max_faces])
             self._since_detect = 0
             self.detections += 1
         self._since_detect += 1
+        t1 = time.perf_counter()
         alive: list[Tracked] = []
         for t in self.tracks:
             lm = self.mesh(frame_bgr, t.face)
-            if lm is None:
-                if t.detected:  # the detector sees a face the mesh rejects: keep it, without motion
-                    alive.append(Tracked(t.face, None, t.age + 1, True))
+            if lm is None:  # gone, or (a new detection, often on a tile) never a face: the mesh vetoes
                 continue
-            alive.append(Tracked(face_from_mesh(lm.points, lm.score), lm, t.age + 1, t.detected))
-        lost = len(alive) < len(self.tracks)
+            alive.append(Tracked(t.track_id, face_from_mesh(lm.points, lm.score), lm, t.age + 1))
+        lost = any(t.age > 0 for t in self.tracks if t.track_id not in {a.track_id for a in alive})
         self.tracks = self._dedupe(alive)
         if lost:
             self._since_detect = self.detect_every  # somebody left or turned away: look again next frame
         out = sorted(self.tracks, key=lambda t: -t.face.area)
-        for t in self.tracks:
-            t.detected = False
+        self.ms = {"detect": (t1 - t0) * 1000, "landmarks": (time.perf_counter() - t1) * 1000}
         return out
 
     def _merge(self, found: list[Face]) -> None:
@@ -99,9 +101,9 @@ class FaceTracker:
         for face in found:
             best = max(self.tracks, key=lambda t: box_iou(t.face.box, face.box), default=None)
             if best is not None and box_iou(best.face.box, face.box) >= 0.3:
-                best.detected = True
                 continue
-            self.tracks.append(Tracked(face, None, 0, True))
+            self.tracks.append(Tracked(self._next_id, face, None, 0))
+            self._next_id += 1
         self.tracks = self.tracks[: self.max_faces]
 
     @staticmethod

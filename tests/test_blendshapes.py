@@ -65,3 +65,28 @@ def test_a_mouth_warped_open_raises_jaw_open(reader, portraits, detector):
 def test_the_short_mesh_is_refused():
     with pytest.raises(ValueError, match="478"):
         Blendshapes().scores(np.zeros((468, 3)))
+
+
+def test_a_persons_resting_squint_reads_as_rest_but_a_held_smile_still_shows():
+    from edge.blendshapes import ShapeTrack
+
+    track = ShapeTrack()
+    i_squint, i_smile = NAMES.index("eyeSquintLeft"), NAMES.index("mouthSmileLeft")
+    rest = np.zeros(len(NAMES))
+    rest[i_squint] = 0.3  # this person squints a little at rest
+    t = 0.0
+    for _ in range(40):
+        track.update(rest, t)
+        t += 0.1
+    assert track.shapes["eyeSquintLeft"] < 0.05
+    smiling = rest.copy()
+    smiling[i_smile] = 0.9
+    for _ in range(150):  # a smile held for 15 s
+        track.update(smiling, t)
+        t += 0.1
+    assert track.shapes["mouthSmileLeft"] > 0.7
+    blink = smiling.copy()
+    blink[NAMES.index("eyeBlinkLeft")] = 0.9
+    track.update(blink, t)
+    track.update(blink, t + 0.033)
+    assert track.shapes["eyeBlinkLeft"] > 0.5  # a blink passes the filter within two frames

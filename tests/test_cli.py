@@ -102,7 +102,7 @@ def test_analyze_json_schema_and_bad_files_keep_going(tmp_path):
         assert set(motion) == {"eye_open_left", "eye_open_right", "mouth_open", "mouth_width", "smile",
                                "brow_raise", "roll_deg", "yaw_deg", "pitch_deg"}
         assert motion["eye_open_left"] > 0.7 and motion["mouth_open"] < 0.25
-        assert "landmarks" in l["timings_ms"]
+        assert "perceive" in l["timings_ms"]
     assert len(list(out.glob("*.png"))) == 2
 
 

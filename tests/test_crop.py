@@ -53,3 +53,18 @@ def test_face_cut_by_the_border_and_a_huge_frame(detector, portraits):
     big = cv2.resize(img, (4000, 4000))
     f = detector.detect(big)[0]
     assert crop_face(big, f, CropRule(), (48, 48), "gray").shape == (48, 48)
+
+
+def test_warp_filters_fine_detail_the_same_at_every_scale():
+    """A fine stripe pattern shrunk 3x or 5x must come out as its average grey, not as aliasing
+    patterns that change with the scale (what made a face's skin read differently at each size)."""
+    from edge.crop import warp
+
+    stripes = np.zeros((600, 600), np.uint8)
+    stripes[:, ::2] = 200
+    for k in (1 / 3, 1 / 5, 1 / 4.4):
+        m = np.array([[k, 0, -10], [0, k, -10]], np.float32)  # reads the middle of the pattern
+        out = warp(stripes, m, (32, 32))
+        assert abs(float(out.mean()) - 100) < 5 and float(out.std()) < 15, k
+    plain = cv2.warpAffine(stripes, np.array([[1 / 4, 0, 0], [0, 1 / 4, 0]], np.float32), (32, 32))
+    assert abs(float(plain.mean()) - 100) > 50  # bilinear alone reads every 4th column: all one colour

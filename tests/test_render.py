@@ -15,13 +15,31 @@ import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 import pytest  # noqa: E402
 
-from edge.render import Renderer, draw_emoticon  # noqa: E402
+from edge.render import (  # noqa: E402
+    Renderer,
+    draw_emoticon,
+    layout,  # noqa: E402
+)
 from edge.render import palette as pal  # noqa: E402
-from edge.render import layout  # noqa: E402
-from edge.render.emoticon import EYE_X, EYE_Y, Style, build_emoticon  # noqa: E402
+from edge.render.emoticon import Style, build_emoticon  # noqa: E402
+from edge.render.features import EYE_X, EYE_Y  # noqa: E402
 from edge.render.gallery import make_sheet, variants  # noqa: E402
-from edge.render.params import EXPRESSION_PARAMS, FaceParams, blend, expression_params, with_motion  # noqa: E402
-from edge.state import EXPRESSIONS, SKIN_TONES, TONES, EmoticonState, FaceView, Motion, Scene  # noqa: E402
+from edge.render.params import (  # noqa: E402
+    EXPRESSION_PARAMS,
+    FaceParams,
+    blend,
+    expression_params,
+    with_motion,
+)
+from edge.state import (  # noqa: E402
+    EXPRESSIONS,
+    SKIN_TONES,
+    TONES,
+    EmoticonState,
+    FaceView,
+    Motion,
+    Scene,
+)
 
 SIZES = (32, 96, 256)
 SCREENS = ((1920, 1080), (800, 480), (1080, 1920))
@@ -57,9 +75,9 @@ def lightness(px: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------ variants
 
 
-def test_variant_count_is_336():
+def test_variant_count_is_384():
     vs = variants()
-    assert len(vs) == 7 * 6 * 4 * 2 == len(set(vs))
+    assert len(vs) == 8 * 6 * 4 * 2 == len(set(vs))
 
 
 @pytest.mark.parametrize("size", SIZES)

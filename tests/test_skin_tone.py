@@ -94,3 +94,20 @@ def test_patches_sit_on_the_face_and_follow_roll(detector, portraits):
     x, y, w, h = face.box
     for cx, cy, r in patch_centres(face):
         assert x < cx < x + w and y < cy < y + h and r > 2
+
+
+def test_the_light_around_a_face_is_reused_for_a_few_frames_but_not_across_photos(detector, portraits):
+    """Live: the surroundings are re-measured every WB_EVERY frames for a face that stayed put
+    (they are the costly part); a still photo or consistency variant always gets its own."""
+    from edge.skin_tone import SkinToneMeter
+
+    image = portraits["astronaut.png"]
+    dark = (image * 0.6).astype(np.uint8)
+    face = detector.detect(image)[0]
+    meter = SkinToneMeter()
+    meter.begin_frame(image, [face])
+    first = meter.gains(image, face)
+    meter.begin_frame(dark, [face])
+    assert meter.gains(dark, face) is first  # the next live frame: same light assumed
+    meter.begin_frame(dark, [face], fresh=True)
+    assert meter.gains(dark, face).mean() > 1.3 * first.mean()  # a new photo: measured again

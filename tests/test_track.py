@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from edge.config import SourceConfig
-from edge.detect import BlazeFaceDetector
 from edge.landmarks import FaceMesh
 from edge.sources.demo import DemoSource
 from edge.state import box_iou
@@ -50,3 +49,55 @@ def test_a_lost_face_is_looked_for_again_at_once(mesh, detector, portraits):
     assert tracker.update(np.full_like(image, 120)) == []  # gone: the mesh finds no face
     tracker.update(image)
     assert tracker.detections == 2  # detected at once, not after 100 frames
+
+
+def _head(detector, image: np.ndarray, side: int = 220) -> np.ndarray:
+    """A portrait's head and shoulders, square, side px."""
+    import cv2
+
+    x, y, w, h = detector.detect(image)[0].box
+    cx, cy, s = x + w / 2, y + h / 2, 2.2 * w
+    return cv2.resize(image[int(cy - s / 2):int(cy + s / 2), int(cx - s / 2):int(cx + s / 2)], (side, side))
+
+
+def _who(tracked, centres: dict[str, float]) -> dict[int, str]:
+    """track id -> the person whose centre its box is nearest."""
+    return {t.track_id: min(centres, key=lambda k: abs(t.face.box[0] + t.face.box[2] / 2 - centres[k]))
+            for t in tracked}
+
+
+def test_two_people_crossing_keep_their_identities(mesh, detector, portraits):
+    a, b = _head(detector, portraits["astronaut.png"]), _head(detector, portraits["grace_hopper.jpg"])
+    tracker = FaceTracker(detector.detect, mesh, detect_every=6)
+    owner: dict[int, str] = {}
+    for i in range(61):
+        ax, bx = int(40 + 380 * i / 60), int(380 - 380 * i / 60)
+        frame = np.full((480, 640, 3), (90, 100, 110), np.uint8)
+        frame[130:350, ax:ax + 220] = a
+        frame[130:350, bx:bx + 220] = b  # Hopper walks in front of the astronaut
+        tracked = tracker.update(frame)
+        if abs(ax - bx) < 230:
+            continue  # while one hides the other, whoever is seen is not a question of identity
+        for track_id, person in _who(tracked, {"a": ax + 110, "b": bx + 110}).items():
+            assert owner.setdefault(track_id, person) == person, (i, track_id, person)
+    assert set(owner.values()) == {"a", "b"}
+
+
+def test_one_leaves_and_another_enters_where_they_stood(mesh, detector, portraits):
+    """The astronaut walks out to the right; within a second Hopper walks in from the left to where the
+    astronaut stood. Matching boxes by overlap alone would hand Hopper the astronaut's identity."""
+    a, b = _head(detector, portraits["astronaut.png"]), _head(detector, portraits["grace_hopper.jpg"])
+    tracker = FaceTracker(detector.detect, mesh, detect_every=6)
+    seen: dict[str, set[int]] = {"a": set(), "b": set()}
+    for i in range(30):
+        frame = np.full((480, 640, 3), (90, 100, 110), np.uint8)
+        if i < 12:
+            x, person, img = 210 + 40 * i, "a", a
+        else:
+            x, person, img = -220 + 40 * (i - 12), "b", b
+        x0, x1 = max(0, x), min(640, x + 220)
+        if x1 > x0:
+            frame[130:350, x0:x1] = img[:, x0 - x:x1 - x]
+        for t in tracker.update(frame):
+            seen[person].add(t.track_id)
+    assert seen["a"] and seen["b"] and not seen["a"] & seen["b"], seen

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.detect import BlazeFaceDetector, detect_still
+from edge.detect import BlazeFaceDetector, TiledDetector, detect_still
 from edge.state import box_iou
 from training.edge_gap import background
 
@@ -92,14 +92,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--photos", type=int, default=40)
     ap.add_argument("--placements", type=int, default=5)
     ap.add_argument("--widths", type=int, nargs="+", default=[40, 50, 60, 80, 100])
-    ap.add_argument("--detector", nargs="+", default=["short", "full"], help="BlazeFace models to compare")
+    ap.add_argument("--detector", nargs="+", default=["short", "full", "tiled"],
+                    help="short, full (BlazeFace on the whole frame) or tiled (short range on the frame and "
+                    "a 4x3 grid of tiles, all tiles: what a face that stays put gets within one round)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     sources = source_faces(args.data, args.split, args.photos)
     report = {"split": args.split, "photos": len(sources), "placements": args.placements, "rates": {}}
     for name in args.detector:
-        report["rates"][name] = measure(BlazeFaceDetector(name, 1).detect, sources, args.widths,
-                                        args.placements, args.seed)
+        if name == "tiled":
+            tiled = TiledDetector(BlazeFaceDetector("short", 1))
+            detect = lambda frame: tiled.detect(frame, every_tile=True)  # noqa: E731
+        else:
+            detect = BlazeFaceDetector(name, 1).detect
+        report["rates"][name] = measure(detect, sources, args.widths, args.placements, args.seed)
     print(json.dumps(report, indent=1))
     return 0
 

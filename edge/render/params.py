@@ -39,6 +39,10 @@ class FaceParams:
     brow_arch: float = 0.15  # curvature; +: arched (surprise)
     brow_asym: float = 0.0  # +: right brow up and left brow down (disgust, scepticism)
     brow_weight: float = 1.0  # stroke thickness multiplier
+    brow_l: float = 0.0  # -1..1: one brow lowered/raised on its own (viewer's left / right)
+    brow_r: float = 0.0
+    brow_outer_l: float = 0.0  # 0..1: the outer end lifted (one-sided scepticism)
+    brow_outer_r: float = 0.0
 
     # Eyes.
     eye_open_l: float = 1.0  # 0 closed .. 1 normal .. ~1.3 wide; per eye, for blinks and winks
@@ -49,6 +53,8 @@ class FaceParams:
     lid_upper: float = 0.0  # 0..1: upper lid lowered over the eye (angry glare, sad droop)
     lid_tilt: float = 0.0  # +: the lid is lower at the inner corner (angry); -: at the outer (sad)
     lid_lower: float = 0.0  # 0..1: lower lid raised (disgust squint)
+    squint_l: float = 0.0  # 0..1: one eye's lower lid raised on its own
+    squint_r: float = 0.0
     gaze_x: float = 0.0  # -1..1, pupils/eyes shift (viewer's left/right)
     gaze_y: float = 0.0  # -1..1, +: looking down
 
@@ -61,6 +67,8 @@ class FaceParams:
     mouth_side: float = 0.0  # -1..1: opening concentrated on the left/right side (snarl)
     mouth_tilt: float = 0.0  # +: right corner raised
     mouth_weight: float = 1.0  # lip line thickness (pressed lips are thicker)
+    mouth_shift: float = 0.0  # -1..1: the whole mouth moved to the viewer's left / right
+    mouth_pucker: float = 0.0  # 0..1: lips pushed forward into a small round bud (a kiss)
     teeth_upper: float = 0.0  # 0..1
     teeth_lower: float = 0.0  # 0..1
     tongue: float = 0.0  # 0..1
@@ -68,6 +76,7 @@ class FaceParams:
     # Extra cues that survive a mask (they sit above it) or sunglasses.
     nose_wrinkle: float = 0.0  # 0..1 (disgust)
     cheek_blush: float = 0.0  # 0..1 (happy)
+    cheek_puff: float = 0.0  # 0..1: cheeks blown out
     tear: float = 0.0  # 0..1 (sad)
     sweat: float = 0.0  # 0..1 (fear)
 

@@ -1,0 +1,153 @@
+"""One perception pass: detect/track -> crop -> classify -> mesh -> signals, for the loop and for stills.
+
+The frame loop and `analyze` used to write this pass out each; now both come here. Live, a face is
+found by the detector on a schedule and followed by its mesh in between (edge/track.py), and each
+model runs on its own schedule per face - the expression about ten times a second, staggered across
+faces, the attributes and skin tone when a face appears and then about once a second - because a
+person's glasses do not change between frames and their expression does not change every 33 ms.
+What did not run this frame is carried by the smoother, which already expects gaps.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.blendshapes import Blendshapes
+from edge.classify import ClassifierSet
+from edge.detect import detect_still
+from edge.landmarks import FaceMesh, Landmarks
+from edge.motion import Measure, measure
+from edge.state import Face
+from edge.track import FaceTracker
+
+EVERY_S = {"expression": 0.1, "attributes": 1.0}  # model -> seconds between runs on one face
+EXPRESSION_PER_FRAME = 2  # at most this many faces' expressions a frame, so four faces are staggered
+
+
+@dataclass
+class Percept:
+    """One face in one frame: who (track id), where, what ran this frame, how it moves."""
+
+    track_id: int
+    face: Face
+    probs: dict[str, np.ndarray] = field(default_factory=dict)  # heads that ran this frame only
+    landmarks: Landmarks | None = None
+    measure: Measure | None = None
+    shapes: np.ndarray | None = None  # the 52 blendshape scores (478-point mesh only)
+
+
+@dataclass
+class Schedule:
+    """When each model last ran on each track; a track seen for the first time runs everything."""
+
+    last: dict[tuple[int, str], float] = field(default_factory=dict)
+
+    def due(self, track_ids: list[int], now: float) -> dict[int, set[str]]:
+        out: dict[int, set[str]] = {t: set() for t in track_ids}
+        for model, every in EVERY_S.items():
+            waiting = sorted((now - self.last.get((t, model), -math.inf), t) for t in track_ids)
+            overdue = [t for late, t in reversed(waiting) if late >= every]
+            if model == "expression":  # most overdue first; new faces (infinitely late) lead
+                overdue = overdue[:EXPRESSION_PER_FRAME]
+            for t in overdue:
+                out[t].add(model)
+                self.last[(t, model)] = now
+        return out
+
+    def forget(self, alive: set[int]) -> None:
+        self.last = {k: v for k, v in self.last.items() if k[0] in alive}
+
+
+class Perception:
+    """Everything the mirror knows how to see, assembled once (edge/build.py) and shared by the
+    frame loop (`live`) and still photos (`still`)."""
+
+    def __init__(self, detector, classifiers: ClassifierSet, mesh: FaceMesh | None = None,
+                 blendshapes: Blendshapes | None = None, far_detector=None, max_faces: int = 4,
+                 detect_every: int = 6, track: bool = True):
+        self.detector = detector  # .detect(frame) -> faces; a TiledDetector live
+        self.classifiers = classifiers
+        self.mesh = mesh
+        self.blendshapes = blendshapes if mesh is not None and mesh.points == 478 else None
+        self.far_detector = far_detector
+        self.max_faces = max_faces
+        self.tracker = FaceTracker(detector.detect, mesh, detect_every, max_faces) if mesh is not None and track else None
+        self.schedule = Schedule()
+        self.ms: dict[str, float] = {}  # the last live() call's time per stage (detect, landmarks, crop, classify)
+
+    def live(self, frame_bgr: np.ndarray, now: float) -> list[Percept]:
+        """This frame's faces, largest first; models run per their schedule."""
+        self.ms = {"detect": 0.0, "landmarks": 0.0, "crop": 0.0, "classify": 0.0}
+        if self.tracker is None:  # detection every frame, every model every frame, the mesh if any
+            t0 = time.perf_counter()
+            faces = self.detector.detect(frame_bgr)[: self.max_faces]
+            self.ms["detect"] = (time.perf_counter() - t0) * 1000
+            percepts = self._classify(frame_bgr, [Percept(-1, f) for f in faces], None)
+            t0 = time.perf_counter()
+            if self.mesh is not None:
+                for p in percepts:
+                    p.landmarks = self.mesh(frame_bgr, p.face)
+                self._signals(frame_bgr, percepts)
+            self.ms["landmarks"] = (time.perf_counter() - t0) * 1000
+            return percepts
+        tracked = self.tracker.update(frame_bgr)
+        self.ms.update(self.tracker.ms)
+        percepts = [Percept(t.track_id, t.face, landmarks=t.landmarks) for t in tracked]
+        due = self.schedule.due([p.track_id for p in percepts], now)
+        self.schedule.forget({p.track_id for p in percepts})
+        self._classify(frame_bgr, percepts, due)
+        t0 = time.perf_counter()
+        self._signals(frame_bgr, percepts)
+        self.ms["landmarks"] += (time.perf_counter() - t0) * 1000
+        return percepts
+
+    @property
+    def tracking(self) -> bool:
+        return self.tracker is not None
+
+    def still(self, image_bgr: np.ndarray) -> tuple[list[Percept], str]:
+        """A photo: the still-photo detector retries, every model, the mesh once per face."""
+        faces, how = detect_still(self._plain_detector(), image_bgr, self.far_detector)
+        percepts = [Percept(i, f) for i, f in enumerate(faces[: self.max_faces])]
+        for p, probs in zip(percepts, self.classifiers.perceive(image_bgr, [p.face for p in percepts], fresh=True)):
+            p.probs = probs
+        if self.mesh is not None:
+            for p in percepts:
+                p.landmarks = self.mesh(image_bgr, p.face)
+            self._signals(image_bgr, percepts)
+        return percepts, how
+
+    def _plain_detector(self):
+        return getattr(self.detector, "detector", self.detector)  # a TiledDetector's own BlazeFace
+
+    def _classify(self, frame_bgr: np.ndarray, percepts: list[Percept], due: dict[int, set[str]] | None,
+                  fresh: bool = False) -> list[Percept]:
+        if not percepts:
+            return percepts
+        t0 = time.perf_counter()
+        self.classifiers.begin_frame(frame_bgr, [p.face for p in percepts], fresh)
+        crop_s = classify_s = 0.0
+        for p in percepts:
+            models = None if due is None else due[p.track_id]
+            if models is None or models:
+                t1 = time.perf_counter()
+                crops = self.classifiers.crops(frame_bgr, p.face, models)
+                t2 = time.perf_counter()
+                p.probs = self.classifiers.classify(crops, models)
+                crop_s += t2 - t1
+                classify_s += time.perf_counter() - t2
+        begin_s = time.perf_counter() - t0 - crop_s - classify_s
+        self.ms["crop"] = self.ms.get("crop", 0.0) + (begin_s + crop_s) * 1000
+        self.ms["classify"] = self.ms.get("classify", 0.0) + classify_s * 1000
+        return percepts
+
+    def _signals(self, frame_bgr: np.ndarray, percepts: list[Percept]) -> None:
+        for p in percepts:
+            if p.landmarks is None:
+                continue
+            p.measure = measure(p.landmarks.points, frame_bgr)
+            if self.blendshapes is not None:
+                p.shapes = self.blendshapes.scores(p.landmarks.points)

@@ -1,0 +1,132 @@
+"""Same face, same emoticon: the consistency check on the demo portraits, and its parts."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import DEMO
+from edge import consistency as cons
+from edge.classify import ClassifierSet
+from edge.skin_tone import SkinToneMeter
+from test_cli import assert_one_line_error, cli
+
+# Fewer variants than the command's default (3 sizes x 2 places x 5 lights x mirrored = 60 per face),
+# the same sizes' extremes: the check stays a few seconds long.
+GRID = cons.Grid(sizes=(90, 190, 300), positions=2)
+
+
+@pytest.fixture(scope="module")
+def classifiers():
+    return ClassifierSet(num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def report(detector, classifiers, portraits):
+    perceive = cons.live_perceiver(detector, classifiers, 4)
+    classes = {h: classifiers.classes(h) for h in classifiers.heads}
+    faces = {}
+    for name, image in portraits.items():
+        face = cons.source_face(detector, image)
+        faces[name] = cons.summarize(cons.run_variants(image, face, perceive, classifiers, GRID), classes)
+    return faces, cons.overall(faces)
+
+
+def test_the_demo_faces_are_found_in_every_variant(report):
+    faces, _ = report
+    for name, r in faces.items():
+        assert r["variants"] == 60, name
+        assert r["found"] >= 0.95, name
+
+
+def test_mask_and_eyewear_hold_their_targets_on_the_demo(report):
+    _, total = report
+    heads = total["heads"]
+    assert heads["mask"]["mean"] >= cons.TARGETS["mask"], heads["mask"]
+    assert heads["eyewear"]["mean"] >= cons.TARGETS["eyewear"], heads["eyewear"]
+
+
+def test_the_astronauts_skin_tone_holds_its_target(report):
+    """Before issue 23 she was "light" in 0.55 of the variants and "medium" in some (two bands).
+    Grace Hopper's tone sits on the light / medium-light edge (ITA ~41) and still flips: not
+    asserted, see the README's consistency figures."""
+    tone = report[0]["astronaut.png"]["heads"]["skin_tone"]
+    assert tone["agreement"] >= cons.TARGETS["skin_tone"], tone
+    assert tone["band_spread"] <= cons.SKIN_MAX_BANDS, tone
+
+
+def test_a_mirrored_frame_gets_the_same_mask_and_eyewear(report):
+    faces, _ = report
+    for name, r in faces.items():
+        for head in ("mask", "eyewear"):
+            assert r["mirror"][head] >= cons.MIRROR_TARGET, (name, head, r["mirror"])
+
+
+def test_the_classes_come_from_the_classifiers(report, classifiers):
+    """The lead swaps the expression model (and its list of expressions): nothing here may assume 7."""
+    faces, _ = report
+    for r in faces.values():
+        for head, hr in r["heads"].items():
+            assert set(hr["counts"]) <= set(classifiers.classes(head)) | {cons.NO_ANSWER}
+
+
+def test_a_pasted_face_has_the_asked_size_and_place(detector, portraits):
+    image = portraits["grace_hopper.jpg"]
+    region, fw = cons.surroundings(image, cons.source_face(detector, image))
+    for size, centre in ((90, (150.0, 300.0)), (250, (400.0, 220.0))):
+        frame = cons.place(region, fw, size, centre, cons.LIGHTS["x1.0"])
+        assert frame.shape[:2] == cons.FRAME_HW
+        box = detector.detect(frame)[0].box
+        assert abs(box[2] - size) < 0.15 * size
+        assert abs(box[0] + box[2] / 2 - centre[0]) < 0.1 * size
+        assert abs(box[1] + box[3] / 2 - centre[1]) < 0.15 * size
+
+
+def test_summary_counts_agreement_score_change_and_mirror():
+    classes = {"mask": ["mask", "no_mask"], "skin_tone": ["light", "medium_light", "medium", "medium_dark", "dark"]}
+
+    def variant(light: str, mirrored: bool, mask: float, tone: str | None) -> cons.Variant:
+        scores = {"mask": {"mask": mask, "no_mask": 1 - mask}}
+        if tone:
+            scores["skin_tone"] = {t: float(t == tone) for t in classes["skin_tone"]}
+        return cons.Variant(90, 0, light, mirrored, {}, scores)
+
+    vs = [variant("x1.0", False, 0.9, "light"), variant("x1.0", True, 0.8, "light"),
+          variant("warm", False, 0.3, "medium"), variant("warm", True, 0.7, None),
+          cons.Variant(90, 1, "x1.0", False, None)]
+    r = cons.summarize(vs, classes)
+    assert r["found"] == 0.8
+    assert r["heads"]["mask"]["agreement"] == 0.75 and r["heads"]["mask"]["majority"] == "mask"
+    assert r["heads"]["mask"]["max_score_change"] == pytest.approx(0.6)
+    assert r["heads"]["skin_tone"]["counts"] == {"light": 2, "medium": 1, cons.NO_ANSWER: 1}
+    assert r["heads"]["skin_tone"]["band_spread"] == 2
+    assert r["mirror"] == {"mask": 0.5, "skin_tone": 0.5}
+
+
+def test_a_second_face_does_not_change_the_first_ones_skin_tone(detector, portraits):
+    """The light a face is measured under comes from its own surroundings, not from the frame."""
+    image = portraits["astronaut.png"]
+    region, fw = cons.surroundings(image, cons.source_face(detector, image))
+    alone = cons.place(region, fw, 120, (160.0, 240.0), cons.LIGHTS["x1.0"])
+    other = cv2.resize(cv2.imread(str(DEMO / "grace_hopper.jpg")), (300, 360), interpolation=cv2.INTER_AREA)
+    pair = alone.copy()
+    pair[60:420, 330:630] = other
+    meter = SkinToneMeter()
+    itas = []
+    for frame in (alone, pair):
+        faces = detector.detect(frame)
+        meter.begin_frame(frame, faces)
+        first = min(faces, key=lambda f: abs(f.box[0] + f.box[2] / 2 - 160))
+        itas.append(meter.measure(frame, first))
+    assert None not in itas and abs(itas[0] - itas[1]) < 1.0
+
+
+def test_consistency_command_reports_and_fails_on_bad_input(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not an image")
+    r = cli("consistency", str(bad))
+    assert_one_line_error(r, 1, "broken.jpg")
+    grey = tmp_path / "grey.png"
+    cv2.imwrite(str(grey), np.full((240, 320, 3), 128, np.uint8))
+    r = cli("consistency", str(grey))
+    assert_one_line_error(r, 1, "grey.png", "no face found")
