@@ -108,8 +108,10 @@ class Mirror:
         display,
         pace: bool = True,
         mesh: FaceMesh | None = None,
+        booth=None,
     ):
         self.cfg = cfg
+        self.booth = booth  # edge/booth.py: snapshot key/button, countdown, cards, visitor counts
         self._open_source = open_source
         self.source: Source | None = open_source()  # a source missing at start is the caller's error
         self.classifiers = classifiers
@@ -159,6 +161,8 @@ class Mirror:
         ms["smooth"].append((t_smooth - t_lm) * 1000)
         scene = Scene(faces=views, overlay=self._overlay() if self.show_fps else [],
                       camera_rgb=image[:, :, ::-1] if self.cfg.display.pip and image is not None else None)
+        if self.booth is not None:
+            self.booth.observe(frame, scene, image)
         commands = self._present(scene, t_smooth)
         self.stats.latency_ms.append((self.stats.frame_times[-1] - frame.t_capture) * 1000)
         self.stats.busy_ms.append((self.stats.frame_times[-1] - t_cap) * 1000)
@@ -170,6 +174,8 @@ class Mirror:
 
     def _present(self, scene: Scene, t0: float) -> list[str]:
         surface = self.renderer.render(scene, t0)
+        if self.booth is not None:
+            surface = self.booth.decorate(surface)
         t_render = time.monotonic()
         self.stats.stage_ms["render"].append((t_render - t0) * 1000)
         commands = self.display.show(surface)
@@ -232,6 +238,8 @@ class Mirror:
                     break
                 if "toggle_fps" in commands:
                     self.show_fps = not self.show_fps
+                if "snapshot" in commands and self.booth is not None:
+                    self.booth.press()
                 now = time.monotonic()
                 if now >= next_stats:
                     next_stats = now + STATS_EVERY_S

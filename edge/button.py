@@ -9,6 +9,7 @@ the callback must only set a flag.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Callable
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,9 @@ class GpioButton:
         except ImportError:
             raise ButtonUnavailable("gpiozero is not installed (on a Pi: sudo apt install python3-gpiozero)") from None
         try:
-            self._button = Button(pin, pull_up=True, bounce_time=BOUNCE_S, pin_factory=pin_factory)
+            with warnings.catch_warnings():  # gpiozero warns once per pin library it cannot load
+                warnings.simplefilter("ignore")
+                self._button = Button(pin, pull_up=True, bounce_time=BOUNCE_S, pin_factory=pin_factory)
         except Exception as e:  # gpiozero raises its own errors, OSError or RuntimeError by pin library
             raise ButtonUnavailable(f"GPIO{pin}: {type(e).__name__}: {e}") from None
         self._button.when_pressed = lambda *_: on_press()

@@ -1,4 +1,4 @@
-"""emoticon-mirror: run | analyze | consistency | bench | doctor | gallery | config-example.
+"""emoticon-mirror: run | analyze | consistency | bench | doctor | stats | gallery | config-example.
 
 Every expected failure (bad config, missing model, no camera, unreadable file) ends as one line on
 stderr and a non-zero exit; --debug adds the traceback for whoever is fixing it.
@@ -60,8 +60,10 @@ def build_mesh(cfg: Config, threads: int | None = None):
 
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     from edge.app import Mirror
+    from edge.booth import build_booth, is_live
     from edge.display import open_display
     from edge.render import Renderer
+    from edge.render.look import Look
     from edge.sources import open_source
 
     if args.source:
@@ -70,9 +72,11 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
         cfg.display.mode = args.display
     if args.motion:
         cfg.motion.mode = args.motion
+    look = Look.from_config(cfg.look)  # a missing logo or bad colour stops here, before the screen
     detector = build_detector(cfg)
     classifiers = build_classifiers(cfg)
     display = open_display(cfg.display, args.out)
+    booth = None
     notifier = Notifier()
     stop = threading.Event()
 
@@ -84,15 +88,40 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     try:
-        renderer = Renderer(display.size, pip=cfg.display.pip)
+        renderer = Renderer(display.size, pip=cfg.display.pip, look=look)
+        booth = build_booth(cfg, look, is_live(cfg.source.input))
         mirror = Mirror(cfg, lambda: open_source(cfg.source.input, cfg.source), detector, classifiers,
-                        renderer, display, pace=display.mode != "headless", mesh=build_mesh(cfg))
+                        renderer, display, pace=display.mode != "headless", mesh=build_mesh(cfg), booth=booth)
         mirror.on_present.append(lambda st, scene: notifier.frame_shown(st.fps_recent(), st.faces_now, scene.message))
         stats = mirror.run(args.frames, stop)
     finally:
+        if booth is not None:
+            booth.close()  # cards still being written, the last visitor counts
         display.close()
         notifier.close()
-    print(json.dumps(stats.summary()))
+    summary = stats.summary()
+    if booth is not None and booth.store is not None:
+        summary["cards"] = booth.cards
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace, cfg: Config) -> int:
+    from edge.stats import StatsFileError, stats_path
+    from edge.stats_report import report
+
+    path = stats_path(args.dir if args.dir is not None else cfg.stats.dir)
+    if not path.exists():
+        print(f"error: no visitor counts at {path} (stats.enabled = true in the config? the service keeps "
+              "them in /var/lib/emoticon-mirror: --dir /var/lib/emoticon-mirror)", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        print(report(path, Path(args.chart) if args.chart else None, args.hours))
+    except StatsFileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.chart:
+        print(f"chart: {args.chart}")
     return 0
 
 
@@ -221,6 +250,13 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="check runtime, models, camera and display").set_defaults(func=cmd_doctor)
 
+    st = sub.add_parser("stats", help="visitor counts per hour: a table, and a PNG chart")
+    st.add_argument("--dir", help="folder of visitors.json (default: stats.dir, else $STATE_DIRECTORY or "
+                    "~/.local/state/emoticon-mirror)")
+    st.add_argument("--chart", default="visitors.png", help="write the chart here (default visitors.png; '' = none)")
+    st.add_argument("--hours", type=int, default=72, help="at most the last N hours (default 72)")
+    st.set_defaults(func=cmd_stats)
+
     ga = sub.add_parser("gallery", help="every emoticon variant in one labelled sheet")
     ga.add_argument("--out", required=True)
     ga.add_argument("--size", type=int, default=96, help="pixels per emoticon")
@@ -234,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "hours", None) is not None and args.hours < 1:
+        print("error: --hours must be at least 1", file=sys.stderr)
+        return EXIT_CONFIG
     if getattr(args, "frames", None) is not None and args.frames < 1:
         print("error: --frames must be at least 1", file=sys.stderr)
         return EXIT_CONFIG

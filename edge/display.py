@@ -83,7 +83,7 @@ class Display:
         log.info("display %s via %s, %dx%d, rotation %d", self.mode, pygame.display.get_driver(), w, h, self.rotation)
 
     def show(self, surface) -> list[str]:
-        """Present one frame; returns the user's commands since the last one ('quit', 'toggle_fps')."""
+        """Present one frame; returns the user's commands since the last one ('quit', 'toggle_fps', 'snapshot')."""
         pg = self._pg
         if self.rotation:
             surface = pg.transform.rotate(surface, -self.rotation)
@@ -102,6 +102,8 @@ class Display:
                     commands.append("quit")
                 elif event.key == pg.K_f:
                     commands.append("toggle_fps")
+                elif event.key in (pg.K_SPACE, pg.K_s):
+                    commands.append("snapshot")
         return commands
 
     def close(self) -> None:

@@ -43,7 +43,7 @@ def _mix(h: Hour, top: int = 3) -> str:
 
 
 def table(rows: list[tuple[str, Hour]]) -> str:
-    lines = [f"{'hour':<17} {'people':>6} {'mean stay':>9} {'longest':>8} {'snapshots':>9}  expressions (share of time)"]
+    lines = [f"{'hour':<16} {'people':>6} {'mean stay':>9} {'longest':>8} {'snapshots':>9}  expressions (share of time)"]
     total = Hour()
     for key, h in rows:
         if h.people == 0 and h.snapshots == 0:
@@ -57,7 +57,7 @@ def table(rows: list[tuple[str, Hour]]) -> str:
         for name, s in h.expressions.items():
             total.expressions[name] = total.expressions.get(name, 0.0) + s
     mean = f"{total.seconds / total.people:.1f} s" if total.people else "-"
-    lines.append(f"{'total':<17} {total.people:>6} {mean:>9} {total.longest_s:>6.1f} s {total.snapshots:>9}  {_mix(total)}")
+    lines.append(f"{'total':<16} {total.people:>6} {mean:>9} {total.longest_s:>6.1f} s {total.snapshots:>9}  {_mix(total)}")
     return "\n".join(lines)
 
 
