@@ -20,8 +20,7 @@ import pygame
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from edge.app import Mirror  # noqa: E402
-from edge.cli import build_classifiers, build_detector, build_mesh  # noqa: E402
+from edge import build  # noqa: E402
 from edge.config import Config, DisplayConfig  # noqa: E402
 from edge.display import Display  # noqa: E402
 from edge.render import Renderer  # noqa: E402
@@ -87,8 +86,7 @@ def main() -> int:
     camera = Remember(open_source("demo", cfg.source))
     keeper = Keeper((960, 540), 0.5, camera)
     try:
-        mirror = Mirror(cfg, lambda: camera, build_detector(cfg), build_classifiers(cfg),
-                        Renderer(keeper.size), keeper, pace=True, mesh=build_mesh(cfg))
+        mirror = build.mirror(cfg, lambda: camera, Renderer(keeper.size), keeper, pace=True)
         stats = mirror.run(args.frames)
     finally:
         keeper.close()

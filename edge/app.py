@@ -14,10 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from edge.classify import ClassifierSet
 from edge.config import Config
-from edge.detect import BlazeFaceDetector, TiledDetector
-from edge.landmarks import FaceMesh
 from edge.perceive import Perception
 from edge.smooth import Smoother, emoticon_state
 from edge.sources import Source, SourceError, as_bgr
@@ -52,6 +49,10 @@ class LoopStats:
 
     def medians(self) -> dict[str, float]:
         return {s: round(statistics.median(v), 3) if v else 0.0 for s, v in self.stage_ms.items()}
+
+    def means(self) -> dict[str, float]:
+        """Per stage, the mean: what a stage costs over time when it runs on some frames only."""
+        return {s: round(statistics.fmean(v), 3) if v else 0.0 for s, v in self.stage_ms.items()}
 
     def latency(self) -> float:
         return round(statistics.median(self.latency_ms), 3) if self.latency_ms else 0.0
@@ -102,19 +103,17 @@ class Mirror:
         self,
         cfg: Config,
         open_source: Callable[[], Source],
-        detector: BlazeFaceDetector,
-        classifiers: ClassifierSet,
+        perception: Perception,
         renderer,
         display,
         pace: bool = True,
-        mesh: FaceMesh | None = None,
         booth=None,
     ):
         self.cfg = cfg
         self.booth = booth  # edge/booth.py: snapshot key/button, countdown, cards, visitor counts
         self._open_source = open_source
         self.source: Source | None = open_source()  # a source missing at start is the caller's error
-        self.classifiers = classifiers
+        self.perception = perception  # edge/build.py assembles it (tracking, tiles, mesh) from the config
         self.smoother = Smoother(cfg.smooth.time_constant_s, cfg.smooth.track_timeout_s)
         self.renderer = renderer
         self.display = display
@@ -123,16 +122,10 @@ class Mirror:
         self.stats = LoopStats()
         # called after every presented frame, 'camera lost' screens included: e.g. the systemd watchdog
         self.on_present: list[Callable[[LoopStats, Scene], None]] = []
+        classifiers = perception.classifiers
         self._classes = {h: classifiers.classes(h) for h in classifiers.heads}
         self._tone = None if cfg.render.tone == "auto" else cfg.render.tone
-        # with a mesh, faces are tracked between detections (and the detector also looks at tiles of
-        # the frame for far faces); without one, every frame is detected and every model runs
-        tracking = mesh is not None and cfg.detector.track_every > 1
-        self.perception = Perception(
-            TiledDetector(detector) if tracking and cfg.detector.far else detector, classifiers,
-            mesh if tracking or cfg.motion.mode != "off" else None, max_faces=cfg.detector.max_faces,
-            detect_every=cfg.detector.track_every, track=tracking)
-        self.motion = MotionPolicy(cfg.motion.mode if mesh is not None else "off",
+        self.motion = MotionPolicy(cfg.motion.mode if perception.mesh is not None else "off",
                                    cfg.motion.max_faces, cfg.motion.min_fps)
 
     def step(self) -> list[str]:

@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+from edge import build
 from edge import config as config_mod
 from edge.config import Config, ConfigError
 from edge.display import DisplayError
@@ -23,39 +24,6 @@ from edge.sources import SourceError
 log = logging.getLogger("edge")
 
 EXIT_ERROR, EXIT_CONFIG = 1, 2
-
-
-def _models_dir(cfg: Config) -> Path | None:
-    return Path(cfg.classify.models_dir) if cfg.classify.models_dir else None
-
-
-def build_detector(cfg: Config, threads: int | None = None):
-    from edge.detect import BlazeFaceDetector
-
-    return BlazeFaceDetector(cfg.detector.model, threads or cfg.detector.threads, cfg.detector.min_score)
-
-
-def build_classifiers(cfg: Config, threads: int | None = None):
-    from edge.classify import ClassifierSet
-
-    return ClassifierSet(_models_dir(cfg), threads or cfg.classify.threads, cfg.classify.views,
-                         skin_tone=cfg.render.tone == "auto")
-
-
-def build_mesh(cfg: Config, threads: int | None = None):
-    """The face mesh, for live motion and for following faces between detections; None when neither
-    is on, or (motion auto) when the model is missing."""
-    from edge.landmarks import FaceMesh
-
-    if cfg.motion.mode == "off" and cfg.detector.track_every <= 1:
-        return None
-    try:
-        return FaceMesh(threads or cfg.motion.threads)
-    except ModelError as e:
-        if cfg.motion.mode == "on":
-            raise
-        log.warning("live motion off: %s", e)
-        return None
 
 
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
@@ -73,8 +41,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     if args.motion:
         cfg.motion.mode = args.motion
     look = Look.from_config(cfg.look)  # a missing logo or bad colour stops here, before the screen
-    detector = build_detector(cfg)
-    classifiers = build_classifiers(cfg)
+    perception = build.perception(cfg)
     display = open_display(cfg.display, args.out)
     booth = None
     notifier = Notifier()
@@ -90,8 +57,8 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     try:
         renderer = Renderer(display.size, pip=cfg.display.pip, look=look)
         booth = build_booth(cfg, look, is_live(cfg.source.input))
-        mirror = Mirror(cfg, lambda: open_source(cfg.source.input, cfg.source), detector, classifiers,
-                        renderer, display, pace=display.mode != "headless", mesh=build_mesh(cfg), booth=booth)
+        mirror = Mirror(cfg, lambda: open_source(cfg.source.input, cfg.source), perception, renderer, display,
+                        pace=display.mode != "headless", booth=booth)
         mirror.on_present.append(lambda st, scene: notifier.frame_shown(st.fps_recent(), st.faces_now, scene.message))
         stats = mirror.run(args.frames, stop)
     finally:
@@ -128,12 +95,7 @@ def cmd_stats(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
     from edge.analyze import Analyzer, expand
 
-    from edge.detect import BlazeFaceDetector
-    from edge.perceive import Perception
-
-    perception = Perception(build_detector(cfg), build_classifiers(cfg), build_mesh(cfg),
-                            far_detector=BlazeFaceDetector("full", 1), max_faces=cfg.detector.max_faces)
-    analyzer = Analyzer(perception, None if cfg.render.tone == "auto" else cfg.render.tone)
+    analyzer = Analyzer(build.perception(cfg, still=True), None if cfg.render.tone == "auto" else cfg.render.tone)
     out_dir = Path(args.emoticon_out) if args.emoticon_out else None
     if out_dir:
         import pygame
@@ -165,11 +127,11 @@ def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_consistency(args: argparse.Namespace, cfg: Config) -> int:
     from edge import consistency as cons
 
-    detector, classifiers = build_detector(cfg), build_classifiers(cfg)
-    make = cons.analyze_perceiver if args.path == "analyze" else cons.live_perceiver
+    still = args.path == "analyze"
+    perception = build.perception(cfg, still=still)
+    perceive = cons.analyze_perceiver(perception) if still else cons.live_perceiver(perception)
     grid = cons.Grid(sizes=tuple(args.sizes), positions=args.positions, seed=args.seed)
-    faces, errors = cons.check_images(args.paths, detector, classifiers,
-                                      make(detector, classifiers, cfg.detector.max_faces), grid)
+    faces, errors = cons.check_images(args.paths, perception.plain_detector, perception.classifiers, perceive, grid)
     for e in errors:
         print(f"error: {e}", file=sys.stderr)
     if faces:

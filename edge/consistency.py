@@ -22,6 +22,7 @@ import numpy as np
 
 from edge.classify import ClassifierSet
 from edge.detect import BlazeFaceDetector, detect_still
+from edge.perceive import Perception
 from edge.state import Face
 
 FRAME_HW = (480, 640)
@@ -203,22 +204,18 @@ def overall(faces: dict[str, dict]) -> dict:
     return out
 
 
-def live_perceiver(detector: BlazeFaceDetector, classifiers: ClassifierSet, max_faces: int) -> Perceive:
-    """What the frame loop does with one frame: the live detector, then ClassifierSet.perceive
-    (fresh: each variant is a scene of its own, with its own light)."""
+def live_perceiver(perception: Perception) -> Perceive:
+    """What the frame loop does with one frame of a new scene (Perception.once: the live detector,
+    every model, fresh light for each variant)."""
     def perceive(frame: np.ndarray):
-        faces = detector.detect(frame)[:max_faces]
-        return [(f.box, p) for f, p in zip(faces, classifiers.perceive(frame, faces, fresh=True))]
+        return [(p.face.box, p.probs) for p in perception.once(frame)]
     return perceive
 
 
-def analyze_perceiver(detector: BlazeFaceDetector, classifiers: ClassifierSet, max_faces: int) -> Perceive:
-    """What `analyze` does with a photo: its retries when the live detector finds nothing."""
-    far = BlazeFaceDetector("full", 1)
-
+def analyze_perceiver(perception: Perception) -> Perceive:
+    """What `analyze` does with a photo (Perception.still: its retries when the live detector finds nothing)."""
     def perceive(frame: np.ndarray):
-        faces = detect_still(detector, frame, far)[0][:max_faces]
-        return [(f.box, p) for f, p in zip(faces, classifiers.perceive(frame, faces, fresh=True))]
+        return [(p.face.box, p.probs) for p in perception.still(frame)[0]]
     return perceive
 
 

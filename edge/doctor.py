@@ -46,7 +46,7 @@ def _interpreter() -> Check:
 
 
 def _detector(cfg: Config) -> Check:
-    from edge.cli import build_detector
+    from edge.build import detector as build_detector
     from edge.runtime import ModelError
 
     try:
@@ -57,7 +57,7 @@ def _detector(cfg: Config) -> Check:
 
 
 def _classifiers(cfg: Config) -> list[Check]:
-    from edge.cli import build_classifiers
+    from edge.build import classifiers as build_classifiers
     from edge.runtime import ModelError
 
     try:

@@ -110,7 +110,7 @@ class Perception:
 
     def still(self, image_bgr: np.ndarray) -> tuple[list[Percept], str]:
         """A photo: the still-photo detector retries, every model, the mesh once per face."""
-        faces, how = detect_still(self._plain_detector(), image_bgr, self.far_detector)
+        faces, how = detect_still(self.plain_detector, image_bgr, self.far_detector)
         percepts = [Percept(i, f) for i, f in enumerate(faces[: self.max_faces])]
         for p, probs in zip(percepts, self.classifiers.perceive(image_bgr, [p.face for p in percepts], fresh=True)):
             p.probs = probs
@@ -120,7 +120,19 @@ class Perception:
             self._signals(image_bgr, percepts)
         return percepts, how
 
-    def _plain_detector(self):
+    def once(self, frame_bgr: np.ndarray) -> list[Percept]:
+        """One frame as a scene of its own (the consistency check's variants): the live detector with
+        every tile, every model, no history - what the loop shows once a face has been there a moment."""
+        detect = getattr(self.detector, "detect")
+        faces = (detect(frame_bgr, every_tile=True) if self.detector is not self.plain_detector
+                 else detect(frame_bgr))[: self.max_faces]
+        percepts = [Percept(i, f) for i, f in enumerate(faces)]
+        for p, probs in zip(percepts, self.classifiers.perceive(frame_bgr, faces, fresh=True)):
+            p.probs = probs
+        return percepts
+
+    @property
+    def plain_detector(self):
         return getattr(self.detector, "detector", self.detector)  # a TiledDetector's own BlazeFace
 
     def _classify(self, frame_bgr: np.ndarray, percepts: list[Percept], due: dict[int, set[str]] | None,

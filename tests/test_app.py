@@ -10,6 +10,7 @@ import pytest
 from edge.app import Mirror, MotionPolicy
 from edge.classify import ClassifierSet
 from edge.config import Config
+from edge.perceive import Perception
 from edge.render import Renderer
 from edge.sources import SourceError
 from edge.sources.memory import MemorySource
@@ -54,8 +55,8 @@ def no_models(tmp_path, skin_tone: bool = False):
 def mirror_for(frames, detector, tmp_path, cfg=None):
     renderer = RecordingRenderer()
     display = NullDisplay()
-    m = Mirror(cfg or Config(), lambda: MemorySource(frames), detector, no_models(tmp_path), renderer, display,
-               pace=False)
+    m = Mirror(cfg or Config(), lambda: MemorySource(frames), Perception(detector, no_models(tmp_path)), renderer,
+               display, pace=False)
     return m, renderer, display
 
 
@@ -99,8 +100,8 @@ def test_neutral_emoticon_without_models(detector, tmp_path, portraits):
 
 def test_measured_skin_tone_reaches_the_emoticon(detector, tmp_path, portraits):
     renderer = RecordingRenderer()
-    m = Mirror(Config(), lambda: MemorySource([portraits["astronaut.png"]]), detector,
-               no_models(tmp_path, skin_tone=True), renderer, NullDisplay(), pace=False)
+    m = Mirror(Config(), lambda: MemorySource([portraits["astronaut.png"]]),
+               Perception(detector, no_models(tmp_path, skin_tone=True)), renderer, NullDisplay(), pace=False)
     m.run(3)
     assert renderer.scenes[-1].faces[0].state.tone in ("light", "medium_light", "medium")
 
@@ -131,7 +132,7 @@ def test_a_lost_camera_shows_a_message_and_comes_back(detector, tmp_path, portra
             pass
 
     renderer, display = RecordingRenderer(), NullDisplay()
-    m = Mirror(Config(), Flaky, detector, no_models(tmp_path), renderer, display, pace=False)
+    m = Mirror(Config(), Flaky, Perception(detector, no_models(tmp_path)), renderer, display, pace=False)
     stats = m.run(6, threading.Event())
     assert stats.frames == 6 and opens["n"] == 4
     messages = [s.message for s in renderer.scenes if s.message]
@@ -161,8 +162,8 @@ def test_live_motion_reaches_the_scene_and_can_be_switched_off(detector, tmp_pat
         cfg = Config()
         cfg.motion.mode = mode
         renderer = RecordingRenderer()
-        m = Mirror(cfg, lambda: MemorySource([portraits["grace_hopper.jpg"]]), detector, no_models(tmp_path),
-                   renderer, NullDisplay(), pace=False, mesh=mesh)
+        m = Mirror(cfg, lambda: MemorySource([portraits["grace_hopper.jpg"]]),
+                   Perception(detector, no_models(tmp_path), mesh), renderer, NullDisplay(), pace=False)
         m.run(3)
         motion = renderer.scenes[-1].faces[0].motion
         assert (motion is not None) == live, mode
@@ -190,8 +191,8 @@ def test_overlay_says_when_motion_is_shed(detector, tmp_path, portraits, mesh):
     cfg = Config()
     cfg.display.show_fps = True
     renderer = RecordingRenderer()
-    m = Mirror(cfg, lambda: MemorySource([portraits["astronaut.png"]]), detector, no_models(tmp_path),
-               renderer, NullDisplay(), pace=False, mesh=mesh)
+    m = Mirror(cfg, lambda: MemorySource([portraits["astronaut.png"]]), Perception(detector, no_models(tmp_path), mesh),
+               renderer, NullDisplay(), pace=False)
     m.motion.budget_ms = 0.001  # every frame is over budget
     m.run(35)
     assert any("motion paused" in line for line in renderer.scenes[-1].overlay)

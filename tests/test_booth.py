@@ -20,6 +20,7 @@ from edge.app import Mirror  # noqa: E402
 from edge.booth import build_booth  # noqa: E402
 from edge.classify import ClassifierSet  # noqa: E402
 from edge.config import Config  # noqa: E402
+from edge.perceive import Perception  # noqa: E402
 from edge.render import Renderer  # noqa: E402
 from edge.render.look import Look  # noqa: E402
 from edge.sources.memory import MemorySource  # noqa: E402
@@ -63,8 +64,9 @@ def booth_run(tmp_path, portraits, detector, **snapshot):
     for k, v in snapshot.items():
         setattr(cfg.snapshot, k, v)
     booth = build_booth(cfg, Look(), live=False, pin_factory=factory)
-    mirror = Mirror(cfg, lambda: MemorySource([camera_frame(portraits)]), detector, ClassifierSet(tmp_path, skin_tone=False),
-                    Renderer((480, 270)), KeyDisplay(), pace=False, booth=booth)
+    perception = Perception(detector, ClassifierSet(tmp_path, skin_tone=False))
+    mirror = Mirror(cfg, lambda: MemorySource([camera_frame(portraits)]), perception, Renderer((480, 270)),
+                    KeyDisplay(), pace=False, booth=booth)
 
     def button(stats, scene):
         if stats.frames == BUTTON_AT:  # someone presses the GPIO button (pin 17 pulled to ground)

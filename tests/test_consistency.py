@@ -8,6 +8,8 @@ import pytest
 from conftest import DEMO
 from edge import consistency as cons
 from edge.classify import ClassifierSet
+from edge.detect import TiledDetector
+from edge.perceive import Perception
 from edge.skin_tone import SkinToneMeter
 from test_cli import assert_one_line_error, cli
 
@@ -23,7 +25,7 @@ def classifiers():
 
 @pytest.fixture(scope="module")
 def report(detector, classifiers, portraits):
-    perceive = cons.live_perceiver(detector, classifiers, 4)
+    perceive = cons.live_perceiver(Perception(TiledDetector(detector), classifiers))
     classes = {h: classifiers.classes(h) for h in classifiers.heads}
     faces = {}
     for name, image in portraits.items():

@@ -16,6 +16,7 @@ import pytest
 from conftest import REPO
 from edge.app import Mirror
 from edge.classify import ClassifierSet
+from edge.perceive import Perception
 from edge.config import Config
 from edge.sources import SourceError, open_source
 from test_app import NullDisplay, RecordingRenderer
@@ -93,7 +94,7 @@ def test_a_dead_camera_does_not_flood_the_log(tmp_path, detector, caplog, monkey
             pass
 
     renderer = RecordingRenderer()
-    m = Mirror(Config(), DiesAfterOne, detector, ClassifierSet(tmp_path, skin_tone=False), renderer,
+    m = Mirror(Config(), DiesAfterOne, Perception(detector, ClassifierSet(tmp_path, skin_tone=False)), renderer,
                NullDisplay(), pace=False)
     stop = threading.Event()
     threading.Timer(1.5, stop.set).start()
@@ -112,8 +113,8 @@ def test_video_truncated_mid_run_never_ends_the_loop(tmp_path, detector, monkeyp
     tiny_video(path, 30)
     cfg = Config()
     renderer = RecordingRenderer()
-    m = Mirror(cfg, lambda: open_source(str(path), cfg.source), detector, ClassifierSet(tmp_path, skin_tone=False),
-               renderer, NullDisplay(), pace=False)
+    m = Mirror(cfg, lambda: open_source(str(path), cfg.source),
+               Perception(detector, ClassifierSet(tmp_path, skin_tone=False)), renderer, NullDisplay(), pace=False)
     m.run(5)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 3])  # truncated under the reader's feet

@@ -19,7 +19,9 @@ class PicameraSource(ThreadedCamera):
     def __init__(self, cfg: SourceConfig):
         self.name = "picamera"
         try:
-            from picamera2 import Picamera2  # apt: python3-picamera2 (needs apt's libcamera)
+            from picamera2 import (
+                Picamera2,  # apt: python3-picamera2 (needs apt's libcamera)
+            )
         except ImportError:
             raise SourceError("picamera: picamera2 is not installed (on Raspberry Pi OS: sudo apt install python3-picamera2)") from None
         try:

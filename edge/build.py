@@ -1,0 +1,72 @@
+"""Assembling the mirror from a Config: the one place that builds the detector, the classifiers, the face
+mesh, the perception pass and the frame loop. The commands (run, analyze, bench, doctor, consistency)
+and docs/record_motion.py only parse and call these, so the mirror is put together one way.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from edge.config import Config
+from edge.runtime import ModelError
+
+log = logging.getLogger(__name__)
+
+
+def models_dir(cfg: Config) -> Path | None:
+    return Path(cfg.classify.models_dir) if cfg.classify.models_dir else None
+
+
+def detector(cfg: Config, threads: int | None = None):
+    from edge.detect import BlazeFaceDetector
+
+    return BlazeFaceDetector(cfg.detector.model, threads or cfg.detector.threads, cfg.detector.min_score)
+
+
+def classifiers(cfg: Config, threads: int | None = None):
+    from edge.classify import ClassifierSet
+
+    return ClassifierSet(models_dir(cfg), threads or cfg.classify.threads, cfg.classify.views,
+                         skin_tone=cfg.render.tone == "auto")
+
+
+def tracking(cfg: Config) -> bool:
+    return cfg.detector.track_every > 1
+
+
+def mesh(cfg: Config, threads: int | None = None):
+    """The face mesh, for live motion and for following faces between detections; None when neither
+    is on, or (motion auto) when the model is missing."""
+    from edge.landmarks import FaceMesh
+
+    if cfg.motion.mode == "off" and not tracking(cfg):
+        return None
+    try:
+        return FaceMesh(threads or cfg.motion.threads)
+    except ModelError as e:
+        if cfg.motion.mode == "on":
+            raise
+        log.warning("live motion and tracking off: %s", e)
+        return None
+
+
+def perception(cfg: Config, threads: int | None = None, still: bool = False):
+    """Live: faces tracked by their mesh between detections, far faces from tiles; still (analyze,
+    consistency --path analyze): the still-photo retries with the full-range model."""
+    from edge.detect import BlazeFaceDetector, TiledDetector
+    from edge.perceive import Perception
+
+    det, face_mesh = detector(cfg, threads), mesh(cfg, threads)
+    track = face_mesh is not None and tracking(cfg) and not still
+    if track and cfg.detector.far:
+        det = TiledDetector(det)
+    return Perception(det, classifiers(cfg, threads), face_mesh,
+                      far_detector=BlazeFaceDetector("full", 1) if still else None,
+                      max_faces=cfg.detector.max_faces, detect_every=cfg.detector.track_every, track=track)
+
+
+def mirror(cfg: Config, open_source: Callable, renderer, display, pace: bool = True, threads: int | None = None):
+    from edge.app import Mirror
+
+    return Mirror(cfg, open_source, perception(cfg, threads), renderer, display, pace=pace)
