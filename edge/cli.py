@@ -40,6 +40,8 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
         cfg.display.mode = args.display
     if args.motion:
         cfg.motion.mode = args.motion
+    if args.snapshot_at and not cfg.snapshot.dir:
+        raise ConfigError("--snapshot-at: snapshots are off; set snapshot.dir in the config")
     look = Look.from_config(cfg.look)  # a missing logo or bad colour stops here, before the screen
     perception = build.perception(cfg)
     display = open_display(cfg.display, args.out)
@@ -60,6 +62,9 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
         mirror = Mirror(cfg, lambda: open_source(cfg.source.input, cfg.source), perception, renderer, display,
                         pace=display.mode != "headless", booth=booth)
         mirror.on_present.append(lambda st, scene: notifier.frame_shown(st.fps_recent(), st.faces_now, scene.message))
+        if booth is not None and args.snapshot_at:
+            # as if the key were pressed at these frames: try the card and the printer with no keyboard
+            mirror.on_present.append(lambda st, scene: booth.press() if st.frames + 1 in args.snapshot_at else None)
         stats = mirror.run(args.frames, stop)
     finally:
         if booth is not None:
@@ -183,6 +188,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--frames", type=int, help="stop after N frames")
     run.add_argument("--out", help="headless: write frames here as PNG")
     run.add_argument("--motion", choices=("auto", "on", "off"), help="live motion (overrides motion.mode)")
+    run.add_argument("--snapshot-at", type=int, action="append", metavar="FRAME",
+                     help="press the snapshot key at this frame (repeatable; needs snapshot.dir)")
     run.set_defaults(func=cmd_run)
 
     an = sub.add_parser("analyze", help="still photos -> faces and labels")

@@ -13,9 +13,12 @@ from edge.stats import Hour, load
 HOUR_S = 3600
 
 
-def hour_range(hours: dict[str, Hour], last: int) -> list[tuple[str, Hour]]:
+MIN_HOURS = 12  # a chart shows at least half a day, so one busy hour is a bar among hours, not a wall
+
+
+def hour_range(hours: dict[str, Hour], last: int, at_least: int = 1) -> list[tuple[str, Hour]]:
     """Every hour from the first to the last with counts (empty hours included, so the chart's
-    x axis is time), at most the `last` ones."""
+    x axis is time): at most the `last` ones, at least `at_least` (earlier empty hours added)."""
     if not hours:
         return []
     keys = sorted(hours)
@@ -24,7 +27,7 @@ def hour_range(hours: dict[str, Hour], last: int) -> list[tuple[str, Hour]]:
         return time.mktime(time.strptime(k, "%Y-%m-%dT%H"))
 
     end = epoch(keys[-1])
-    start = max(epoch(keys[0]), end - (last - 1) * HOUR_S)
+    start = max(min(epoch(keys[0]), end - (min(at_least, last) - 1) * HOUR_S), end - (last - 1) * HOUR_S)
     out, t = [], start
     while t <= end + 1:
         k = time.strftime("%Y-%m-%dT%H", time.localtime(t))
@@ -63,14 +66,16 @@ def table(rows: list[tuple[str, Hour]]) -> str:
 
 def report(path: Path, chart: Path | None, last_hours: int = 72) -> str:
     """The table for the counts in `path`; also writes the chart PNG when `chart` is given."""
-    rows = hour_range(load(path), last_hours)
+    hours = load(path)
+    rows = hour_range(hours, last_hours)
     if chart is not None:
         import pygame
 
         from edge.render.chart import draw_chart
 
         chart.parent.mkdir(parents=True, exist_ok=True)
-        pygame.image.save(draw_chart(rows or [(time.strftime("%Y-%m-%dT%H"), Hour())]), str(chart))
+        shown = hour_range(hours, last_hours, MIN_HOURS) or [(time.strftime("%Y-%m-%dT%H"), Hour())]
+        pygame.image.save(draw_chart(shown), str(chart))
     if not rows:
         return f"no visitors counted yet in {path}"
     return table(rows)

@@ -136,3 +136,15 @@ def test_background_colours_image_and_logo(tmp_path):
 def test_bad_look_config_names_the_key(field, value, words):
     with pytest.raises(ConfigError, match=words):
         Look.from_config(LookConfig(**{field: value}))
+
+
+def test_a_line_mixing_scripts_gets_a_font_per_script():
+    need("Hang"), need("Arab"), need("Jpan")
+    text = TextCache()
+    mixed = "\ud45c\uc815\uc744 \uc9c0\uc5b4 \ubcf4\uc138\uc694 \u00b7 " + MARHABA + " \u00b7 " + JAPANESE
+    runs = text.runs(mixed, 30)
+    assert "".join(run for run, _ in runs) == mixed  # nothing replaced by "?"
+    assert all(has_glyphs(font, run) for run, font in runs)
+    assert len({id(font) for run, font in runs if script_of(run)}) == 3
+    line = text.line(mixed, 30, (255, 255, 255))
+    assert line.get_width() == text.width(mixed, 30)

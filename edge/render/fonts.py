@@ -57,6 +57,35 @@ def script_of(text: str) -> str | None:
     return found[0] if found else None
 
 
+CJK = {"Hang", "Jpan", "Hani"}  # one run: Korean and Japanese text mix in Han characters
+
+
+def script_runs(text: str) -> list[tuple[str, str | None]]:
+    """`text` cut where the script changes, as (run, script); None = Latin, digits, spaces and
+    punctuation. Neutral characters between two runs of one script join them (an Arabic phrase keeps
+    its spaces, so it is shaped as one right-to-left run); at a change of script they stay on their own."""
+    runs: list[list] = []
+    for ch in text:
+        sc = script_of(ch)
+        key = "CJK" if sc in CJK else sc
+        if runs and runs[-1][2] == key:
+            runs[-1][0] += ch
+        else:
+            runs.append([ch, sc, key])
+    merged: list[list] = []
+    i = 0
+    while i < len(runs):
+        run = runs[i]
+        if (run[2] is None and merged and i + 1 < len(runs) and merged[-1][2] is not None
+                and runs[i + 1][2] == merged[-1][2]):
+            merged[-1][0] += run[0] + runs[i + 1][0]
+            i += 2
+            continue
+        merged.append(list(run))
+        i += 1
+    return [(r[0], script_of(r[0]) if r[2] == "CJK" else r[1]) for r in merged]
+
+
 def resolve(spec: str) -> str | None:
     """A font file path, or an installed family name ('Noto Sans CJK KR'), to a file; None if neither."""
     if not spec:
@@ -174,6 +203,7 @@ def open_font(path: str | None, px: int, script: str | None = None) -> pygame.fo
 
 
 NOTDEF = "\U0010fffd"  # a private-use code point no font draws: whatever it shows is the "missing" box
+_tobytes = getattr(pygame.image, "tobytes", None) or pygame.image.tostring  # pygame < 2.1.3: tostring
 _notdef: dict[pygame.font.Font, tuple[tuple[int, int], bytes]] = {}
 _missing: dict[tuple[pygame.font.Font, str], bool] = {}
 
@@ -199,10 +229,10 @@ def _is_missing(font: pygame.font.Font, ch: str) -> bool:
         if len(_notdef) > 64:
             _notdef.clear()
         s = font.render(NOTDEF, False, (255, 255, 255), (0, 0, 0))
-        box = _notdef[font] = (s.get_size(), pygame.image.tobytes(s, "RGB"))
+        box = _notdef[font] = (s.get_size(), _tobytes(s, "RGB"))
     if font.size(ch) != box[0]:
         return False
-    return pygame.image.tobytes(font.render(ch, False, (255, 255, 255), (0, 0, 0)), "RGB") == box[1]
+    return _tobytes(font.render(ch, False, (255, 255, 255), (0, 0, 0)), "RGB") == box[1]
 
 
 def has_glyphs(font: pygame.font.Font, text: str) -> bool:

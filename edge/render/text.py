@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 import pygame
 
-from edge.render.fonts import RTL, fallback_for, has_glyphs, missing, open_font, script_of
+from edge.render.fonts import RTL, fallback_for, has_glyphs, missing, open_font, script_of, script_runs
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +75,31 @@ class TextCache:
             return text
         return "".join(FALLBACKS.get(ch, "?") if ord(ch) >= 128 and missing(font, ch) else ch for ch in text)
 
+    def runs(self, text: str, px: int) -> list[tuple[str, pygame.font.Font]]:
+        """`text` as (printable run, font) pieces in logical order: one piece when one font can draw
+        it all, else one per script (Korean, then an Arabic phrase, then Latin...)."""
+        whole = self.font_for(text, px)
+        parts = script_runs(text)
+        if len({sc for _, sc in parts if sc is not None}) <= 1 and (has_glyphs(whole, text) or len(parts) == 1):
+            return [(self.printable(text, whole), whole)]
+        out = []
+        for run, sc in parts:
+            font = self.font_for(run, px) if sc is not None else self.font(px)
+            out.append((self.printable(run, font), font))
+        return out
+
+    def width(self, text: str, px: int) -> int:
+        return sum(font.size(run)[0] for run, font in self.runs(text, px))
+
     def line(self, text: str, px: int, colour: RGB, mono: bool = False) -> pygame.Surface:
         key = (text, px, colour, mono)
         surf = self._lines.get(key)
         if surf is None:
-            font = self.font(px, mono) if mono else self.font_for(text, px)
-            surf = font.render(self.printable(text, font), True, colour)
+            if mono:
+                font = self.font(px, mono)
+                surf = font.render(self.printable(text, font), True, colour)
+            else:
+                surf = self._render_runs(self.runs(text, px), colour)
             self._lines[key] = surf
             while len(self._lines) > self._max:
                 self._lines.popitem(last=False)
@@ -88,22 +107,38 @@ class TextCache:
             self._lines.move_to_end(key)
         return surf
 
+    @staticmethod
+    def _render_runs(runs: list[tuple[str, pygame.font.Font]], colour: RGB) -> pygame.Surface:
+        """Pieces side by side on one baseline; right to left when the line starts in an RTL script."""
+        if len(runs) == 1:
+            return runs[0][1].render(runs[0][0], True, colour)
+        pieces = [(font.render(run, True, colour), font.get_ascent()) for run, font in runs]
+        if script_of(next((run for run, _ in runs if script_of(run)), "")) in RTL:
+            pieces.reverse()
+        ascent = max(a for _, a in pieces)
+        h = max(ascent - a + s.get_height() for s, a in pieces)
+        out = pygame.Surface((sum(s.get_width() for s, _ in pieces), h), pygame.SRCALPHA)
+        x = 0
+        for s, a in pieces:
+            out.blit(s, (x, ascent - a))
+            x += s.get_width()
+        return out
+
     def wrap(self, text: str, px: int, max_w: float, min_px: int = 12, max_lines: int = 3) -> tuple[list[str], int]:
         """Greedy word wrap to `max_w`; shrinks the font when the words cannot fit in `max_lines`."""
         while True:
-            font = self.font_for(text, px)
             lines: list[str] = []
             for para in text.split("\n"):
                 cur = ""
                 for word in para.split():
                     cand = f"{cur} {word}".strip()
-                    if cur and font.size(self.printable(cand, font))[0] > max_w:
+                    if cur and self.width(cand, px) > max_w:
                         lines.append(cur)
                         cur = word
                     else:
                         cur = cand
                 lines.append(cur)
-            widest = max(font.size(self.printable(ln, font))[0] for ln in lines)
+            widest = max(self.width(ln, px) for ln in lines)
             if (widest <= max_w and len(lines) <= max_lines) or px <= min_px:
                 return lines, px
             px = max(min_px, int(px * 0.9))
