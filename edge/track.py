@@ -103,9 +103,12 @@ class FaceTracker:
     a frame where a tracked face was lost is detected again at once, in the same frame.
     """
 
-    def __init__(self, detect, mesh: FaceMesh, detect_every: int = 6, max_faces: int = 4):
+    def __init__(self, detect, mesh: FaceMesh, detect_every: int = 6, max_faces: int = 4,
+                 fine: FaceMesh | None = None, fine_faces: int = 0):
         self.detect = detect  # frame -> list[Face], largest first
         self.mesh = mesh
+        self.fine = fine  # the 478-point mesh (blendshapes) for the fine_faces largest faces
+        self.fine_faces = fine_faces
         self.detect_every = max(1, detect_every)
         self.max_faces = max_faces
         self.tracks: list[Tracked] = []
@@ -144,8 +147,9 @@ class FaceTracker:
         """Each track's mesh on this frame: its box for this frame's crops and the next frame's mesh."""
         t0 = time.perf_counter()
         alive: list[Tracked] = []
-        for t in tracks:
-            lm = self.mesh(frame_bgr, t.face)
+        fine = self.fine_faces if self.fine is not None else 0
+        for rank, t in enumerate(sorted(tracks, key=lambda t: -t.face.area)):
+            lm = (self.fine if rank < fine else self.mesh)(frame_bgr, t.face)
             if lm is None:  # gone, or (a new detection, often on a tile) never a face: the mesh vetoes
                 continue
             made = face_from_mesh(lm.points, lm.score)
