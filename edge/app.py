@@ -143,12 +143,16 @@ class Mirror:
             ms[stage].append(v)
         t_lm = time.monotonic()
         k = self.motion.faces(len(percepts), self.stats.busy_ms, t_lm)
+        # shed: the 468-point mesh for everybody until the frames are fast again
+        self.perception.fine_faces(self.cfg.motion.blendshapes if k == len(percepts) or not percepts else 0)
         tracks = self.smoother.update([p.face for p in percepts], [p.probs for p in percepts], frame.t_capture,
                                       [p.measure if i < k else None for i, p in enumerate(percepts)],
-                                      ids=[p.track_id for p in percepts] if self.perception.tracking else None)
+                                      ids=[p.track_id for p in percepts] if self.perception.tracking else None,
+                                      shapes=[p.shapes if i < k else None for i, p in enumerate(percepts)])
         width = image.shape[1] if image is not None else 1
+        t = frame.t_capture
         views = [FaceView(tr.track_id, emoticon_state(tr.named_labels(self._classes), self._tone),
-                          float((tr.face.box[0] + tr.face.box[2] / 2) / width), tr.motion(frame.t_capture))
+                          float((tr.face.box[0] + tr.face.box[2] / 2) / width), tr.motion(t), tr.shapes(t))
                  for tr in tracks]
         t_smooth = time.monotonic()
         ms["smooth"].append((t_smooth - t_lm) * 1000)

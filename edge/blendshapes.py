@@ -35,8 +35,23 @@ NAMES = (
 )
 
 
+PUFF = NAMES.index("cheekPuff")
+LOWER_CHEEKS, EYE_CORNERS = (58, 288), (33, 263)
+
+
+def cheek_width(points: np.ndarray) -> float:
+    """Puffed cheeks from the mesh itself: the lower cheeks' width in eye-corner distances, mapped so a
+    typical face at rest (1.37) reads about 0.35 and cheeks blown out (1.52 and wider) about 0.8. The
+    released blendshape model's cheekPuff stays near 0 whatever the face does (google-ai-edge/mediapipe
+    issue 4436); the per-person rest in ShapeTrack takes out how wide this face is anyway."""
+    ratio = np.linalg.norm(points[LOWER_CHEEKS[0], :2] - points[LOWER_CHEEKS[1], :2]) / max(
+        float(np.linalg.norm(points[EYE_CORNERS[0], :2] - points[EYE_CORNERS[1], :2])), 1e-6)
+    return float(np.clip((ratio - 1.25) / 0.35, 0.0, 1.0))
+
+
 class Blendshapes:
-    """478 mesh points in frame pixels -> {name: score} for the 52 blendshapes."""
+    """478 mesh points in frame pixels -> {name: score} for the 52 blendshapes (cheekPuff also read
+    from the mesh's geometry, see cheek_width)."""
 
     def __init__(self, threads: int = 1):
         path, _ = manifest_model(MODEL)
@@ -50,7 +65,9 @@ class Blendshapes:
         if len(points) < 478:
             raise ValueError(f"blendshapes need the 478-point mesh, got {len(points)} points")
         xy = points[self.subset, :2].astype(np.float32)[None]
-        return np.clip(self.model.run(xy)[0].reshape(-1), 0.0, 1.0)
+        scores = np.clip(self.model.run(xy)[0].reshape(-1), 0.0, 1.0)
+        scores[PUFF] = max(scores[PUFF], cheek_width(points))
+        return scores
 
     def __call__(self, points: np.ndarray) -> dict[str, float]:
         return {n: float(v) for n, v in zip(NAMES, self.scores(points))}
@@ -60,6 +77,7 @@ REST_WINDOW = 100  # samples (~10 s at the baseline's 0.1 s spacing) for a perso
 REST_EVERY_S = 0.1
 REST_MIN = 10
 REST_CAP = 0.35  # a held smile or squint is not "rest": a person's rest score is capped here
+REST_CAPS = {"cheekPuff": 0.8}  # the cheeks' width (cheek_width) is mostly the face's own shape
 FILTER = (1.5, 0.8)  # One Euro: min cut-off Hz, beta per unit/s - a 120 ms blink passes whole
 
 
@@ -77,6 +95,7 @@ class ShapeTrack:
         self._samples: list[np.ndarray] = []
         self._last_t = -np.inf
         self.rest = np.zeros(len(NAMES))
+        self._caps = np.array([REST_CAPS.get(n, REST_CAP) for n in NAMES])
         self._filters = [OneEuro(*FILTER) for _ in NAMES]
         self.shapes: dict[str, float] | None = None
 
@@ -85,7 +104,7 @@ class ShapeTrack:
             self._last_t = t
             self._samples = (self._samples + [scores])[-REST_WINDOW:]
             if len(self._samples) >= REST_MIN:
-                self.rest = np.minimum(np.percentile(np.stack(self._samples), 25, axis=0), REST_CAP)
+                self.rest = np.minimum(np.percentile(np.stack(self._samples), 25, axis=0), self._caps)
         rel = np.clip((scores - self.rest) / (1 - self.rest), 0.0, 1.0)
         self.shapes = {n: float(f(float(v), t)) for n, f, v in zip(NAMES, self._filters, rel)}
         return self.shapes

@@ -61,9 +61,26 @@ def perception(cfg: Config, threads: int | None = None, still: bool = False):
     track = face_mesh is not None and tracking(cfg) and not still
     if track and cfg.detector.far:
         det = TiledDetector(det)
+    fine, shapes = blendshapes(cfg, threads) if track else (None, None)
     return Perception(det, classifiers(cfg, threads), face_mesh,
                       far_detector=BlazeFaceDetector("full", 1) if still else None,
-                      max_faces=cfg.detector.max_faces, detect_every=cfg.detector.track_every, track=track)
+                      max_faces=cfg.detector.max_faces, detect_every=cfg.detector.track_every, track=track,
+                      blendshapes=shapes, fine_mesh=fine, fine_faces=cfg.motion.blendshapes)
+
+
+def blendshapes(cfg: Config, threads: int | None = None):
+    """The 478-point mesh and the blendshape model, or (None, None) when motion is off, no face is to
+    get them, or they are not committed (the mirror says so and uses the 468-point mesh)."""
+    from edge.blendshapes import Blendshapes
+    from edge.landmarks import FaceMesh
+
+    if cfg.motion.mode == "off" or cfg.motion.blendshapes == 0:
+        return None, None
+    try:
+        return FaceMesh(threads or cfg.motion.threads, points="478"), Blendshapes(threads or cfg.motion.threads)
+    except ModelError as e:
+        log.warning("blendshape motion off: %s", e)
+        return None, None
 
 
 def mirror(cfg: Config, open_source: Callable, renderer, display, pace: bool = True, threads: int | None = None):

@@ -87,6 +87,9 @@ class MotionConfig:
                             "off = expression only", choices=("auto", "on", "off"))
     max_faces: int = key(4, "auto: faces that get live motion, largest first", lo=1, hi=4)
     min_fps: int = key(20, "auto: motion is shed for 30 s when a frame's processing exceeds 1/min_fps", lo=1, hi=120)
+    blendshapes: int = key(1, "faces (largest first) whose emoticon follows MediaPipe's 52 blendshapes (winks, one "
+                              "brow, pucker, one-sided smile...) through the 478-point mesh; the others use the "
+                              "cheaper 468-point mesh, as all do while frames are slower than 1/min_fps", lo=0, hi=4)
     threads: int = key(1, "interpreter threads for the face mesh", lo=1, hi=8)
 
 

@@ -67,14 +67,16 @@ class Perception:
 
     def __init__(self, detector, classifiers: ClassifierSet, mesh: FaceMesh | None = None,
                  blendshapes: Blendshapes | None = None, far_detector=None, max_faces: int = 4,
-                 detect_every: int = 6, track: bool = True):
+                 detect_every: int = 6, track: bool = True, fine_mesh: FaceMesh | None = None, fine_faces: int = 0):
         self.detector = detector  # .detect(frame) -> faces; a TiledDetector live
         self.classifiers = classifiers
         self.mesh = mesh
-        self.blendshapes = blendshapes if mesh is not None and mesh.points == 478 else None
+        self.blendshapes = blendshapes
+        self.fine = fine_mesh if blendshapes is not None else None  # the 478-point mesh the blendshapes read
         self.far_detector = far_detector
         self.max_faces = max_faces
-        self.tracker = FaceTracker(detector.detect, mesh, detect_every, max_faces) if mesh is not None and track else None
+        self.tracker = (FaceTracker(detector.detect, mesh, detect_every, max_faces, self.fine, fine_faces)
+                        if mesh is not None and track else None)
         self.schedule = Schedule()
         self.ms: dict[str, float] = {}  # the last live() call's time per stage (detect, landmarks, crop, classify)
 
@@ -107,6 +109,12 @@ class Perception:
     @property
     def tracking(self) -> bool:
         return self.tracker is not None
+
+    def fine_faces(self, n: int) -> None:
+        """How many faces (largest first) get the 478-point mesh and blendshapes from now on: the frame
+        loop sheds them to the cheap mesh while frames are slow."""
+        if self.tracker is not None:
+            self.tracker.fine_faces = n
 
     def still(self, image_bgr: np.ndarray) -> tuple[list[Percept], str]:
         """A photo: the still-photo detector retries, every model, the mesh once per face."""
@@ -161,5 +169,5 @@ class Perception:
             if p.landmarks is None:
                 continue
             p.measure = measure(p.landmarks.points, frame_bgr)
-            if self.blendshapes is not None:
+            if self.blendshapes is not None and len(p.landmarks.points) == 478:
                 p.shapes = self.blendshapes.scores(p.landmarks.points)

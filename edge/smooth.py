@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.blendshapes import ShapeTrack
 from edge.motion import Measure, MotionTrack
 from edge.state import EmoticonState, Face, Motion, box_iou
 
@@ -29,6 +30,8 @@ class Track:
     frames: int = 0
     motion_track: MotionTrack | None = None  # created at the first measurement: baseline + filters
     motion_at: float = -math.inf
+    shape_track: ShapeTrack | None = None  # the 52 blendshapes, where this face has the 478-point mesh
+    shapes_at: float = -math.inf
 
     def motion(self, now: float) -> Motion | None:
         """The smoothed live signals, or None when this face has had no mesh lately."""
@@ -41,6 +44,18 @@ class Track:
             self.motion_track = MotionTrack()
         self.motion_track.update(m, now)
         self.motion_at = now
+
+    def shapes(self, now: float) -> dict[str, float] | None:
+        """The smoothed blendshapes, or None when this face has had no 478-point mesh lately."""
+        if self.shape_track is None or now - self.shapes_at > MOTION_HOLD_S:
+            return None
+        return self.shape_track.shapes
+
+    def update_shapes(self, scores: np.ndarray, now: float) -> None:
+        if self.shape_track is None:
+            self.shape_track = ShapeTrack()
+        self.shape_track.update(scores, now)
+        self.shapes_at = now
 
     def named_labels(self, classes: dict[str, list[str]]) -> dict[str, str]:
         return {h: classes[h][i] for h, i in self.labels.items() if h in classes}
@@ -68,7 +83,8 @@ class Smoother:
         self._last_t: float | None = None
 
     def update(self, faces: list[Face], probs: list[dict[str, np.ndarray]], now: float,
-               measures: list[Measure | None] | None = None, ids: list[int] | None = None) -> list[Track]:
+               measures: list[Measure | None] | None = None, ids: list[int] | None = None,
+               shapes: list[np.ndarray | None] | None = None) -> list[Track]:
         """ids: the tracker's own identities (a face followed by its mesh), which survive two people
         crossing; without them faces are matched to tracks by overlap."""
         dt = 0.0 if self._last_t is None else max(0.0, now - self._last_t)
@@ -96,6 +112,9 @@ class Smoother:
         for track, m in zip(current, measures or []):
             if m is not None:
                 track.update_motion(m, now)
+        for track, b in zip(current, shapes or []):
+            if b is not None:
+                track.update_shapes(b, now)
         # unseen tracks linger briefly so a missed detection does not restart a person's smoothing
         self.tracks = current + [t for t in free if now - t.last_seen <= self.timeout]
         return current

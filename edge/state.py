@@ -81,6 +81,7 @@ class FaceView:
     state: EmoticonState
     center_x: float  # 0..1 across the camera frame; the screen mirrors it
     motion: Motion | None = None  # None: no live signals for this face (motion off, or shed)
+    shapes: dict[str, float] | None = None  # the 52 blendshapes read against this person's rest (edge/blendshapes.py)
 
 
 @dataclass

@@ -12,6 +12,7 @@ import math
 import time
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from edge.landmarks import FaceMesh, Landmarks
@@ -24,7 +25,14 @@ from edge.state import Face, box_iou
 BOX_PER_EYES = 2.24
 CENTRE_BELOW_EYES = 0.56
 NOSE_TIP = 4
-DUPLICATE_IOU = 0.5  # two tracks this much on one face are one person: the younger goes
+SAME_FACE = 0.5  # boxes sharing this share of the smaller one are one face (a tile sees part of a big face)
+
+
+def overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over the smaller box: a part of a face found on a tile lies inside the whole face."""
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return float(iw * ih / max(min(a[2] * a[3], b[2] * b[3]), 1e-9))
 
 
 def face_from_mesh(points: np.ndarray, score: float) -> Face:
@@ -43,25 +51,64 @@ def face_from_mesh(points: np.ndarray, score: float) -> Face:
 
 @dataclass
 class Tracked:
-    """One person's face this frame: where it is, its mesh (None where the mesh did not run), and how
-    many frames it has been followed (a new face is classified at once)."""
+    """One person's face this frame: where it is, its mesh (None where the mesh did not run), how many
+    frames it has been followed (a new face is classified at once), and how this person's detector box
+    sits on their mesh box (scale, dx, dy in box widths): the crops every model was trained on are cut
+    from detector boxes, so the mesh-made box is corrected to match them, person by person."""
 
     track_id: int
     face: Face
     landmarks: Landmarks | None
     age: int = 0
+    calib: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    look: np.ndarray | None = None  # a 12x12 normalised grey thumbnail of the face, averaged over frames
+
+
+LOOK_SIDE = 12
+SAME_PERSON = 0.5  # correlation of a face's thumbnail with its track's below which it is somebody else
+
+
+def look(frame_bgr: np.ndarray, face: Face) -> np.ndarray:
+    """A face's appearance in 144 numbers: enough to tell a cut from one person to another at the
+    same place (the mesh would follow the new face as if nothing happened), too coarse to identify."""
+    x, y, w, h = (int(round(v)) for v in face.box)
+    H, W = frame_bgr.shape[:2]
+    region = frame_bgr[max(0, y):min(H, y + h), max(0, x):min(W, x + w)]
+    if region.size == 0:
+        return np.zeros(LOOK_SIDE * LOOK_SIDE, np.float32)
+    grey = cv2.cvtColor(cv2.resize(region, (LOOK_SIDE, LOOK_SIDE), interpolation=cv2.INTER_AREA),
+                        cv2.COLOR_BGR2GRAY).astype(np.float32).ravel()
+    grey -= grey.mean()
+    return grey / max(float(np.linalg.norm(grey)), 1e-6)
+
+
+def calibrate(detected: Face, made: Face) -> tuple[float, float, float]:
+    s = float(detected.box[2] / made.box[2])
+    cd, cm = detected.box[:2] + detected.box[2:] / 2, made.box[:2] + made.box[2:] / 2
+    return s, float((cd[0] - cm[0]) / made.box[2]), float((cd[1] - cm[1]) / made.box[2])
+
+
+def corrected(made: Face, calib: tuple[float, float, float]) -> Face:
+    s, dx, dy = calib
+    w = made.box[2]
+    cx, cy = made.box[0] + w / 2 + dx * w, made.box[1] + made.box[3] / 2 + dy * w
+    side = w * s
+    return Face(np.array([cx - side / 2, cy - side / 2, side, side], np.float32), made.score, made.keypoints)
 
 
 class FaceTracker:
     """detector + mesh -> the faces of each frame, largest first.
 
     detect_every: frames between scheduled detections (new people are found within that many frames);
-    a frame with no tracked face, or where a tracked face was lost, is detected at once.
+    a frame where a tracked face was lost is detected again at once, in the same frame.
     """
 
-    def __init__(self, detect, mesh: FaceMesh, detect_every: int = 6, max_faces: int = 4):
+    def __init__(self, detect, mesh: FaceMesh, detect_every: int = 6, max_faces: int = 4,
+                 fine: FaceMesh | None = None, fine_faces: int = 0):
         self.detect = detect  # frame -> list[Face], largest first
         self.mesh = mesh
+        self.fine = fine  # the 478-point mesh (blendshapes) for the fine_faces largest faces
+        self.fine_faces = fine_faces
         self.detect_every = max(1, detect_every)
         self.max_faces = max_faces
         self.tracks: list[Tracked] = []
@@ -73,44 +120,75 @@ class FaceTracker:
 
     def update(self, frame_bgr: np.ndarray) -> list[Tracked]:
         self.frames += 1
-        t0 = time.perf_counter()
+        self.ms = {"detect": 0.0, "landmarks": 0.0}
         due = self._since_detect >= self.detect_every or not self.tracks
-        if due:
-            self._merge(self.detect(frame_bgr)[: self.max_faces])
-            self._since_detect = 0
-            self.detections += 1
+        matched = self._detect(frame_bgr) if due else {}
+        alive = self._follow(frame_bgr, self.tracks, matched)
+        lost = {t.track_id for t in self.tracks if t.age > 0} - {a.track_id for a in alive}
+        if lost and not due:  # somebody left or turned away: whoever is there now is looked for at once
+            self.tracks = alive
+            matched = self._detect(frame_bgr)
+            fresh = [t for t in self.tracks if t.age == 0]
+            alive = [t for t in alive] + self._follow(frame_bgr, fresh, matched)
+        self.tracks = self._dedupe(alive)
         self._since_detect += 1
-        t1 = time.perf_counter()
+        return sorted(self.tracks, key=lambda t: -t.face.area)
+
+    def _detect(self, frame_bgr: np.ndarray) -> dict[int, Face]:
+        """Run the detector; new faces become tracks (age 0); returns track id -> its detection."""
+        t0 = time.perf_counter()
+        matched = self._merge(self.detect(frame_bgr)[: self.max_faces])
+        self._since_detect = 0
+        self.detections += 1
+        self.ms["detect"] += (time.perf_counter() - t0) * 1000
+        return matched
+
+    def _follow(self, frame_bgr: np.ndarray, tracks: list[Tracked], matched: dict[int, Face]) -> list[Tracked]:
+        """Each track's mesh on this frame: its box for this frame's crops and the next frame's mesh."""
+        t0 = time.perf_counter()
         alive: list[Tracked] = []
-        for t in self.tracks:
-            lm = self.mesh(frame_bgr, t.face)
+        fine = self.fine_faces if self.fine is not None else 0
+        for rank, t in enumerate(sorted(tracks, key=lambda t: -t.face.area)):
+            lm = (self.fine if rank < fine else self.mesh)(frame_bgr, t.face)
             if lm is None:  # gone, or (a new detection, often on a tile) never a face: the mesh vetoes
                 continue
-            alive.append(Tracked(t.track_id, face_from_mesh(lm.points, lm.score), lm, t.age + 1))
-        lost = any(t.age > 0 for t in self.tracks if t.track_id not in {a.track_id for a in alive})
-        self.tracks = self._dedupe(alive)
-        if lost:
-            self._since_detect = self.detect_every  # somebody left or turned away: look again next frame
-        out = sorted(self.tracks, key=lambda t: -t.face.area)
-        self.ms = {"detect": (t1 - t0) * 1000, "landmarks": (time.perf_counter() - t1) * 1000}
-        return out
+            made = face_from_mesh(lm.points, lm.score)
+            seen = look(frame_bgr, made)
+            track_id, age, calib, before = t.track_id, t.age, t.calib, t.look
+            if before is not None and float(seen @ before) < SAME_PERSON:  # a cut to another person
+                track_id, age, calib, before = self._next_id, 0, (1.0, 0.0, 0.0), None
+                self._next_id += 1
+            if t.track_id in matched:  # follow the detector's idea of this face, smoothly
+                c = calibrate(matched[t.track_id], made)
+                calib = c if age == 0 else tuple(0.7 * a + 0.3 * b for a, b in zip(calib, c))
+            mean = seen if before is None else 0.8 * before + 0.2 * seen
+            alive.append(Tracked(track_id, corrected(made, calib), lm, age + 1, calib,
+                                 mean / max(float(np.linalg.norm(mean)), 1e-6)))
+        self.ms["landmarks"] += (time.perf_counter() - t0) * 1000
+        return alive
 
-    def _merge(self, found: list[Face]) -> None:
+    def _merge(self, found: list[Face]) -> dict[int, Face]:
         """Detections join the tracks they overlap (the track's mesh-made box is kept: it is steadier);
-        the rest start new tracks."""
+        the rest start new tracks. Returns track id -> the detection that matched or started it."""
+        matched: dict[int, Face] = {}
         for face in found:
             best = max(self.tracks, key=lambda t: box_iou(t.face.box, face.box), default=None)
             if best is not None and box_iou(best.face.box, face.box) >= 0.3:
+                matched.setdefault(best.track_id, face)
                 continue
-            self.tracks.append(Tracked(self._next_id, face, None, 0))
-            self._next_id += 1
-        self.tracks = self.tracks[: self.max_faces]
+            if any(overlap(t.face.box, face.box) >= SAME_FACE for t in self.tracks):
+                continue  # part of a face already followed
+            if len(self.tracks) < self.max_faces:
+                self.tracks.append(Tracked(self._next_id, face, None, 0))
+                matched[self._next_id] = face
+                self._next_id += 1
+        return matched
 
     @staticmethod
     def _dedupe(tracks: list[Tracked]) -> list[Tracked]:
         """Two crops that drifted onto one face would show one person twice: keep the older track."""
         keep: list[Tracked] = []
         for t in sorted(tracks, key=lambda t: -t.age):
-            if all(box_iou(t.face.box, k.face.box) < DUPLICATE_IOU for k in keep):
+            if all(overlap(t.face.box, k.face.box) < SAME_FACE for k in keep):
                 keep.append(t)
         return keep

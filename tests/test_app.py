@@ -200,3 +200,21 @@ def test_overlay_says_when_motion_is_shed(detector, tmp_path, portraits, mesh):
     m.run(37)
     assert renderer.scenes[-1].faces[0].motion is None  # expression only
     assert any(line.startswith("latency") for line in renderer.scenes[-1].overlay)
+
+
+def test_blendshapes_reach_the_largest_face_and_can_be_switched_off(portraits):
+    from edge import build
+    from edge.blendshapes import NAMES
+
+    for faces_with_shapes in (1, 0):
+        cfg = Config()
+        cfg.motion.mode, cfg.motion.blendshapes = "on", faces_with_shapes
+        renderer = RecordingRenderer()
+        m = build.mirror(cfg, lambda: MemorySource([portraits["astronaut.png"]]), renderer, NullDisplay(), pace=False)
+        m.run(4)
+        face = renderer.scenes[-1].faces[0]
+        assert face.motion is not None
+        if faces_with_shapes:
+            assert set(face.shapes) == set(NAMES) and face.shapes["mouthSmileLeft"] > 0.3  # she smiles
+        else:
+            assert face.shapes is None

@@ -49,7 +49,7 @@ def test_the_portraits_are_near_rest_and_the_astronaut_smiles(reader, portraits,
     _, astronaut = reader(portraits["astronaut.png"], detector)
     for s in (hopper, astronaut):
         assert s["jawOpen"] < 0.15 and max(s["eyeBlinkLeft"], s["eyeBlinkRight"]) < 0.3
-        assert max(s["cheekPuff"], s["mouthPucker"], s["mouthFunnel"]) < 0.3
+        assert max(s["mouthPucker"], s["mouthFunnel"]) < 0.3 and s["cheekPuff"] < 0.5  # cheeks: their width
     assert max(hopper["mouthSmileLeft"], hopper["mouthSmileRight"]) < 0.3
     assert min(astronaut["mouthSmileLeft"], astronaut["mouthSmileRight"]) > 0.6
 
@@ -90,3 +90,26 @@ def test_a_persons_resting_squint_reads_as_rest_but_a_held_smile_still_shows():
     track.update(blink, t)
     track.update(blink, t + 0.033)
     assert track.shapes["eyeBlinkLeft"] > 0.5  # a blink passes the filter within two frames
+
+
+def test_the_demo_acts_out_what_blendshape_motion_follows(reader, detector):
+    """The demo's acting segment (edge/sources/acting.py), read through our mesh and the blendshapes."""
+    from edge.config import SourceConfig
+    from edge.sources.acting import SCRIPT, WINK
+    from edge.sources.demo import TIMELINE, DemoSource
+
+    src = DemoSource(SourceConfig())
+    start = sum(round(s.seconds * src.fps) for s in TIMELINE[:-1])
+
+    def at(seconds: float) -> dict[str, float]:
+        return reader(src.frame_at(start + round(seconds * src.fps)), detector)[1]
+
+    rest = at(0.05)
+    middle = {name: at(t0 + dur / 2) for t0, dur, name in SCRIPT}
+    assert middle["brow_up"]["browOuterUpLeft"] > rest["browOuterUpLeft"] + 0.25
+    assert middle["pucker"]["mouthPucker"] > 0.8
+    assert middle["puff"]["cheekPuff"] > rest["cheekPuff"] + 0.3
+    smile = middle["half_smile"]
+    assert smile["mouthSmileRight"] > smile["mouthSmileLeft"] + 0.1 > rest["mouthSmileRight"] + 0.1
+    wink = at(WINK[0] + WINK[1] / 2)
+    assert wink["eyeBlinkRight"] > wink["eyeBlinkLeft"]

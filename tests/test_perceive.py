@@ -58,3 +58,40 @@ def test_a_still_photo_gets_every_model_and_the_mesh(perception, portraits):
     p = percepts[0]
     assert {"expression", "mask", "eyewear", "skin_tone"} <= set(p.probs) and p.measure is not None
     assert np.isclose(p.probs["expression"].sum(), 1.0, atol=1e-4)
+
+
+def _shown(cfg, frames) -> list[list[tuple[float, str, object]]]:
+    """Per frame, each face's (x centre, displayed expression, motion) after smoothing."""
+    from edge import build
+    from edge.render import Renderer
+    from edge.sources.memory import MemorySource
+    from test_app import NullDisplay, RecordingRenderer
+
+    renderer = RecordingRenderer()
+    renderer.inner = Renderer((320, 180))
+    mirror = build.mirror(cfg, lambda: MemorySource(frames), renderer, NullDisplay(), pace=False)
+    mirror.run(len(frames))
+    return [sorted((f.center_x, f.state.expression, f.motion) for f in s.faces) for s in renderer.scenes]
+
+
+def test_tracking_and_schedules_show_what_every_frame_inference_shows():
+    """The demo loop (one person, the other, both, nobody), once with faces tracked and models on
+    their schedules, once detecting and classifying every frame: the emoticons must agree."""
+    from edge.config import Config
+
+    src = DemoSource(SourceConfig())
+    frames = [src.frame_at(i) for i in range(src.loop_frames)]
+    tracked_cfg, every_cfg = Config(), Config()
+    every_cfg.detector.track_every = 1
+    for cfg in (tracked_cfg, every_cfg):
+        cfg.motion.mode = "on"
+    tracked, every = _shown(tracked_cfg, frames), _shown(every_cfg, frames)
+    same, motion_diffs = 0, []
+    for a, b in zip(tracked, every):
+        same += len(a) == len(b) and all(x[1] == y[1] for x, y in zip(a, b))
+        for x, y in zip(a, b):
+            if x[2] is not None and y[2] is not None:
+                motion_diffs.append(max(abs(x[2].eye_open_left - y[2].eye_open_left),
+                                        abs(x[2].mouth_open - y[2].mouth_open), abs(x[2].smile - y[2].smile)))
+    assert same >= 0.97 * len(frames), same
+    assert np.median(motion_diffs) <= 0.05

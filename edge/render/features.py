@@ -194,7 +194,7 @@ def draw_brows(pen: Pen, p: FaceParams, tone: pal.TonePalette) -> None:
         own, outer_up = (p.brow_l, p.brow_outer_l) if sgn < 0 else (p.brow_r, p.brow_outer_r)
         yc = -0.43 - 0.1 * (p.brow_raise + own) - sgn * 0.08 * p.brow_asym
         inner = (sgn * (0.2 - 0.07 * p.brow_squeeze), yc - 0.075 * p.brow_tilt)
-        outer = (sgn * (0.5 - 0.02 * p.brow_squeeze), yc + 0.045 * p.brow_tilt - 0.09 * clamp(outer_up, 0, 1))
+        outer = (sgn * (0.5 - 0.02 * p.brow_squeeze), yc + 0.045 * p.brow_tilt - 0.16 * clamp(outer_up, 0, 1))
         pts, widths = [], []
         for i in range(13):
             t = i / 12

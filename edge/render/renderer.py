@@ -20,7 +20,7 @@ import math
 import random
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pygame
@@ -29,6 +29,7 @@ from edge.render import layout
 from edge.render.emoticon import CACHE, Style
 from edge.render.look import Look as ExhibitorLook
 from edge.render.params import FaceParams, expression_params, with_motion
+from edge.render.rig import with_blendshapes
 from edge.render.text import TextCache
 from edge.state import EmoticonState, FaceView, Scene
 
@@ -278,7 +279,14 @@ class Renderer:
         """What a face shows without and with its live signals (the same look when it has none)."""
         params, style = expression_params(view.state.expression), Style.from_state(view.state)
         base = (params, style)
-        return base, ((with_motion(params, view.motion), style) if view.motion is not None else base)
+        if view.motion is None:
+            return base, base
+        if view.shapes is None:
+            return base, (with_motion(params, view.motion), style)
+        # blendshapes move the mouth, brows and cheeks; the motion signals keep the head pose and the
+        # pixel-checked eye openness (the mesh alone draws open eyes over closed ones)
+        pose = replace(view.motion, mouth_open=0.0, mouth_width=0.0, smile=0.0, brow_raise=0.0)
+        return base, (with_blendshapes(with_motion(params, pose), view.shapes), style)
 
     def _draw_faces(self, now: float) -> None:
         for anim in self._leaving:

@@ -80,12 +80,12 @@ def with_blendshapes(p: FaceParams, b: dict[str, float]) -> FaceParams:
         gaze_y=_c(p.gaze_y + 0.8 * (g("eyeLookDownLeft") + g("eyeLookDownRight") - g("eyeLookUpLeft")
                                     - g("eyeLookUpRight")) / 2, -1, 1),
         brow_l=-g("browDownLeft"), brow_r=-g("browDownRight"),
-        brow_outer_l=g("browOuterUpLeft"), brow_outer_r=g("browOuterUpRight"),
+        brow_outer_l=_c(1.5 * g("browOuterUpLeft")), brow_outer_r=_c(1.5 * g("browOuterUpRight")),
         brow_tilt=p.brow_tilt + 1.0 * g("browInnerUp"),
         brow_raise=_c(p.brow_raise + 0.3 * g("browInnerUp"), -1, 1),
         mouth_open=_c(opened),
         mouth_curve=_c(curve, -1, 1),
-        mouth_tilt=_c(p.mouth_tilt + 1.2 * ((smile_r - smile_l) - (frown_r - frown_l)), -1.5, 1.5),
+        mouth_tilt=_c(p.mouth_tilt + 2.2 * ((smile_r - smile_l) - (frown_r - frown_l)), -1.5, 1.5),
         mouth_width=p.mouth_width * (1 + 0.3 * stretch + 0.1 * (g("mouthDimpleLeft") + g("mouthDimpleRight")))
         * (1 - 0.45 * funnel),
         mouth_square=_c(p.mouth_square + 0.6 * stretch) * (1 - funnel),

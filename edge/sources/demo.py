@@ -1,8 +1,9 @@
 """The embedded demo: the two public-domain portraits in assets/demo/ as a looping fake camera.
 
 Gentle synthetic pan, zoom and head tilt, blinks and a wink (the eyes painted over with the
-person's own skin for a few frames), a scene with both people, and a short empty moment, so the
-whole loop (detection, tracking, live motion, the idle screen) runs on a machine with no camera.
+person's own skin for a few frames), a scene with both people, a short empty moment, and Grace Hopper
+acting out a raised brow, a pucker, puffed cheeks and a half smile (edge/sources/acting.py), so the
+whole loop (detection, tracking, live motion, blendshapes, the idle screen) runs with no camera.
 Frames depend only on their index, which keeps headless runs and tests repeatable.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from edge.config import SourceConfig
 from edge.sources import Frame
+from edge.sources.acting import WINK, scripted
 from edge.sources.files import read_image
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo"
@@ -37,6 +39,7 @@ class Segment:
     people: tuple[int, ...]  # indices into PORTRAITS; empty = nobody in front of the camera
     zoom: tuple[float, float]  # start, end
     pan: tuple[float, float]  # horizontal pan start, end, as a fraction of the frame width
+    acting: bool = False  # the portrait acts out edge/sources/acting.py's script (Grace Hopper only)
 
 
 TIMELINE = (
@@ -44,6 +47,7 @@ TIMELINE = (
     Segment(5.0, (1,), (1.15, 0.95), (0.06, -0.05)),
     Segment(3.0, (0, 1), (1.0, 1.05), (0.0, 0.0)),
     Segment(0.6, (), (1.0, 1.0), (0.0, 0.0)),
+    Segment(5.0, (1,), (1.1, 1.1), (0.0, 0.0), acting=True),
 )
 
 
@@ -101,17 +105,20 @@ class DemoSource:
         ease = 0.5 - 0.5 * math.cos(math.pi * t)
         zoom = seg.zoom[0] + (seg.zoom[1] - seg.zoom[0]) * ease
         pan = seg.pan[0] + (seg.pan[1] - seg.pan[0]) * ease
-        roll = 4.0 * math.sin(2 * math.pi * t)  # a small head tilt keeps the eye alignment honest
+        roll = 0.0 if seg.acting else 4.0 * math.sin(2 * math.pi * t)  # a tilt keeps the eye alignment honest
         w, h = self.size
         if not seg.people:
             return self._empty.copy()
         canvas = np.empty((h, w, 3), np.uint8)
         width = w // len(seg.people)
         sec = i / self.fps
-        closed = next((which for start, dur, which in BLINKS if start <= sec < start + dur), None)
+        blinks = ((*WINK, "right"),) if seg.acting else BLINKS
+        closed = next((which for start, dur, which in blinks if start <= sec < start + dur), None)
         for k, person in enumerate(seg.people):
             alone = len(seg.people) == 1
             image = self._closed[person][closed] if alone and closed else self._images[person]
+            if seg.acting:
+                image = scripted(image, sec)
             _place(canvas, image, k * width, width if k < len(seg.people) - 1 else w - k * width,
                    zoom, pan, roll if alone else 0.0)
         return canvas

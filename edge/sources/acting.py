@@ -1,0 +1,64 @@
+"""The demo acts: Grace Hopper's portrait warped into what blendshape motion follows, so the whole
+path (mesh, blendshapes, rig) can be seen and recorded without a camera or an actor.
+
+Each act moves a few anchor points of her face (found once with the 478-point mesh, in her own
+pixels) by a smooth Gaussian displacement field. Measured through our mesh and MediaPipe's blendshape
+model: the raised brow reads browOuterUpLeft +0.28, the pucker mouthPucker 1.0, the half smile
+mouthSmileRight +0.41. Puffed cheeks are a known blind spot of the released blendshape model
+(google-ai-edge/mediapipe issue 4436: cheekPuff stays near 0), so edge/blendshapes.py measures the
+cheeks' width from the mesh as well; the act widens her lower cheeks with closed, pushed lips.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+# Grace Hopper (assets/demo/grace_hopper.jpg), from the 478-point mesh: her own left brow (inner,
+# outer), mouth corners (her right, left), lower cheeks (right, left); eye-corner distance 114.9 px.
+HOPPER = {"brow_l": (319.4, 158.9), "brow_l_out": (339.1, 168.8), "mouth_r": (234.3, 279.2),
+          "mouth_l": (301.9, 277.0), "cheek_r": (187.5, 273.4), "cheek_l": (345.1, 265.4)}
+IOD = 114.9
+# name -> [(anchor, displacement in eye distances, reach in eye distances)]
+ACTS = {
+    "brow_up": [("brow_l", (0.0, -0.18), 0.22), ("brow_l_out", (0.0, -0.2), 0.2)],
+    "pucker": [("mouth_r", (0.22, 0.0), 0.14), ("mouth_l", (-0.22, 0.0), 0.14)],
+    "puff": [("cheek_r", (-0.25, 0.0), 0.35), ("cheek_l", (0.25, 0.0), 0.35),
+             ("mouth_r", (0.15, 0.0), 0.12), ("mouth_l", (-0.15, 0.0), 0.12)],
+    "half_smile": [("mouth_r", (-0.08, -0.14), 0.12)],
+}
+# (start s, duration s, act) within the acting segment; each eases in and out. A wink (the demo's
+# painted eye) follows at WINK.
+SCRIPT = ((0.2, 0.8, "brow_up"), (1.1, 0.8, "pucker"), (2.0, 0.8, "puff"), (2.9, 0.8, "half_smile"))
+WINK = (3.9, 0.45)
+
+
+def act(image: np.ndarray, name: str, amount: float) -> np.ndarray:
+    """The portrait with one act at `amount` (0 = as photographed, 1 = full)."""
+    if amount <= 0:
+        return image
+    moves = [(HOPPER[a], (dx * IOD * amount, dy * IOD * amount), reach * IOD) for a, (dx, dy), reach in ACTS[name]]
+    pad = max(r for _, _, r in moves) * 3
+    xs_a = [c[0] for c, _, _ in moves]
+    ys_a = [c[1] for c, _, _ in moves]
+    h, w = image.shape[:2]
+    x0, x1 = int(max(0, min(xs_a) - pad)), int(min(w, max(xs_a) + pad))
+    y0, y1 = int(max(0, min(ys_a) - pad)), int(min(h, max(ys_a) + pad))
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    dx, dy = np.zeros_like(xs), np.zeros_like(ys)
+    for (cx, cy), (vx, vy), s in moves:
+        g = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * s * s))
+        dx += vx * g
+        dy += vy * g
+    out = image.copy()
+    out[y0:y1, x0:x1] = cv2.remap(image, xs - dx, ys - dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return out
+
+
+def scripted(image: np.ndarray, seconds: float) -> np.ndarray:
+    """The portrait at this moment of the script."""
+    for start, dur, name in SCRIPT:
+        if start <= seconds < start + dur:
+            return act(image, name, math.sin(math.pi * (seconds - start) / dur) ** 0.5)
+    return image
