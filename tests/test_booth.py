@@ -211,3 +211,16 @@ def test_doctor_checks_only_what_the_booth_turned_on(tmp_path, monkeypatch):
     lines = {c.what.split(":")[0]: c.status for c in _booth(cfg)}
     assert lines["printer booth"] == "FAIL" and lines["look"] == "FAIL"
     assert lines[f"snapshot folder {tmp_path / 'missing'}"] == "warn"
+
+
+def test_off_by_default_and_no_card_without_a_face(tmp_path, detector):
+    assert build_booth(Config(), Look(), live=False) is None  # no snapshot.dir, no stats: no booth at all
+    cfg = Config()
+    cfg.snapshot.dir, cfg.snapshot.countdown_s, cfg.snapshot.button_pin = str(tmp_path / "cards"), 1, 0
+    booth = build_booth(cfg, Look(), live=False)
+    wall = np.full((480, 640, 3), 90, np.uint8)  # nobody in front of the camera
+    mirror = Mirror(cfg, lambda: MemorySource([wall]), Perception(detector, ClassifierSet(tmp_path)),
+                    Renderer((320, 180)), KeyDisplay(), pace=False, booth=booth)
+    mirror.run(60)
+    booth.close()
+    assert not list((tmp_path / "cards").glob("*.png")) and "Nobody" in booth._notice[0]

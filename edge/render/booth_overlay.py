@@ -19,11 +19,12 @@ class BoothOverlay:
         self._text = text
 
     def countdown(self, screen: pygame.Surface, digit: int, phase: float) -> None:
-        """A big digit in a ring that empties over the second."""
+        """A big digit in a ring that empties over the second, in the top-right corner: the people
+        watch their emoticons while counting, so the digit must not cover them."""
         W, H = screen.get_size()
         short = min(W, H)
-        r = int(short * 0.16)
-        cx, cy = W // 2, H // 2
+        r = int(short * 0.13)
+        cx, cy = W - r - int(short * 0.04), r + int(short * 0.04)
         disc = pygame.Surface((2 * r + 4, 2 * r + 4), pygame.SRCALPHA)
         pygame.draw.circle(disc, (0, 0, 0, 130), (r + 2, r + 2), r)
         screen.blit(disc, (cx - r - 2, cy - r - 2))
