@@ -32,6 +32,7 @@ class TextCache:
         self.font_path = font_path
         self._fonts: dict[tuple, pygame.font.Font] = {}
         self._lines: OrderedDict[tuple, pygame.Surface] = OrderedDict()
+        self._wraps: dict[tuple, tuple[list[str], int]] = {}
         self._max = max_lines
         self._mono_path: str | None | bool = False  # False = not looked up yet
 
@@ -125,7 +126,17 @@ class TextCache:
         return out
 
     def wrap(self, text: str, px: int, max_w: float, min_px: int = 12, max_lines: int = 3) -> tuple[list[str], int]:
-        """Greedy word wrap to `max_w`; shrinks the font when the words cannot fit in `max_lines`."""
+        """Greedy word wrap to `max_w`; shrinks the font when the words cannot fit in `max_lines`.
+        Cached: the attract screen asks every frame, and shaping each candidate line is not free."""
+        key = (text, px, max_w, min_px, max_lines)
+        hit = self._wraps.get(key)
+        if hit is None:
+            hit = self._wraps[key] = self._wrap(text, px, max_w, min_px, max_lines)
+            if len(self._wraps) > self._max:
+                self._wraps.pop(next(iter(self._wraps)))
+        return list(hit[0]), hit[1]
+
+    def _wrap(self, text: str, px: int, max_w: float, min_px: int, max_lines: int) -> tuple[list[str], int]:
         while True:
             lines: list[str] = []
             for para in text.split("\n"):
