@@ -127,7 +127,7 @@ def build_booth(cfg: Config, look: Look, live: bool, pin_factory=None) -> Booth 
     store = None
     s = cfg.snapshot
     if s.dir:
-        folder = Path(s.dir)
+        folder = Path(s.dir).expanduser().absolute()  # gpiozero's lgpio may chdir to LG_WD later
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:  # a USB stick not plugged in yet: cards wait in memory for it

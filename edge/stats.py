@@ -70,7 +70,8 @@ def default_dir() -> Path:
 
 
 def stats_path(folder: str) -> Path:
-    return (Path(folder) if folder else default_dir()) / FILE_NAME
+    """Absolute, so that a later chdir (gpiozero's lgpio moves to $LG_WD) cannot move the file."""
+    return ((Path(folder).expanduser() if folder else default_dir()) / FILE_NAME).absolute()
 
 
 class StatsFileError(Exception):
