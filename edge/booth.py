@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 NOTICE_S = 6.0  # how long a line of news stays on screen
 FLASH_S = 0.35
+GAP_S = 2.0  # frames further apart than this (a camera reconnect) cancel a countdown
 
 
 class Booth:
@@ -65,7 +66,10 @@ class Booth:
         return frame.t_capture if self.live else frame.index / self.cfg.source.fps
 
     def observe(self, frame: Frame, scene: Scene, image_bgr: np.ndarray | None) -> None:
-        t = self._t = self.frame_time(frame)
+        t = self.frame_time(frame)
+        if t - self._t > GAP_S and self.countdown.state == "counting":
+            self.countdown.cancel()  # the camera was lost meanwhile: do not fire on its first new frame
+        self._t = t
         if self.stats is not None:
             self.stats.observe([(f.track_id, f.state.expression) for f in scene.faces], t)
         with self._lock:
