@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+from edge import __version__
 from edge import config as config_mod
 from edge.config import Config, ConfigError
 from edge.display import DisplayError
@@ -159,13 +160,27 @@ def cmd_config_example(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def _global_options() -> argparse.ArgumentParser:
+    """--config and --debug, accepted before and after the subcommand (the README and users write
+    both). SUPPRESS as default: a subcommand that does not see the option must not reset the
+    value given before it."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help="TOML config file (see config.example.toml)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="debug logging and tracebacks")
+    return common
+
+
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="emoticon-mirror", description="A live emoticon mirror of the people in front of the camera.")
-    ap.add_argument("--config", help="TOML config file (see config.example.toml)")
-    ap.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
+    common = _global_options()
+    ap = argparse.ArgumentParser(prog="emoticon-mirror", parents=[common],
+                                 description="A live emoticon mirror of the people in front of the camera.")
+    ap.add_argument("--version", action="version", version=f"emoticon-mirror {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="the mirror: camera -> emoticons on screen")
+    def command(name: str, **kw) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kw)
+
+    run = command("run", help="the mirror: camera -> emoticons on screen")
     run.add_argument("--source", help="demo | picamera | /dev/videoN | N | video file | image | folder")
     run.add_argument("--display", choices=("auto", "fullscreen", "window", "headless"))
     run.add_argument("--frames", type=int, help="stop after N frames")
@@ -173,14 +188,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--motion", choices=("auto", "on", "off"), help="live motion (overrides motion.mode)")
     run.set_defaults(func=cmd_run)
 
-    an = sub.add_parser("analyze", help="still photos -> faces and labels")
+    an = command("analyze", help="still photos -> faces and labels")
     an.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     an.add_argument("--json", action="store_true", help="one JSON line per image")
     an.add_argument("--emoticon-out", help="write one emoticon PNG per face here")
     an.add_argument("--emoticon-size", type=int, default=256, help=argparse.SUPPRESS)
     an.set_defaults(func=cmd_analyze)
 
-    be = sub.add_parser("bench", help="per-stage latency and loop fps")
+    be = command("bench", help="per-stage latency and loop fps")
     be.add_argument("--json", action="store_true")
     be.add_argument("--threads", type=int, help="only this many interpreter threads (default: 1 and the config's)")
     be.add_argument("--frames", type=int, default=300, help="frames per measurement (>= 200)")
@@ -188,19 +203,20 @@ def parser() -> argparse.ArgumentParser:
                     "exceptions and fps drift")
     be.set_defaults(func=cmd_bench)
 
-    sub.add_parser("doctor", help="check runtime, models, camera and display").set_defaults(func=cmd_doctor)
+    command("doctor", help="check runtime, models, camera and display").set_defaults(func=cmd_doctor)
 
-    ga = sub.add_parser("gallery", help="every emoticon variant in one labelled sheet")
+    ga = command("gallery", help="every emoticon variant in one labelled sheet")
     ga.add_argument("--out", required=True)
     ga.add_argument("--size", type=int, default=96, help="pixels per emoticon")
     ga.set_defaults(func=cmd_gallery)
 
-    sub.add_parser("config-example", help="print the documented default config").set_defaults(func=cmd_config_example)
+    command("config-example", help="print the documented default config").set_defaults(func=cmd_config_example)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.config, args.debug = getattr(args, "config", None), getattr(args, "debug", False)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     if getattr(args, "frames", None) is not None and args.frames < 1:

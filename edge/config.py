@@ -143,6 +143,8 @@ def load(path: str | Path | None) -> Config:
         raise ConfigError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    except UnicodeDecodeError as e:  # tomllib decodes before it parses: binary garbage ends here
+        raise ConfigError(f"{path}: not a text file (byte {e.start} is not UTF-8); expected TOML") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
     try:

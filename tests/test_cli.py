@@ -128,3 +128,28 @@ def test_doctor_names_a_broken_model(tmp_path):
     r = cli("--config", write_config(tmp_path, f"[classify]\nmodels_dir = '{models}'\n"), "doctor")
     assert r.returncode == 1
     assert "FAIL classifiers:" in r.stdout and "expression_int8.tflite" in r.stdout
+
+
+@pytest.mark.parametrize("command", [["run", "--frames", "1", "--display", "headless"], ["doctor"], ["config-example"]])
+def test_binary_config_is_one_line_and_exit_2(tmp_path, command):
+    cfg = tmp_path / "config.toml"
+    cfg.write_bytes(bytes(range(256)) * 4)
+    r = cli("--config", str(cfg), *command, env={"EMOTICON_NO_CAMERA_PROBE": "1"})
+    assert_one_line_error(r, 2, "config.toml", "not a text file")
+
+
+def test_global_options_also_after_the_subcommand(tmp_path):
+    bad = write_config(tmp_path, "[display]\nmdoe = 'window'\n")
+    r = cli("run", "--config", bad, "--frames", "1")
+    assert_one_line_error(r, 2, "display.mdoe")
+    r = cli("run", "--source", "/dev/video97", "--display", "headless", "--frames", "1", "--debug")
+    assert r.returncode != 0 and "Traceback" in r.stderr
+    r = cli("config-example", "--config", bad)  # after the subcommand it wins over nothing before it
+    assert_one_line_error(r, 2, "display.mdoe")
+
+
+def test_version():
+    from edge import __version__
+
+    r = cli("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"emoticon-mirror {__version__}"
