@@ -31,14 +31,28 @@ def pick_mode(requested: str) -> str:
     return "headless"
 
 
-def open_display(cfg: DisplayConfig, out_dir: str | None = None) -> "Display":
-    """The requested display; with auto, a console whose KMS screen will not open falls back to
-    headless (a Pi booted without a monitor still runs, and says so)."""
+def missing_screen(mode: str) -> str | None:
+    """Why `mode` cannot open here, known before SDL is asked; None when it may. One place for
+    `run` and `doctor`. A window needs a desktop: without one SDL quietly picks its offscreen
+    driver and shows nothing (unless SDL_VIDEODRIVER names a driver on purpose, as tests do)."""
+    desktop = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if mode == "window" and not desktop and os.environ.get("SDL_VIDEODRIVER", "") in ("", "x11", "wayland"):
+        return "no desktop to open a window on ($DISPLAY and $WAYLAND_DISPLAY are not set)"
+    if mode == "fullscreen" and not desktop and os.environ.get("SDL_VIDEODRIVER", "kmsdrm") == "kmsdrm" \
+            and not any(Path("/dev/dri").glob("card*")):
+        return "no KMS/DRM screen device (/dev/dri/card*)"
+    return None
+
+
+def open_display(cfg: DisplayConfig, out_dir: str | None = None, fallback: bool = True) -> "Display":
+    """The requested display; with auto and `fallback`, a console whose KMS screen will not open
+    falls back to headless (a Pi booted without a monitor still runs, and says so). The service
+    passes fallback=False: it waits for the screen instead (edge.waiting)."""
     mode = pick_mode(cfg.mode)
     try:
         return Display(cfg, mode, out_dir)
     except DisplayError as e:
-        if cfg.mode != "auto" or mode == "headless":
+        if cfg.mode != "auto" or mode == "headless" or not fallback:
             raise
         log.warning("%s; running headless", e)
         return Display(cfg, "headless", out_dir)
@@ -52,8 +66,17 @@ class Display:
         self.save_every = cfg.save_every
         self.saved = 0
         self._presented = 0
+        missing = missing_screen(mode)
+        if missing:
+            raise DisplayError(f"display mode {mode!r} is not available here: {missing}; "
+                               f"use {'--display fullscreen on a console, or ' if mode == 'window' else ''}"
+                               "--display headless")
         if self.mode == "headless":
             os.environ["SDL_VIDEODRIVER"] = "dummy"
+        elif self.mode == "window" and bool(os.environ.get("DISPLAY")) != bool(os.environ.get("WAYLAND_DISPLAY")):
+            # name the one desktop there is: otherwise SDL tries the others, prints its own
+            # 'XDG_RUNTIME_DIR' line and settles on its offscreen driver
+            os.environ.setdefault("SDL_VIDEODRIVER", "x11" if os.environ.get("DISPLAY") else "wayland")
         elif self.mode == "fullscreen" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             os.environ.setdefault("SDL_VIDEODRIVER", "kmsdrm")
         import pygame  # after SDL_VIDEODRIVER is set: SDL reads it at init
@@ -75,12 +98,17 @@ class Display:
             raise DisplayError(
                 f"display mode {self.mode!r} is not available here ({e}); try --display headless"
             ) from None
+        driver = pygame.display.get_driver()
+        if self.mode == "window" and driver in ("offscreen", "dummy") and os.environ.get("SDL_VIDEODRIVER") != driver:
+            pygame.display.quit()  # SDL fell back to drawing nowhere
+            raise DisplayError(f"display mode 'window' is not available here: SDL chose its {driver!r} "
+                               "driver, no window would show; try --display headless")
         self.screen = screen
         w, h = screen.get_size()
         self.size = (h, w) if self.rotation in (90, 270) else (w, h)  # what the renderer draws
         if self.out_dir:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        log.info("display %s via %s, %dx%d, rotation %d", self.mode, pygame.display.get_driver(), w, h, self.rotation)
+        log.info("display %s via %s, %dx%d, rotation %d", self.mode, driver, w, h, self.rotation)
 
     def show(self, surface) -> list[str]:
         """Present one frame; returns the user's commands since the last one ('quit', 'toggle_fps')."""

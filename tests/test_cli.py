@@ -153,3 +153,14 @@ def test_version():
 
     r = cli("--version")
     assert r.returncode == 0 and r.stdout.strip() == f"emoticon-mirror {__version__}"
+
+
+@pytest.mark.parametrize("display_env", [{}, {"DISPLAY": ":97"}])
+def test_a_window_without_a_desktop_fails_with_one_line(display_env):
+    """SDL would quietly fall back to its offscreen driver: nothing shown, exit 0."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    r = subprocess.run([sys.executable, "-m", "edge", "run", "--display", "window", "--frames", "5"],
+                       capture_output=True, text=True, timeout=240, cwd=REPO,
+                       env={**env, "PYTHONPATH": str(REPO), **display_env})
+    assert_one_line_error(r, 1, "'window' is not available")
+    assert r.stderr.strip().count("\n") == 0, r.stderr  # SDL's own XDG_RUNTIME_DIR line neither
