@@ -63,6 +63,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     from edge.display import open_display
     from edge.render import Renderer
     from edge.sources import open_source
+    from edge.waiting import wait_for, wait_limit
 
     if args.source:
         cfg.source.input = args.source
@@ -70,9 +71,6 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
         cfg.display.mode = args.display
     if args.motion:
         cfg.motion.mode = args.motion
-    detector = build_detector(cfg)
-    classifiers = build_classifiers(cfg)
-    display = open_display(cfg.display, args.out)
     notifier = Notifier()
     stop = threading.Event()
 
@@ -81,12 +79,24 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
         notifier.stopping()
         stop.set()
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT):  # first: waiting for the screen must end on a stop too
         signal.signal(sig, on_signal)
+    screen_wait = wait_limit(cfg.display.wait_s, notifier.enabled)
+    display = wait_for("screen", lambda: open_display(cfg.display, args.out, fallback=screen_wait == 0),
+                       (DisplayError,), screen_wait, stop, notifier)
+    if display is None:  # stopped while waiting: the same summary line, of no frames
+        from edge.app import LoopStats
+
+        notifier.close()
+        print(json.dumps(LoopStats().summary()))
+        return 0
     try:
+        detector = build_detector(cfg)
+        classifiers = build_classifiers(cfg)
         renderer = Renderer(display.size, pip=cfg.display.pip)
         mirror = Mirror(cfg, lambda: open_source(cfg.source.input, cfg.source), detector, classifiers,
-                        renderer, display, pace=display.mode != "headless", mesh=build_mesh(cfg))
+                        renderer, display, pace=display.mode != "headless", mesh=build_mesh(cfg),
+                        source_wait_s=wait_limit(cfg.source.wait_s, notifier.enabled))
         mirror.on_present.append(lambda st, scene: notifier.frame_shown(st.fps_recent(), st.faces_now, scene.message))
         stats = mirror.run(args.frames, stop)
     finally:

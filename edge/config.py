@@ -29,6 +29,9 @@ class SourceConfig:
     height: int = key(480, "analysis frame height asked of the camera", lo=64, hi=4096)
     fps: int = key(30, "frame rate asked of the camera; image folders and the demo are paced to it", lo=1, hi=120)
     timeout_s: float = key(2.0, "a camera read that takes longer than this counts as lost", lo=0.1, hi=60)
+    wait_s: float = key(-1.0, "a source missing at start (camera not plugged in yet): wait this many seconds for it, "
+                              "showing 'Waiting for the camera'; 0 = fail at once; -1 = for ever when run by systemd, "
+                              "else fail at once", lo=-1, hi=31536000)
 
 
 @dataclass
@@ -59,6 +62,8 @@ class SmoothConfig:
 class DisplayConfig:
     mode: str = key("auto", "auto: kmsdrm on a console, a window on a desktop, headless with no display",
                     choices=("auto", "fullscreen", "window", "headless"))
+    wait_s: float = key(-1.0, "a screen missing at start (monitor off at boot): wait this many seconds for it; "
+                              "0 = fail at once; -1 = for ever when run by systemd, else fail at once", lo=-1, hi=31536000)
     width: int = key(0, "window / headless width; 0 = the screen's own (fullscreen) or 1280 (window, headless)",
                      lo=0, hi=7680)
     height: int = key(0, "window / headless height; 0 = as for width", lo=0, hi=4320)
