@@ -164,3 +164,10 @@ def test_a_window_without_a_desktop_fails_with_one_line(display_env):
                        env={**env, "PYTHONPATH": str(REPO), **display_env})
     assert_one_line_error(r, 1, "'window' is not available")
     assert r.stderr.strip().count("\n") == 0, r.stderr  # SDL's own XDG_RUNTIME_DIR line neither
+
+
+def test_run_on_a_folder_of_unreadable_images(tmp_path):
+    for i in range(3):
+        (tmp_path / f"broken{i}.png").write_bytes(b"\x89PNG not really")
+    r = cli("run", "--source", str(tmp_path), "--display", "headless", "--frames", "5")
+    assert_one_line_error(r, 1, "none of its 3 images is readable")

@@ -153,3 +153,23 @@ def test_opencv_camera_path_with_a_video_standing_in_for_the_device(tmp_path):
                 cam.read()
     finally:
         cam.close()
+
+
+def test_folder_of_unreadable_images_is_one_clear_error(tmp_path):
+    for i in range(3):
+        (tmp_path / f"broken{i}.jpg").write_text("not a picture")
+    with pytest.raises(SourceError, match="none of its 3 images is readable"):
+        open_source(str(tmp_path), CFG)
+
+
+def test_one_bad_image_in_a_folder_warns_once(tmp_path, caplog):
+    (tmp_path / "a.png").write_bytes((DEMO / "astronaut.png").read_bytes())
+    (tmp_path / "b.jpg").write_text("not a picture")
+    (tmp_path / "c.jpg").write_bytes((DEMO / "grace_hopper.jpg").read_bytes())
+    src = open_source(str(tmp_path), SourceConfig(fps=2))
+    with caplog.at_level("WARNING"):
+        shapes = [src.read().image_bgr.shape[:2] for _ in range(16)]  # four passes over the folder
+    assert shapes[:4] == [(512, 512), (512, 512), (600, 512), (600, 512)]  # b.jpg skipped, not shown
+    assert set(shapes) == {(512, 512), (600, 512)}
+    warnings = [r.getMessage() for r in caplog.records if "b.jpg" in r.getMessage()]
+    assert len(warnings) == 1

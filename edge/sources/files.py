@@ -48,28 +48,42 @@ class ImageSource:
 
 
 class FolderSource:
-    """Every image in a folder, sorted, each held for one second of frames; loops."""
+    """Every image in a folder, sorted, each held for one second of frames; loops.
+
+    An unreadable file is skipped with one warning (not one per loop); a folder with no readable
+    image at all is a SourceError when it is opened, so `run` says so in one line."""
 
     def __init__(self, path: Path, cfg: SourceConfig):
         self.name = str(path)
+        self.fps = cfg.fps
         self._paths = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self._paths:
             raise SourceError(f"{path}: folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         self._hold = cfg.fps
         self._index = 0
+        self._warned: set[Path] = set()
         self._current: tuple[int, np.ndarray] | None = None
+        self._load(0)
+
+    def _load(self, which: int) -> int:
+        """The first readable image from `which` on (wrapping), made current; its position."""
+        for k in range(len(self._paths)):
+            i = (which + k) % len(self._paths)
+            try:
+                self._current = (i, read_image(self._paths[i]))
+                return i
+            except SourceError as e:
+                if self._paths[i] not in self._warned:
+                    self._warned.add(self._paths[i])
+                    log.warning("skipping %s", e)
+        raise SourceError(f"{self.name}: none of its {len(self._paths)} images is readable")
 
     def read(self) -> Frame | None:
         which = (self._index // self._hold) % len(self._paths)
         if self._current is None or self._current[0] != which:
-            try:
-                self._current = (which, read_image(self._paths[which]))
-            except SourceError:
-                log.warning("skipping unreadable image %s", self._paths[which])
-                self._index += self._hold - self._index % self._hold
-                if all(not p.is_file() for p in self._paths):
-                    raise SourceError(f"{self.name}: images are gone") from None
-                return self.read()
+            got = self._load(which)
+            if got != which:  # skipped unreadable ones: hold the readable image for its full second
+                self._index += ((got - which) % len(self._paths)) * self._hold - self._index % self._hold
         self._index += 1
         return Frame(self._current[1], time.monotonic(), self._index - 1)
 
