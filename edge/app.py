@@ -68,6 +68,13 @@ class LoopStats:
                 "stage_ms": self.medians(), "latency_ms": self.latency()}
 
 
+def frame_period(max_fps: int, source) -> float:
+    """Seconds per frame: display.max_fps, or slower when the source has its own rate to keep (a
+    video, the demo, images) - a file read flat out is a fast-forward, not a mirror."""
+    fps = getattr(source, "fps", None) or max_fps
+    return 1.0 / min(max_fps, fps)
+
+
 class MotionPolicy:
     """Which faces get the face mesh this frame. `on`: all; `off`: none; `auto`: the first
     max_faces, and none for SHED_S after the frames got slower than the budget - the expression
@@ -121,6 +128,7 @@ class Mirror:
         self._open_source = open_source
         self.source: GuardedSource | None = None  # opened by run(), on its own thread
         self.source_wait_s = source_wait_s
+        self._saved_ms = 0.0  # what the display spent writing the last frame to --out
         self._stuck: list[GuardedSource] = []  # sources whose thread never came back from the driver
         self.detector = detector
         self.classifiers = classifiers
@@ -173,7 +181,8 @@ class Mirror:
                       camera_rgb=image[:, :, ::-1] if self.cfg.display.pip and image is not None else None)
         commands = self._present(scene, t_smooth)
         self.stats.latency_ms.append((self.stats.frame_times[-1] - frame.t_capture) * 1000)
-        self.stats.busy_ms.append((self.stats.frame_times[-1] - t_cap) * 1000)
+        # writing --out frames is the user's choice, not the mirror's work: it must not shed motion
+        self.stats.busy_ms.append((self.stats.frame_times[-1] - t_cap) * 1000 - self._saved_ms)
         self.stats.frames += 1
         self.stats.frames_with_face += bool(faces)
         self.stats.faces_now = len(faces)
@@ -197,7 +206,8 @@ class Mirror:
         self.stats.stage_ms["render"].append((t_render - t0) * 1000)
         commands = self.display.show(surface)
         t_end = time.monotonic()
-        self.stats.stage_ms["display"].append((t_end - t_render) * 1000)
+        self._saved_ms = getattr(self.display, "last_save_ms", 0.0)
+        self.stats.stage_ms["display"].append((t_end - t_render) * 1000 - self._saved_ms)
         self.stats.frame_times.append(t_end)
         for hook in self.on_present:
             hook(self.stats, scene)
@@ -266,7 +276,6 @@ class Mirror:
 
     def run(self, max_frames: int | None = None, stop: threading.Event | None = None) -> LoopStats:
         stop = stop or threading.Event()
-        period = 1.0 / self.cfg.display.max_fps
         next_stats = time.monotonic() + STATS_EVERY_S
         try:
             while not stop.is_set() and (max_frames is None or self.stats.frames < max_frames):
@@ -292,7 +301,7 @@ class Mirror:
                              self.stats.fps_recent(), self.stats.frames, self.stats.frames_with_face,
                              self.stats.dropped)
                 if self.pace:
-                    stop.wait(max(0.0, period - (now - t)))
+                    stop.wait(max(0.0, frame_period(self.cfg.display.max_fps, self.source) - (now - t)))
         finally:
             self._drop_source()
         return self.stats

@@ -71,6 +71,8 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
         cfg.display.mode = args.display
     if args.motion:
         cfg.motion.mode = args.motion
+    if args.loop:
+        cfg.source.loop = True
     notifier = Notifier()
     stop = threading.Event()
 
@@ -95,7 +97,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
         classifiers = build_classifiers(cfg)
         renderer = Renderer(display.size, pip=cfg.display.pip)
         mirror = Mirror(cfg, lambda: open_source(cfg.source.input, cfg.source), detector, classifiers,
-                        renderer, display, pace=display.mode != "headless", mesh=build_mesh(cfg),
+                        renderer, display, pace=not args.unpaced, mesh=build_mesh(cfg),
                         source_wait_s=wait_limit(cfg.source.wait_s, notifier.enabled))
         mirror.on_present.append(lambda st, scene: notifier.frame_shown(st.fps_recent(), st.faces_now, scene.message))
         stats = mirror.run(args.frames, stop)
@@ -194,7 +196,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--source", help="demo | picamera | /dev/videoN | N | video file | image | folder")
     run.add_argument("--display", choices=("auto", "fullscreen", "window", "headless"))
     run.add_argument("--frames", type=int, help="stop after N frames")
-    run.add_argument("--out", help="headless: write frames here as PNG")
+    run.add_argument("--out", help="headless: write frames here as PNG (at most display.save_max, default 3000)")
+    run.add_argument("--loop", action="store_true", help="a video file starts again at its end (default: play once)")
+    run.add_argument("--unpaced", action="store_true", help="do not pace files and the demo at their frame rate "
+                     "(by default they play in real time, at most display.max_fps)")
     run.add_argument("--motion", choices=("auto", "on", "off"), help="live motion (overrides motion.mode)")
     run.set_defaults(func=cmd_run)
 

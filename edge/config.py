@@ -27,7 +27,9 @@ class SourceConfig:
     input: str = key("demo", "demo | picamera | /dev/videoN | camera index | video file | image file | folder")
     width: int = key(640, "analysis frame width asked of the camera", lo=64, hi=4096)
     height: int = key(480, "analysis frame height asked of the camera", lo=64, hi=4096)
-    fps: int = key(30, "frame rate asked of the camera; image folders and the demo are paced to it", lo=1, hi=120)
+    fps: int = key(30, "frame rate asked of the camera; images, folders and the demo are paced to it (videos to their own)",
+                   lo=1, hi=120)
+    loop: bool = key(False, "video files: start again at the end (false = play once, then the run ends)")
     timeout_s: float = key(2.0, "a camera read that takes longer than this counts as lost", lo=0.1, hi=60)
     wait_s: float = key(-1.0, "a source missing at start (camera not plugged in yet): wait this many seconds for it, "
                               "showing 'Waiting for the camera'; 0 = fail at once; -1 = for ever when run by systemd, "
@@ -73,6 +75,8 @@ class DisplayConfig:
     pip: bool = key(False, "show a small camera picture in a corner")
     out_dir: str = key("", "headless: write every Nth presented frame here as PNG (empty = write none)")
     save_every: int = key(1, "headless: write every Nth frame", lo=1, hi=100000)
+    save_max: int = key(3000, "headless: stop writing frames after this many (one warning; the mirror runs on), "
+                              "so a forgotten --out cannot fill the disk", lo=1, hi=10_000_000)
 
 
 @dataclass

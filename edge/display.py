@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 from edge.config import DisplayConfig
@@ -64,7 +65,9 @@ class Display:
         self.rotation = cfg.rotation
         self.out_dir = Path(out_dir or cfg.out_dir) if (out_dir or cfg.out_dir) else None
         self.save_every = cfg.save_every
+        self.save_max = cfg.save_max
         self.saved = 0
+        self.last_save_ms = 0.0  # time the last show() spent writing a PNG: not the mirror's own work
         self._presented = 0
         missing = missing_screen(mode)
         if missing:
@@ -117,9 +120,14 @@ class Display:
             surface = pg.transform.rotate(surface, -self.rotation)
         self.screen.blit(surface, (0, 0))
         pg.display.flip()
-        if self.out_dir and self._presented % self.save_every == 0:
+        self.last_save_ms = 0.0
+        if self.out_dir and self._presented % self.save_every == 0 and self.saved < self.save_max:
+            t = time.perf_counter()
             pg.image.save(self.screen, str(self.out_dir / f"frame_{self._presented:06d}.png"))
+            self.last_save_ms = (time.perf_counter() - t) * 1000
             self.saved += 1
+            if self.saved == self.save_max:
+                log.warning("wrote %d frames to %s: display.save_max reached, writing no more", self.saved, self.out_dir)
         self._presented += 1
         commands = []
         for event in pg.event.get():

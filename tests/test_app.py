@@ -199,3 +199,38 @@ def test_overlay_says_when_motion_is_shed(detector, tmp_path, portraits, mesh):
     m.run(37)
     assert renderer.scenes[-1].faces[0].motion is None  # expression only
     assert any(line.startswith("latency") for line in renderer.scenes[-1].overlay)
+
+
+def test_frame_period_keeps_the_source_rate():
+    from edge.app import frame_period
+
+    assert frame_period(30, MemorySource([], fps=10)) == pytest.approx(0.1)
+    assert frame_period(30, MemorySource([], fps=60)) == pytest.approx(1 / 30)  # display.max_fps caps it
+    assert frame_period(30, MemorySource([])) == pytest.approx(1 / 30)  # a camera paces itself
+
+
+def test_writing_out_frames_does_not_shed_motion(detector, tmp_path, portraits, mesh, monkeypatch):
+    """Saving PNGs (--out) is slow, but it is not the mirror's work: motion must stay on."""
+    import pygame
+
+    from edge.config import DisplayConfig
+    from edge.display import Display
+
+    save = pygame.image.save
+
+    def slow_save(surface, path):
+        time.sleep(0.12)  # a slow SD card: longer than the whole motion budget below
+        save(surface, path)
+
+    monkeypatch.setattr(pygame.image, "save", slow_save)
+    cfg = Config()
+    cfg.motion.min_fps = 10  # budget 100 ms
+    display = Display(DisplayConfig(mode="headless", width=320, height=180), "headless", str(tmp_path / "out"))
+    try:
+        m = Mirror(cfg, lambda: MemorySource([portraits["astronaut.png"]]), detector, no_models(tmp_path),
+                   Renderer(display.size), display, pace=False, mesh=mesh)
+        m.run(35)
+    finally:
+        display.close()
+    assert display.saved == 35
+    assert "paused" not in m.motion.note

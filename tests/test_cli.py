@@ -171,3 +171,26 @@ def test_run_on_a_folder_of_unreadable_images(tmp_path):
         (tmp_path / f"broken{i}.png").write_bytes(b"\x89PNG not really")
     r = cli("run", "--source", str(tmp_path), "--display", "headless", "--frames", "5")
     assert_one_line_error(r, 1, "none of its 3 images is readable")
+
+
+def test_headless_files_play_in_real_time_once_and_out_is_bounded(tmp_path):
+    from test_sources import tiny_video
+
+    clip = tmp_path / "clip.avi"
+    tiny_video(clip, 15)  # 15 frames at 10 fps
+    cfg = write_config(tmp_path, "[display]\nsave_max = 4\n")
+    out = tmp_path / "frames"
+    r = cli("--config", cfg, "run", "--source", str(clip), "--display", "headless", "--out", str(out))
+    assert r.returncode == 0, r.stderr  # no --frames: the video ends the run, it does not loop
+    summary = json.loads(r.stdout.splitlines()[-1])
+    assert summary["frames"] == 15
+    assert summary["fps"] <= 10.5  # paced at the file's rate (start-up only makes it slower)
+    assert len(list(out.glob("frame_*.png"))) == 4
+    assert r.stderr.count("display.save_max reached") == 1
+
+
+def test_demo_is_paced_to_source_fps(tmp_path):
+    cfg = write_config(tmp_path, "[source]\nfps = 12\n")
+    r = cli("--config", cfg, "run", "--source", "demo", "--display", "headless", "--frames", "12", "--motion", "off")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["fps"] <= 12.5

@@ -112,6 +112,7 @@ def test_video_truncated_mid_run_never_ends_the_loop(tmp_path, detector, monkeyp
     path = tmp_path / "clip.avi"
     tiny_video(path, 30)
     cfg = Config()
+    cfg.source.loop = True  # a kiosk clip: only the stop may end it
     renderer = RecordingRenderer()
     m = Mirror(cfg, lambda: open_source(str(path), cfg.source), detector, ClassifierSet(tmp_path, skin_tone=False),
                renderer, NullDisplay(), pace=False)

@@ -62,9 +62,19 @@ def tiny_video(path, frames: int = 12) -> None:
 def test_video_file_source_reads_and_loops(tmp_path):
     path = tmp_path / "clip.avi"
     tiny_video(path)
-    src = open_source(str(path), CFG)
+    src = open_source(str(path), SourceConfig(loop=True))
     frames = [src.read() for _ in range(20)]  # past the end: it loops
     assert all(f.image_bgr.shape == (192, 160, 3) for f in frames)
+    assert src.fps == 10  # the file's own rate, which the loop keeps
+    src.close()
+
+
+def test_a_video_plays_once_unless_looping_is_asked(tmp_path):
+    path = tmp_path / "clip.avi"
+    tiny_video(path, 12)
+    src = open_source(str(path), CFG)
+    frames = [src.read() for _ in range(13)]
+    assert all(f is not None for f in frames[:12]) and frames[12] is None
     src.close()
 
 

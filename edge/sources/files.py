@@ -1,7 +1,9 @@
 """Video files, single images and folders of images, as if they were cameras.
 
-They loop, because a kiosk pointed at a file should keep showing it; a file that disappears or
-breaks mid-run raises SourceError like an unplugged camera does.
+Images and folders repeat, like a camera that never moves; a video plays once unless
+`source.loop` (or `run --loop`) asks for a kiosk clip. Each has a frame rate the loop keeps (a
+video its own, the others `source.fps`). A file that disappears or breaks mid-run raises
+SourceError like an unplugged camera does.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class ImageSource:
 
     def __init__(self, path: Path, cfg: SourceConfig):
         self.name = str(path)
+        self.fps = cfg.fps
         self._image = read_image(path)
         self._index = 0
 
@@ -95,7 +98,10 @@ class VideoSource:
     def __init__(self, path: Path, cfg: SourceConfig):
         self.name = str(path)
         self._path = path
+        self._loop = cfg.loop
         self._cap = self._open()
+        rate = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = rate if 1 <= rate <= 240 else cfg.fps  # the file's own rate; containers may lie
         self._index = 0
         self._frames_this_pass = 0
 
@@ -111,6 +117,8 @@ class VideoSource:
         if not ok:
             if self._frames_this_pass == 0:
                 raise SourceError(f"{self._path}: video gives no frames (missing, truncated or empty)")
+            if not self._loop:
+                return None  # played once: the run ends (source.loop / --loop to repeat)
             self._cap.release()
             self._cap = self._open()  # loop; a file removed meanwhile fails here like a lost camera
             self._frames_this_pass = 0
