@@ -194,3 +194,40 @@ def test_demo_is_paced_to_source_fps(tmp_path):
     r = cli("--config", cfg, "run", "--source", "demo", "--display", "headless", "--frames", "12", "--motion", "off")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.splitlines()[-1])["fps"] <= 12.5
+
+
+def test_doctor_and_run_agree_on_a_models_dir_pointing_nowhere(tmp_path):
+    cfg = write_config(tmp_path, f"[classify]\nmodels_dir = '{tmp_path / 'nowhere'}'\n")
+    r = cli("--config", cfg, "doctor")
+    assert r.returncode == 1
+    assert "FAIL classifiers:" in r.stdout and "is not a folder" in r.stdout and "not trained yet" not in r.stdout
+    r = cli("--config", cfg, "run", "--display", "headless", "--frames", "1")
+    assert_one_line_error(r, 2, "classify.models_dir", "is not a folder")
+
+
+def test_doctor_names_picamera2_missing_not_the_cable(tmp_path):
+    pytest.importorskip("cv2")
+    try:
+        import picamera2  # noqa: F401
+        pytest.skip("picamera2 is installed here")
+    except ImportError:
+        pass
+    r = cli("--config", write_config(tmp_path, "[source]\ninput = 'picamera'\n"), "doctor")
+    line = next(l for l in r.stdout.splitlines() if "source picamera" in l)
+    fix = r.stdout.splitlines()[r.stdout.splitlines().index(line) + 1]
+    assert "picamera2 is not installed" in line and "apt install python3-picamera2" in fix and "cable" not in fix
+
+
+def test_doctor_and_run_agree_on_fullscreen_without_a_drm_screen(tmp_path):
+    if any(Path("/dev/dri").glob("card*")):
+        pytest.skip("this machine has a DRM device")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    env["PYTHONPATH"] = str(REPO)
+    cfg = write_config(tmp_path, "[display]\nmode = 'fullscreen'\n")
+    doctor = subprocess.run([sys.executable, "-m", "edge", "--config", cfg, "doctor"], capture_output=True, text=True,
+                            timeout=240, cwd=REPO, env=env)
+    assert doctor.returncode == 1 and "FAIL display mode fullscreen" in doctor.stdout
+    assert "no KMS/DRM screen device" in doctor.stdout
+    run = subprocess.run([sys.executable, "-m", "edge", "--config", cfg, "run", "--frames", "1"], capture_output=True,
+                         text=True, timeout=240, cwd=REPO, env=env)
+    assert_one_line_error(run, 1, "no KMS/DRM screen device")
