@@ -149,6 +149,8 @@ class Mirror:
     def step(self) -> list[str]:
         """One frame through every stage; returns the display's commands."""
         ms = self.stats.stage_ms
+        if self.source is None:  # step() driven by hand (the soak), without run()
+            self._connect(threading.Event())
         t = time.monotonic()
         frame = self.source.read()
         if frame is None:
@@ -221,6 +223,10 @@ class Mirror:
         if self.motion.note:
             lines.append(self.motion.note)
         return lines
+
+    def close(self) -> None:
+        """Let go of the source (run() does this at its end; step() by hand needs it)."""
+        self._drop_source()
 
     def _drop_source(self) -> None:
         if self.source is not None:

@@ -118,6 +118,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
     from edge.analyze import Analyzer, expand
+    from edge.sources.files import IMAGE_SUFFIXES
 
     analyzer = Analyzer(build_detector(cfg), build_classifiers(cfg), cfg.detector.max_faces,
                         None if cfg.render.tone == "auto" else cfg.render.tone, build_mesh(cfg))
@@ -128,8 +129,11 @@ def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
         from edge.render import draw_emoticon
 
         out_dir.mkdir(parents=True, exist_ok=True)
+    paths = list(expand(args.paths))
+    if not paths:
+        raise SourceError(f"{' '.join(args.paths)}: no images here ({', '.join(sorted(IMAGE_SUFFIXES))})")
     failed = 0
-    for path in expand(args.paths):
+    for path in paths:
         result = analyzer.analyze_path(path)
         failed += "error" in result
         if out_dir and "faces" in result:
@@ -152,7 +156,7 @@ def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_bench(args: argparse.Namespace, cfg: Config) -> int:
     from edge.bench import format_table, run_bench, run_soak
 
-    if args.soak:
+    if args.soak is not None:
         report = run_soak(cfg, args.soak)
         print(json.dumps(report))
         return 0 if report["exceptions"] == 0 else EXIT_ERROR
@@ -221,7 +225,7 @@ def parser() -> argparse.ArgumentParser:
     be = command("bench", help="per-stage latency and loop fps")
     be.add_argument("--json", action="store_true")
     be.add_argument("--threads", type=int, help="only this many interpreter threads (default: 1 and the config's)")
-    be.add_argument("--frames", type=int, default=300, help="frames per measurement (>= 200)")
+    be.add_argument("--frames", type=int, default=300, help=f"frames per measurement (>= {BENCH_MIN_FRAMES})")
     be.add_argument("--soak", type=int, metavar="N", help="instead: run the demo for N frames; report memory growth, "
                     "exceptions and fps drift")
     be.set_defaults(func=cmd_bench)
@@ -230,11 +234,30 @@ def parser() -> argparse.ArgumentParser:
 
     ga = command("gallery", help="every emoticon variant in one labelled sheet")
     ga.add_argument("--out", required=True)
-    ga.add_argument("--size", type=int, default=96, help="pixels per emoticon")
+    ga.add_argument("--size", type=int, default=96, help=f"pixels per emoticon ({GALLERY_SIZES[0]}..{GALLERY_SIZES[1]})")
     ga.set_defaults(func=cmd_gallery)
 
     command("config-example", help="print the documented default config").set_defaults(func=cmd_config_example)
     return ap
+
+
+GALLERY_SIZES = (16, 512)  # pixels per emoticon; a sheet of 336 at 512 px is already 13k pixels wide
+BENCH_MIN_FRAMES = 200  # a median over fewer frames of a shared machine is noise
+SOAK_MIN_FRAMES = 50  # a fifth warms up, a tenth is compared with the last tenth
+
+
+def _check_numbers(args: argparse.Namespace) -> str | None:
+    """Numeric options checked before anything runs: a silently corrected value is a lie."""
+    if args.command == "run" and args.frames is not None and args.frames < 1:
+        return "--frames must be at least 1"
+    if args.command == "bench":
+        if args.soak is not None and args.soak < SOAK_MIN_FRAMES:
+            return f"--soak must be at least {SOAK_MIN_FRAMES} frames"
+        if args.soak is None and args.frames < BENCH_MIN_FRAMES:
+            return f"bench --frames must be at least {BENCH_MIN_FRAMES} (a median over fewer is noise)"
+    if args.command == "gallery" and not GALLERY_SIZES[0] <= args.size <= GALLERY_SIZES[1]:
+        return f"gallery --size must be {GALLERY_SIZES[0]}..{GALLERY_SIZES[1]} pixels, not {args.size}"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     args.config, args.debug = getattr(args, "config", None), getattr(args, "debug", False)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    if getattr(args, "frames", None) is not None and args.frames < 1:
-        print("error: --frames must be at least 1", file=sys.stderr)
+    problem = _check_numbers(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
     try:
         cfg = config_mod.load(args.config)

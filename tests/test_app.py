@@ -234,3 +234,13 @@ def test_writing_out_frames_does_not_shed_motion(detector, tmp_path, portraits, 
         display.close()
     assert display.saved == 35
     assert "paused" not in m.motion.note
+
+
+def test_a_short_soak_takes_its_memory_baseline_after_warm_up():
+    from edge.bench import run_soak
+
+    cfg = Config()
+    cfg.motion.mode = "off"
+    report = run_soak(cfg, 60)
+    assert report["rss_after_warmup_mb"] > 50  # taken (after 12 frames), not the 0.0 of 'never'
+    assert report["exceptions"] == 0

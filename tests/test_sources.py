@@ -183,3 +183,13 @@ def test_one_bad_image_in_a_folder_warns_once(tmp_path, caplog):
     assert set(shapes) == {(512, 512), (600, 512)}
     warnings = [r.getMessage() for r in caplog.records if "b.jpg" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_a_huge_still_is_shrunk_once_for_the_loop(tmp_path, detector):
+    big = cv2.resize(cv2.imread(str(DEMO / "astronaut.png")), (4000, 4000), interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(tmp_path / "big.png"), big)
+    src = open_source(str(tmp_path / "big.png"), CFG)
+    frame = src.read().image_bgr
+    assert frame.shape == (1920, 1920, 3)
+    faces = detector.detect(frame)
+    assert len(faces) == 1 and 600 < faces[0].box[0] < 750  # the astronaut's face at 178 * 1920/512

@@ -33,13 +33,26 @@ def read_image(path: Path) -> np.ndarray:
     return image
 
 
+MAX_SIDE = 1920  # stills larger than this are shrunk once when loaded: no camera gives more
+
+
+def fit(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
+    """A still as a camera would give it: an 8000x8000 photo shown as a source would otherwise be
+    letterboxed, cropped and drawn from 64 Mpx on every frame (4 fps instead of the source's rate)."""
+    h, w = image.shape[:2]
+    if max(h, w) <= max_side:
+        return image
+    scale = max_side / max(h, w)
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
 class ImageSource:
     """One still image, repeated: the mirror holds the picture like a camera that never moves."""
 
     def __init__(self, path: Path, cfg: SourceConfig):
         self.name = str(path)
         self.fps = cfg.fps
-        self._image = read_image(path)
+        self._image = fit(read_image(path))
         self._index = 0
 
     def read(self) -> Frame | None:
@@ -73,7 +86,7 @@ class FolderSource:
         for k in range(len(self._paths)):
             i = (which + k) % len(self._paths)
             try:
-                self._current = (i, read_image(self._paths[i]))
+                self._current = (i, fit(read_image(self._paths[i])))
                 return i
             except SourceError as e:
                 if self._paths[i] not in self._warned:
