@@ -173,9 +173,10 @@ class Mirror:
         t_lm = time.monotonic()
         ms["landmarks"].append((t_lm - t_cls) * 1000)
         tracks = self.smoother.update(faces, probs, frame.t_capture, measures)
-        width = image.shape[1] if image is not None else 1
+        height, width = image.shape[:2] if image is not None else (1, 1)
         views = [FaceView(tr.track_id, emoticon_state(tr.named_labels(self._classes), self._tone),
-                          float((tr.face.box[0] + tr.face.box[2] / 2) / width), tr.motion(frame.t_capture))
+                          float((tr.face.box[0] + tr.face.box[2] / 2) / width), tr.motion(frame.t_capture),
+                          float((tr.face.box[1] + tr.face.box[3] / 2) / height))
                  for tr in tracks]
         t_smooth = time.monotonic()
         ms["smooth"].append((t_smooth - t_lm) * 1000)

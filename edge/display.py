@@ -62,7 +62,10 @@ def open_display(cfg: DisplayConfig, out_dir: str | None = None, fallback: bool 
 class Display:
     def __init__(self, cfg: DisplayConfig, mode: str, out_dir: str | None = None):
         self.mode = mode
-        self.rotation = cfg.rotation
+        # Only a real panel is mounted sideways: its picture is drawn upright and turned into its
+        # framebuffer. A window or headless frames are seen upright: with rotation 90/270 they
+        # are simply portrait, drawn as such (the same layout a portrait kiosk shows).
+        self.rotation = cfg.rotation if mode == "fullscreen" else 0
         self.out_dir = Path(out_dir or cfg.out_dir) if (out_dir or cfg.out_dir) else None
         self.save_every = cfg.save_every
         self.save_max = cfg.save_max
@@ -92,7 +95,7 @@ class Display:
                 pygame.mouse.set_visible(False)
             else:
                 size = (cfg.width or DEFAULT_SIZE[0], cfg.height or DEFAULT_SIZE[1])
-                if self.rotation in (90, 270):
+                if cfg.rotation in (90, 270):
                     size = (size[1], size[0])
                 screen = pygame.display.set_mode(size, 0)
                 pygame.display.set_caption("Emoticon Mirror")
@@ -111,7 +114,7 @@ class Display:
         self.size = (h, w) if self.rotation in (90, 270) else (w, h)  # what the renderer draws
         if self.out_dir:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        log.info("display %s via %s, %dx%d, rotation %d", self.mode, driver, w, h, self.rotation)
+        log.info("display %s via %s, %dx%d, rotation %d", self.mode, driver, w, h, cfg.rotation)
 
     def show(self, surface) -> list[str]:
         """Present one frame; returns the user's commands since the last one ('quit', 'toggle_fps')."""

@@ -81,6 +81,7 @@ class FaceView:
     state: EmoticonState
     center_x: float  # 0..1 across the camera frame; the screen mirrors it
     motion: Motion | None = None  # None: no live signals for this face (motion off, or shed)
+    center_y: float = 0.5  # 0..1 down the camera frame: people at different heights keep it on screen
 
 
 @dataclass
