@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+import cv2
 import numpy as np
 
 from edge.classify import ClassifierSet, Prediction
@@ -18,8 +19,11 @@ from edge.motion import measure, to_motion
 from edge.smooth import emoticon_state
 from edge.sources import SourceError
 from edge.sources.files import IMAGE_SUFFIXES, read_image
+from edge.state import box_iou
 
 log = logging.getLogger(__name__)
+
+CONFIRM_IOU = 0.3  # a retry's box and the full-range model's box must overlap this much
 
 
 def expand(paths: list[str]) -> Iterator[Path]:
@@ -47,7 +51,7 @@ class Analyzer:
         """Faces (largest first) with every head's label and scores, how the detector found them
         (direct, padded, full_range, tiles or none), and the time each step took."""
         t0 = time.perf_counter()
-        faces, how = detect_still(self.detector, image_bgr, self.far_detector)
+        faces, how = detect_still(self.detector, image_bgr, self.far_detector, self.confirm)
         faces = faces[: self.max_faces]
         t1 = time.perf_counter()
         self.classifiers.begin_frame(image_bgr, faces, fresh=True)
@@ -72,6 +76,23 @@ class Analyzer:
                 entry["motion"] = self.motion_entry(image_bgr, face)
             timings["landmarks"] = round((time.perf_counter() - t2) * 1000, 2)
         return results, how, timings
+
+    def confirm(self, image_bgr: np.ndarray, face) -> bool:
+        """A retry's box is kept only if the full-range model finds a face there too (on the
+        region around the box, padded like the retry that found it) and the face mesh, when
+        present, sees a face in it: a torso at 0.57 passes neither."""
+        if self.mesh is not None and self.mesh(image_bgr, face) is None:
+            return False
+        x, y, w, h = (float(v) for v in face.box)
+        side = 2.5 * max(w, h)
+        x0, y0 = int(round(x + w / 2 - side / 2)), int(round(y + h / 2 - side / 2))
+        m = np.float32([[1, 0, -x0], [0, 1, -y0]])
+        region = cv2.warpAffine(image_bgr, m, (int(side), int(side)), borderMode=cv2.BORDER_REPLICATE)
+        for f in self.far_detector.detect(region):
+            box = f.box + np.float32([x0, y0, 0, 0])
+            if box_iou(box, face.box) >= CONFIRM_IOU:
+                return True
+        return False
 
     def motion_entry(self, image_bgr: np.ndarray, face) -> dict | None:
         """Live-motion signals of a still face, read against the population's rest face (a photo
