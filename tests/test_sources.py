@@ -81,7 +81,7 @@ def test_a_video_plays_once_unless_looping_is_asked(tmp_path):
 def test_video_removed_mid_run_is_a_lost_source(tmp_path):
     path = tmp_path / "clip.avi"
     tiny_video(path, 3)
-    src = open_source(str(path), CFG)
+    src = open_source(str(path), SourceConfig(loop=True))  # played once, its end would just be the end
     path.unlink()
     with pytest.raises(SourceError):
         for _ in range(10):

@@ -22,6 +22,7 @@ from edge.sources import Frame, Source, SourceError
 log = logging.getLogger(__name__)
 
 SLICE_S = 0.1  # how often a waiting loop looks at the stop event
+CLOSE_S = 0.5  # how long close() waits for the thread to release the source
 OPEN_S = 10.0  # an open that has not returned after this long counts as failed (a camera takes ~1-2 s)
 
 
@@ -149,8 +150,10 @@ class GuardedSource:
             return frame
 
     def close(self) -> None:
-        """Never blocks: an idle thread closes the source and ends; a stuck one does so if its
-        driver call ever returns."""
+        """Blocks at most CLOSE_S: an idle thread closes the source and ends (waited for: a
+        process that exits while OpenCV releases a capture on another thread aborts in C++); a
+        stuck one is left to do so if its driver call ever returns."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        self._thread.join(CLOSE_S)
