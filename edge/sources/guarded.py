@@ -156,4 +156,6 @@ class GuardedSource:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._thread.join(CLOSE_S)
+            opened = self._inner is not None
+        if opened:  # a thread still in the driver's open() holds no capture to release
+            self._thread.join(CLOSE_S)
