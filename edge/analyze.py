@@ -21,6 +21,7 @@ from edge.sources.files import IMAGE_SUFFIXES, read_image
 log = logging.getLogger(__name__)
 
 
+
 def expand(paths: list[str]) -> Iterator[Path]:
     """Files as given; folders as their images (sorted, recursively)."""
     for p in map(Path, paths):

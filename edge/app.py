@@ -2,7 +2,8 @@
 
 Data flows one way through the stages, one frame at a time, always the newest frame. The loop
 waits on one stop event (SIGTERM sets it), keeps per-stage timings over a sliding window, and
-turns a lost camera into a message on screen and a reconnect with backoff, never an exit.
+turns a lost camera into a message on screen and a reconnect with backoff, never an exit. The
+source is opened and read on its own thread (edge.sources.guarded), so no driver can hold the stop.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from edge.config import Config
 from edge.perceive import Perception
 from edge.smooth import Smoother, emoticon_state
 from edge.sources import Source, SourceError, as_bgr
+from edge.sources.guarded import GuardedSource
 from edge.state import FaceView, Scene
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,9 @@ STAGES = ("capture", "detect", "crop", "classify", "landmarks", "smooth", "rende
 WINDOW = 600  # frames in the sliding window for medians and fps
 STATS_EVERY_S = 60.0
 BACKOFF_S = (0.5, 5.0)
+FIRST_WAIT_S = 2.0  # a source that opens within this at start never shows the waiting screen
+LOG_EVERY_S = 60.0  # a source that stays away is logged once, then once a minute
+MAX_STUCK = 3  # sources whose driver never returned; no new one is opened while this many are stuck
 SHED_S = 30.0  # motion "auto": after shedding for a slow frame rate, try again this much later
 SHED_WINDOW = 30  # frames whose median processing time is compared with the budget
 
@@ -62,6 +67,13 @@ class LoopStats:
         return {"frames": self.frames, "frames_with_face": self.frames_with_face,
                 "fps": round(self.frames / wall, 2) if wall > 0 else 0.0, "dropped": self.dropped,
                 "stage_ms": self.medians(), "latency_ms": self.latency()}
+
+
+def frame_period(max_fps: int, source) -> float:
+    """Seconds per frame: display.max_fps, or slower when the source has its own rate to keep (a
+    video, the demo, images) - a file read flat out is a fast-forward, not a mirror."""
+    fps = getattr(source, "fps", None) or max_fps
+    return 1.0 / min(max_fps, fps)
 
 
 class MotionPolicy:
@@ -107,12 +119,18 @@ class Mirror:
         renderer,
         display,
         pace: bool = True,
+        source_wait_s: float | None = 0.0,
         booth=None,
     ):
+        """`source_wait_s`: how long a source missing at start is waited for (None: for ever, as
+        the service does; 0: its error ends the run at once, as a person at a terminal wants)."""
         self.cfg = cfg
         self.booth = booth  # edge/booth.py: snapshot key/button, countdown, cards, visitor counts
         self._open_source = open_source
-        self.source: Source | None = open_source()  # a source missing at start is the caller's error
+        self.source: GuardedSource | None = None  # opened by run(), on its own thread
+        self.source_wait_s = source_wait_s
+        self._saved_ms = 0.0  # what the display spent writing the last frame to --out
+        self._stuck: list[GuardedSource] = []  # sources whose thread never came back from the driver
         self.perception = perception  # edge/build.py assembles it (tracking, tiles, mesh) from the config
         self.smoother = Smoother(cfg.smooth.time_constant_s, cfg.smooth.track_timeout_s)
         self.renderer = renderer
@@ -131,6 +149,8 @@ class Mirror:
     def step(self) -> list[str]:
         """One frame through every stage; returns the display's commands."""
         ms = self.stats.stage_ms
+        if self.source is None:  # step() driven by hand (the soak), without run()
+            self._connect(threading.Event())
         t = time.monotonic()
         frame = self.source.read()
         if frame is None:
@@ -149,10 +169,11 @@ class Mirror:
                                       [p.measure if i < k else None for i, p in enumerate(percepts)],
                                       ids=[p.track_id for p in percepts] if self.perception.tracking else None,
                                       shapes=[p.shapes if i < k else None for i, p in enumerate(percepts)])
-        width = image.shape[1] if image is not None else 1
+        height, width = image.shape[:2] if image is not None else (1, 1)
         t = frame.t_capture
         views = [FaceView(tr.track_id, emoticon_state(tr.named_labels(self._classes), self._tone),
-                          float((tr.face.box[0] + tr.face.box[2] / 2) / width), tr.motion(t), tr.shapes(t))
+                          float((tr.face.box[0] + tr.face.box[2] / 2) / width), tr.motion(t), tr.shapes(t),
+                          center_y=float((tr.face.box[1] + tr.face.box[3] / 2) / height))
                  for tr in tracks]
         t_smooth = time.monotonic()
         ms["smooth"].append((t_smooth - t_lm) * 1000)
@@ -162,7 +183,8 @@ class Mirror:
             self.booth.observe(frame, scene, image)
         commands = self._present(scene, t_smooth)
         self.stats.latency_ms.append((self.stats.frame_times[-1] - frame.t_capture) * 1000)
-        self.stats.busy_ms.append((self.stats.frame_times[-1] - t_cap) * 1000)
+        # writing --out frames is the user's choice, not the mirror's work: it must not shed motion
+        self.stats.busy_ms.append((self.stats.frame_times[-1] - t_cap) * 1000 - self._saved_ms)
         self.stats.frames += 1
         self.stats.frames_with_face += bool(percepts)
         self.stats.faces_now = len(percepts)
@@ -177,7 +199,8 @@ class Mirror:
         self.stats.stage_ms["render"].append((t_render - t0) * 1000)
         commands = self.display.show(surface)
         t_end = time.monotonic()
-        self.stats.stage_ms["display"].append((t_end - t_render) * 1000)
+        self._saved_ms = getattr(self.display, "last_save_ms", 0.0)
+        self.stats.stage_ms["display"].append((t_end - t_render) * 1000 - self._saved_ms)
         self.stats.frame_times.append(t_end)
         for hook in self.on_present:
             hook(self.stats, scene)
@@ -192,44 +215,77 @@ class Mirror:
             lines.append(self.motion.note)
         return lines
 
-    def _reconnect(self, error: SourceError, stop: threading.Event) -> None:
-        """Show the loss, retry with growing backoff; the screen stays alive meanwhile."""
-        log.warning("source lost: %s; reconnecting", error)
+    def close(self) -> None:
+        """Let go of the source (run() does this at its end; step() by hand needs it)."""
+        self._drop_source()
+
+    def _drop_source(self) -> None:
         if self.source is not None:
-            try:
-                self.source.close()
-            except Exception:  # a dead driver may fail to close; we are replacing it anyway
-                log.debug("closing the lost source failed", exc_info=True)
+            self.source.close()
+            if self.source.alive:
+                self._stuck.append(self.source)
             self.source = None
-        delay, attempts = BACKOFF_S[0], 0
+
+    def _connect(self, stop: threading.Event, lost: SourceError | None = None) -> None:
+        """Open the source (at start, or again after `lost`); meanwhile the screen says why there
+        is no picture and keeps being presented (which feeds the watchdog). A failed start is
+        waited for only source_wait_s; a lost camera is waited for as long as it takes. Logs say
+        it once and then once a minute, so a dead camera does not flood journald."""
+        if lost is not None:
+            log.warning("source lost: %s; reconnecting", lost)
+            self._drop_source()
+        message = "Camera lost - reconnecting..." if lost else "Waiting for the camera..."
+        limit = None if lost is not None else self.source_wait_s
+        t0, delay, failures, next_log = time.monotonic(), BACKOFF_S[0], 0, 0.0
+        guard: GuardedSource | None = None
         while not stop.is_set():
-            commands = self._present(Scene(message="Camera lost - reconnecting..."), time.monotonic())
+            self._stuck = [g for g in self._stuck if g.alive]
+            try:
+                if guard is None:
+                    if len(self._stuck) >= MAX_STUCK:
+                        raise SourceError(f"{self._stuck[0].name}: its driver has not returned "
+                                          f"for {time.monotonic() - self._stuck[0].started:.0f} s")
+                    guard = GuardedSource(self._open_source, self.cfg.source.timeout_s, stop)
+                if guard.wait_opened(FIRST_WAIT_S if not (failures or lost) else delay):
+                    self.source = guard
+                    if failures or lost:
+                        log.info("source %s is there after %.0f s", guard.name, time.monotonic() - t0)
+                    return
+            except SourceError as e:
+                if guard is not None and guard.alive:
+                    self._stuck.append(guard)  # an open that never returned
+                guard = None
+                failures += 1
+                now = time.monotonic()
+                if limit is not None and now - t0 >= limit:
+                    raise
+                if now >= next_log:
+                    next_log = now + LOG_EVERY_S
+                    log.warning("%s %s (%.0f s)", "still no source:" if lost else "waiting for the camera:", e, now - t0)
+                if stop.wait(delay):
+                    break
+                delay = min(BACKOFF_S[1], delay * 2)
+            commands = self._present(Scene(message=message), time.monotonic())
             if "quit" in commands:
                 stop.set()
-                return
-            if stop.wait(delay):
-                return
-            attempts += 1
-            try:
-                self.source = self._open_source()
-                log.info("source back after %d attempts", attempts)
-                return
-            except SourceError as e:
-                if attempts in (1, 10) or attempts % 60 == 0:  # do not flood journald
-                    log.warning("still no source after %d attempts: %s", attempts, e)
-                delay = min(BACKOFF_S[1], delay * 2)
+        if guard is not None:
+            guard.close()
 
     def run(self, max_frames: int | None = None, stop: threading.Event | None = None) -> LoopStats:
         stop = stop or threading.Event()
-        period = 1.0 / self.cfg.display.max_fps
         next_stats = time.monotonic() + STATS_EVERY_S
         try:
             while not stop.is_set() and (max_frames is None or self.stats.frames < max_frames):
                 t = time.monotonic()
                 try:
+                    if self.source is None:
+                        self._connect(stop)
+                        continue
                     commands = self.step()
                 except SourceError as e:
-                    self._reconnect(e, stop)
+                    if self.source is None:  # the start failed and may not be waited for
+                        raise
+                    self._connect(stop, e)
                     continue
                 if "quit" in commands or "end" in commands:
                     break
@@ -244,8 +300,7 @@ class Mirror:
                              self.stats.fps_recent(), self.stats.frames, self.stats.frames_with_face,
                              self.stats.dropped)
                 if self.pace:
-                    stop.wait(max(0.0, period - (now - t)))
+                    stop.wait(max(0.0, frame_period(self.cfg.display.max_fps, self.source) - (now - t)))
         finally:
-            if self.source is not None:
-                self.source.close()
+            self._drop_source()
         return self.stats

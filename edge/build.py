@@ -8,14 +8,22 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from edge.config import Config
+from edge.config import Config, ConfigError
 from edge.runtime import ModelError
 
 log = logging.getLogger(__name__)
 
 
 def models_dir(cfg: Config) -> Path | None:
-    return Path(cfg.classify.models_dir) if cfg.classify.models_dir else None
+    """The configured models folder; a path that is not a folder is a config error (it would
+    otherwise look like 'no model trained yet' and the mirror would quietly show neutral faces)."""
+    if not cfg.classify.models_dir:
+        return None
+    path = Path(cfg.classify.models_dir)
+    if not path.is_dir():
+        raise ConfigError(f"classify.models_dir: {path} is not a folder (set it to the folder with manifest.json, "
+                          "or leave it empty for models_tflite/)")
+    return path
 
 
 def detector(cfg: Config, threads: int | None = None):

@@ -13,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from edge import build
+from edge import __version__, build
 from edge import config as config_mod
 from edge.config import Config, ConfigError
 from edge.display import DisplayError
@@ -33,6 +33,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     from edge.render import Renderer
     from edge.render.look import Look
     from edge.sources import open_source
+    from edge.waiting import wait_for, wait_limit
 
     if args.source:
         cfg.source.input = args.source
@@ -40,11 +41,11 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
         cfg.display.mode = args.display
     if args.motion:
         cfg.motion.mode = args.motion
+    if args.loop:
+        cfg.source.loop = True
     if args.snapshot_at and not cfg.snapshot.dir:
         raise ConfigError("--snapshot-at: snapshots are off; set snapshot.dir in the config")
     look = Look.from_config(cfg.look)  # a missing logo or bad colour stops here, before the screen
-    perception = build.perception(cfg)
-    display = open_display(cfg.display, args.out)
     booth = None
     notifier = Notifier()
     stop = threading.Event()
@@ -54,13 +55,23 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
         notifier.stopping()
         stop.set()
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT):  # first: waiting for the screen must end on a stop too
         signal.signal(sig, on_signal)
+    screen_wait = wait_limit(cfg.display.wait_s, notifier.enabled)
+    display = wait_for("screen", lambda: open_display(cfg.display, args.out, fallback=screen_wait == 0),
+                       (DisplayError,), screen_wait, stop, notifier)
+    if display is None:  # stopped while waiting: the same summary line, of no frames
+        from edge.app import LoopStats
+
+        notifier.close()
+        print(json.dumps(LoopStats().summary()))
+        return 0
     try:
         renderer = Renderer(display.size, pip=cfg.display.pip, look=look)
         booth = build_booth(cfg, look, is_live(cfg.source.input))
-        mirror = Mirror(cfg, lambda: open_source(cfg.source.input, cfg.source), perception, renderer, display,
-                        pace=display.mode != "headless", booth=booth)
+        mirror = Mirror(cfg, lambda: open_source(cfg.source.input, cfg.source), build.perception(cfg), renderer,
+                        display, pace=not args.unpaced, source_wait_s=wait_limit(cfg.source.wait_s, notifier.enabled),
+                        booth=booth)
         mirror.on_present.append(lambda st, scene: notifier.frame_shown(st.fps_recent(), st.faces_now, scene.message))
         if booth is not None and args.snapshot_at:
             # as if the key were pressed at these frames: try the card and the printer with no keyboard
@@ -99,6 +110,7 @@ def cmd_stats(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
     from edge.analyze import Analyzer, expand
+    from edge.sources.files import IMAGE_SUFFIXES
 
     analyzer = Analyzer(build.perception(cfg, still=True), None if cfg.render.tone == "auto" else cfg.render.tone)
     out_dir = Path(args.emoticon_out) if args.emoticon_out else None
@@ -108,8 +120,11 @@ def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
         from edge.render import draw_emoticon
 
         out_dir.mkdir(parents=True, exist_ok=True)
+    paths = list(expand(args.paths))
+    if not paths:
+        raise SourceError(f"{' '.join(args.paths)}: no images here ({', '.join(sorted(IMAGE_SUFFIXES))})")
     failed = 0
-    for path in expand(args.paths):
+    for path in paths:
         result = analyzer.analyze_path(path)
         failed += "error" in result
         if out_dir and "faces" in result:
@@ -148,7 +163,7 @@ def cmd_consistency(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_bench(args: argparse.Namespace, cfg: Config) -> int:
     from edge.bench import format_table, run_bench, run_soak
 
-    if args.soak:
+    if args.soak is not None:
         report = run_soak(cfg, args.soak)
         print(json.dumps(report))
         return 0 if report["exceptions"] == 0 else EXIT_ERROR
@@ -176,30 +191,47 @@ def cmd_config_example(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def _global_options() -> argparse.ArgumentParser:
+    """--config and --debug, accepted before and after the subcommand (the README and users write
+    both). SUPPRESS as default: a subcommand that does not see the option must not reset the
+    value given before it."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS, help="TOML config file (see config.example.toml)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="debug logging and tracebacks")
+    return common
+
+
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="emoticon-mirror", description="A live emoticon mirror of the people in front of the camera.")
-    ap.add_argument("--config", help="TOML config file (see config.example.toml)")
-    ap.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
+    common = _global_options()
+    ap = argparse.ArgumentParser(prog="emoticon-mirror", parents=[common],
+                                 description="A live emoticon mirror of the people in front of the camera.")
+    ap.add_argument("--version", action="version", version=f"emoticon-mirror {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="the mirror: camera -> emoticons on screen")
+    def command(name: str, **kw) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kw)
+
+    run = command("run", help="the mirror: camera -> emoticons on screen")
     run.add_argument("--source", help="demo | picamera | /dev/videoN | N | video file | image | folder")
     run.add_argument("--display", choices=("auto", "fullscreen", "window", "headless"))
     run.add_argument("--frames", type=int, help="stop after N frames")
-    run.add_argument("--out", help="headless: write frames here as PNG")
+    run.add_argument("--out", help="headless: write frames here as PNG (at most display.save_max, default 3000)")
+    run.add_argument("--loop", action="store_true", help="a video file starts again at its end (default: play once)")
+    run.add_argument("--unpaced", action="store_true", help="do not pace files and the demo at their frame rate "
+                     "(by default they play in real time, at most display.max_fps)")
     run.add_argument("--motion", choices=("auto", "on", "off"), help="live motion (overrides motion.mode)")
     run.add_argument("--snapshot-at", type=int, action="append", metavar="FRAME",
                      help="press the snapshot key at this frame (repeatable; needs snapshot.dir)")
     run.set_defaults(func=cmd_run)
 
-    an = sub.add_parser("analyze", help="still photos -> faces and labels")
+    an = command("analyze", help="still photos -> faces and labels")
     an.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     an.add_argument("--json", action="store_true", help="one JSON line per image")
     an.add_argument("--emoticon-out", help="write one emoticon PNG per face here")
     an.add_argument("--emoticon-size", type=int, default=256, help=argparse.SUPPRESS)
     an.set_defaults(func=cmd_analyze)
 
-    co = sub.add_parser("consistency", help="same face at other places, sizes, light, mirrored: same labels?")
+    co = command("consistency", help="same face at other places, sizes, light, mirrored: same labels?")
     co.add_argument("paths", nargs="+", metavar="PATH", help="face photos (files or folders)")
     co.add_argument("--json", action="store_true", help="one JSON object: per face and overall")
     co.add_argument("--path", choices=("live", "analyze"), default="live",
@@ -209,41 +241,61 @@ def parser() -> argparse.ArgumentParser:
     co.add_argument("--seed", type=int, default=0)
     co.set_defaults(func=cmd_consistency)
 
-    be = sub.add_parser("bench", help="per-stage latency and loop fps")
+    be = command("bench", help="per-stage latency and loop fps")
     be.add_argument("--json", action="store_true")
     be.add_argument("--threads", type=int, help="only this many interpreter threads (default: 1 and the config's)")
-    be.add_argument("--frames", type=int, default=300, help="frames per measurement (>= 200)")
+    be.add_argument("--frames", type=int, default=300, help=f"frames per measurement (>= {BENCH_MIN_FRAMES})")
     be.add_argument("--soak", type=int, metavar="N", help="instead: run the demo for N frames; report memory growth, "
                     "exceptions and fps drift")
     be.set_defaults(func=cmd_bench)
 
-    sub.add_parser("doctor", help="check runtime, models, camera and display").set_defaults(func=cmd_doctor)
+    command("doctor", help="check runtime, models, camera and display").set_defaults(func=cmd_doctor)
 
-    st = sub.add_parser("stats", help="visitor counts per hour: a table, and a PNG chart")
+    st = command("stats", help="visitor counts per hour: a table, and a PNG chart")
     st.add_argument("--dir", help="folder of visitors.json (default: stats.dir, else $STATE_DIRECTORY or "
                     "~/.local/state/emoticon-mirror)")
     st.add_argument("--chart", default="visitors.png", help="write the chart here (default visitors.png; '' = none)")
     st.add_argument("--hours", type=int, default=72, help="at most the last N hours (default 72)")
     st.set_defaults(func=cmd_stats)
 
-    ga = sub.add_parser("gallery", help="every emoticon variant in one labelled sheet")
+    ga = command("gallery", help="every emoticon variant in one labelled sheet")
     ga.add_argument("--out", required=True)
-    ga.add_argument("--size", type=int, default=96, help="pixels per emoticon")
+    ga.add_argument("--size", type=int, default=96, help=f"pixels per emoticon ({GALLERY_SIZES[0]}..{GALLERY_SIZES[1]})")
     ga.set_defaults(func=cmd_gallery)
 
-    sub.add_parser("config-example", help="print the documented default config").set_defaults(func=cmd_config_example)
+    command("config-example", help="print the documented default config").set_defaults(func=cmd_config_example)
     return ap
+
+
+GALLERY_SIZES = (16, 512)  # pixels per emoticon; a sheet of 336 at 512 px is already 13k pixels wide
+BENCH_MIN_FRAMES = 200  # a median over fewer frames of a shared machine is noise
+SOAK_MIN_FRAMES = 50  # a fifth warms up, a tenth is compared with the last tenth
+
+
+def _check_numbers(args: argparse.Namespace) -> str | None:
+    """Numeric options checked before anything runs: a silently corrected value is a lie."""
+    if args.command == "run" and args.frames is not None and args.frames < 1:
+        return "--frames must be at least 1"
+    if args.command == "bench":
+        if args.soak is not None and args.soak < SOAK_MIN_FRAMES:
+            return f"--soak must be at least {SOAK_MIN_FRAMES} frames"
+        if args.soak is None and args.frames < BENCH_MIN_FRAMES:
+            return f"bench --frames must be at least {BENCH_MIN_FRAMES} (a median over fewer is noise)"
+    if args.command == "stats" and args.hours < 1:
+        return "stats --hours must be at least 1"
+    if args.command == "gallery" and not GALLERY_SIZES[0] <= args.size <= GALLERY_SIZES[1]:
+        return f"gallery --size must be {GALLERY_SIZES[0]}..{GALLERY_SIZES[1]} pixels, not {args.size}"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.config, args.debug = getattr(args, "config", None), getattr(args, "debug", False)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    if getattr(args, "hours", None) is not None and args.hours < 1:
-        print("error: --hours must be at least 1", file=sys.stderr)
-        return EXIT_CONFIG
-    if getattr(args, "frames", None) is not None and args.frames < 1:
-        print("error: --frames must be at least 1", file=sys.stderr)
+    problem = _check_numbers(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
     try:
         cfg = config_mod.load(args.config)

@@ -27,8 +27,13 @@ class SourceConfig:
     input: str = key("demo", "demo | picamera | /dev/videoN | camera index | video file | image file | folder")
     width: int = key(640, "analysis frame width asked of the camera", lo=64, hi=4096)
     height: int = key(480, "analysis frame height asked of the camera", lo=64, hi=4096)
-    fps: int = key(30, "frame rate asked of the camera; image folders and the demo are paced to it", lo=1, hi=120)
+    fps: int = key(30, "frame rate asked of the camera; images, folders and the demo are paced to it (videos to their own)",
+                   lo=1, hi=120)
+    loop: bool = key(False, "video files: start again at the end (false = play once, then the run ends)")
     timeout_s: float = key(2.0, "a camera read that takes longer than this counts as lost", lo=0.1, hi=60)
+    wait_s: float = key(-1.0, "a source missing at start (camera not plugged in yet): wait this many seconds for it, "
+                              "showing 'Waiting for the camera'; 0 = fail at once; -1 = for ever when run by systemd, "
+                              "else fail at once", lo=-1, hi=31536000)
 
 
 @dataclass
@@ -63,6 +68,8 @@ class SmoothConfig:
 class DisplayConfig:
     mode: str = key("auto", "auto: kmsdrm on a console, a window on a desktop, headless with no display",
                     choices=("auto", "fullscreen", "window", "headless"))
+    wait_s: float = key(-1.0, "a screen missing at start (monitor off at boot): wait this many seconds for it; "
+                              "0 = fail at once; -1 = for ever when run by systemd, else fail at once", lo=-1, hi=31536000)
     width: int = key(0, "window / headless width; 0 = the screen's own (fullscreen) or 1280 (window, headless)",
                      lo=0, hi=7680)
     height: int = key(0, "window / headless height; 0 = as for width", lo=0, hi=4320)
@@ -72,6 +79,8 @@ class DisplayConfig:
     pip: bool = key(False, "show a small camera picture in a corner")
     out_dir: str = key("", "headless: write every Nth presented frame here as PNG (empty = write none)")
     save_every: int = key(1, "headless: write every Nth frame", lo=1, hi=100000)
+    save_max: int = key(3000, "headless: stop writing frames after this many (one warning; the mirror runs on), "
+                              "so a forgotten --out cannot fill the disk", lo=1, hi=10_000_000)
 
 
 @dataclass
@@ -192,6 +201,8 @@ def load(path: str | Path | None) -> Config:
         raise ConfigError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    except UnicodeDecodeError as e:  # tomllib decodes before it parses: binary garbage ends here
+        raise ConfigError(f"{path}: not a text file (byte {e.start} is not UTF-8); expected TOML") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -167,32 +168,39 @@ STILL_PADDINGS = (("padded", 0.35, 0.35, 0.35), ("padded_more", 1.0, 1.0, 1.0), 
 RETRY_MIN_SCORE = 0.4
 
 
+Confirm = Callable[[np.ndarray, Face], bool]
+
+
 def detect_still(detector: BlazeFaceDetector, image_bgr: np.ndarray,
-                 far_detector: BlazeFaceDetector | None = None) -> tuple[list[Face], str]:
+                 far_detector: BlazeFaceDetector | None = None,
+                 confirm: Confirm | None = None) -> tuple[list[Face], str]:
     """Photos are often tight crops of one face, which BlazeFace (trained with context) misses,
     or street scenes where the face is too small for the short-range model.
 
-    Try the photo as it is, then padded (the face becomes smaller, with context around it), then
-    with the full-range model and in overlapping tiles (small faces at another scale); report which
-    attempt found faces.
+    Try the photo as it is, then the full-range model (a real detector at its own threshold, the
+    most reliable retry), then padded copies (the face becomes smaller, with context around it)
+    and overlapping tiles at a lower threshold. Those last two can find a torso or a pattern, so
+    each of their boxes must pass `confirm` (the full-range model and the face mesh, see
+    edge.analyze); report which attempt found faces.
     """
     faces = detector.detect(image_bgr)
     if faces:
         return faces, "direct"
-    retry_score = min(detector.min_score, RETRY_MIN_SCORE)
-    for name, top, side, bottom in STILL_PADDINGS:
-        padded, (ox, oy) = _pad(image_bgr, top, side, bottom)
-        faces = detector.detect(padded, retry_score)
-        if faces:
-            for f in faces:
-                f.box[:2] -= (ox, oy)
-                f.keypoints -= (ox, oy)
-            return faces, name
     if far_detector is not None:
         faces = far_detector.detect(image_bgr)
         if faces:
             return faces, "full_range"
-    faces = _detect_tiles(detector, image_bgr, retry_score)
+    retry_score = min(detector.min_score, RETRY_MIN_SCORE)
+    for name, top, side, bottom in STILL_PADDINGS:
+        padded, (ox, oy) = _pad(image_bgr, top, side, bottom)
+        faces = detector.detect(padded, retry_score)
+        for f in faces:
+            f.box[:2] -= (ox, oy)
+            f.keypoints -= (ox, oy)
+        faces = [f for f in faces if confirm is None or confirm(image_bgr, f)]
+        if faces:
+            return faces, name
+    faces = [f for f in _detect_tiles(detector, image_bgr, retry_score) if confirm is None or confirm(image_bgr, f)]
     return (faces, "tiles") if faces else ([], "none")
 
 

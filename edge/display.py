@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 from edge.config import DisplayConfig
@@ -31,14 +32,28 @@ def pick_mode(requested: str) -> str:
     return "headless"
 
 
-def open_display(cfg: DisplayConfig, out_dir: str | None = None) -> "Display":
-    """The requested display; with auto, a console whose KMS screen will not open falls back to
-    headless (a Pi booted without a monitor still runs, and says so)."""
+def missing_screen(mode: str) -> str | None:
+    """Why `mode` cannot open here, known before SDL is asked; None when it may. One place for
+    `run` and `doctor`. A window needs a desktop: without one SDL quietly picks its offscreen
+    driver and shows nothing (unless SDL_VIDEODRIVER names a driver on purpose, as tests do)."""
+    desktop = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if mode == "window" and not desktop and os.environ.get("SDL_VIDEODRIVER", "") in ("", "x11", "wayland"):
+        return "no desktop to open a window on ($DISPLAY and $WAYLAND_DISPLAY are not set)"
+    if mode == "fullscreen" and not desktop and os.environ.get("SDL_VIDEODRIVER", "kmsdrm") == "kmsdrm" \
+            and not any(Path("/dev/dri").glob("card*")):
+        return "no KMS/DRM screen device (/dev/dri/card*)"
+    return None
+
+
+def open_display(cfg: DisplayConfig, out_dir: str | None = None, fallback: bool = True) -> "Display":
+    """The requested display; with auto and `fallback`, a console whose KMS screen will not open
+    falls back to headless (a Pi booted without a monitor still runs, and says so). The service
+    passes fallback=False: it waits for the screen instead (edge.waiting)."""
     mode = pick_mode(cfg.mode)
     try:
         return Display(cfg, mode, out_dir)
     except DisplayError as e:
-        if cfg.mode != "auto" or mode == "headless":
+        if cfg.mode != "auto" or mode == "headless" or not fallback:
             raise
         log.warning("%s; running headless", e)
         return Display(cfg, "headless", out_dir)
@@ -47,13 +62,27 @@ def open_display(cfg: DisplayConfig, out_dir: str | None = None) -> "Display":
 class Display:
     def __init__(self, cfg: DisplayConfig, mode: str, out_dir: str | None = None):
         self.mode = mode
-        self.rotation = cfg.rotation
+        # Only a real panel is mounted sideways: its picture is drawn upright and turned into its
+        # framebuffer. A window or headless frames are seen upright: with rotation 90/270 they
+        # are simply portrait, drawn as such (the same layout a portrait kiosk shows).
+        self.rotation = cfg.rotation if mode == "fullscreen" else 0
         self.out_dir = Path(out_dir or cfg.out_dir) if (out_dir or cfg.out_dir) else None
         self.save_every = cfg.save_every
+        self.save_max = cfg.save_max
         self.saved = 0
+        self.last_save_ms = 0.0  # time the last show() spent writing a PNG: not the mirror's own work
         self._presented = 0
+        missing = missing_screen(mode)
+        if missing:
+            raise DisplayError(f"display mode {mode!r} is not available here: {missing}; "
+                               f"use {'--display fullscreen on a console, or ' if mode == 'window' else ''}"
+                               "--display headless")
         if self.mode == "headless":
             os.environ["SDL_VIDEODRIVER"] = "dummy"
+        elif self.mode == "window" and bool(os.environ.get("DISPLAY")) != bool(os.environ.get("WAYLAND_DISPLAY")):
+            # name the one desktop there is: otherwise SDL tries the others, prints its own
+            # 'XDG_RUNTIME_DIR' line and settles on its offscreen driver
+            os.environ.setdefault("SDL_VIDEODRIVER", "x11" if os.environ.get("DISPLAY") else "wayland")
         elif self.mode == "fullscreen" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             os.environ.setdefault("SDL_VIDEODRIVER", "kmsdrm")
         import pygame  # after SDL_VIDEODRIVER is set: SDL reads it at init
@@ -66,7 +95,7 @@ class Display:
                 pygame.mouse.set_visible(False)
             else:
                 size = (cfg.width or DEFAULT_SIZE[0], cfg.height or DEFAULT_SIZE[1])
-                if self.rotation in (90, 270):
+                if cfg.rotation in (90, 270):
                     size = (size[1], size[0])
                 screen = pygame.display.set_mode(size, 0)
                 pygame.display.set_caption("Emoticon Mirror")
@@ -75,12 +104,17 @@ class Display:
             raise DisplayError(
                 f"display mode {self.mode!r} is not available here ({e}); try --display headless"
             ) from None
+        driver = pygame.display.get_driver()
+        if self.mode == "window" and driver in ("offscreen", "dummy") and os.environ.get("SDL_VIDEODRIVER") != driver:
+            pygame.display.quit()  # SDL fell back to drawing nowhere
+            raise DisplayError(f"display mode 'window' is not available here: SDL chose its {driver!r} "
+                               "driver, no window would show; try --display headless")
         self.screen = screen
         w, h = screen.get_size()
         self.size = (h, w) if self.rotation in (90, 270) else (w, h)  # what the renderer draws
         if self.out_dir:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        log.info("display %s via %s, %dx%d, rotation %d", self.mode, pygame.display.get_driver(), w, h, self.rotation)
+        log.info("display %s via %s, %dx%d, rotation %d", self.mode, driver, w, h, cfg.rotation)
 
     def show(self, surface) -> list[str]:
         """Present one frame; returns the user's commands since the last one ('quit', 'toggle_fps', 'snapshot')."""
@@ -89,9 +123,14 @@ class Display:
             surface = pg.transform.rotate(surface, -self.rotation)
         self.screen.blit(surface, (0, 0))
         pg.display.flip()
-        if self.out_dir and self._presented % self.save_every == 0:
+        self.last_save_ms = 0.0
+        if self.out_dir and self._presented % self.save_every == 0 and self.saved < self.save_max:
+            t = time.perf_counter()
             pg.image.save(self.screen, str(self.out_dir / f"frame_{self._presented:06d}.png"))
+            self.last_save_ms = (time.perf_counter() - t) * 1000
             self.saved += 1
+            if self.saved == self.save_max:
+                log.warning("wrote %d frames to %s: display.save_max reached, writing no more", self.saved, self.out_dir)
         self._presented += 1
         commands = []
         for event in pg.event.get():

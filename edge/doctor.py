@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from edge.config import Config
+from edge.config import Config, ConfigError
 
 
 @dataclass
@@ -63,6 +63,8 @@ def _classifiers(cfg: Config) -> list[Check]:
 
     try:
         cs = build_classifiers(cfg, 1)
+    except ConfigError as e:
+        return [Check("FAIL", f"classifiers: {e}", "fix the path in the config; `run` stops with this error too")]
     except ModelError as e:
         return [Check("FAIL", f"classifiers: {e}", "restore models_tflite/ from git (git checkout models_tflite)")]
     checks = [Check("ok", f"model {c.name}: {c.path.name}, heads {', '.join(h.name for h in c.heads)}")
@@ -83,8 +85,8 @@ def _camera(cfg: Config) -> Check:
         finally:
             src.close()
     except SourceError as e:
-        hint = "check the cable and 'rpicam-hello --list-cameras'" if spec == "picamera" else \
-            "check 'ls /dev/video*' and that the user is in group video"
+        hint = e.fix or ("check the cable and 'rpicam-hello --list-cameras'" if spec == "picamera" else
+                         "check 'ls /dev/video*' and that the user is in group video")
         return Check("FAIL", f"source {spec}: {e}", hint)
     if frame is None:
         return Check("FAIL", f"source {spec}: gave no frame", "check the source")
@@ -93,11 +95,19 @@ def _camera(cfg: Config) -> Check:
 
 
 def _display(cfg: Config) -> Check:
-    from edge.display import pick_mode
+    """The same test `run` makes before it asks SDL (edge.display.missing_screen)."""
+    from edge.display import missing_screen, pick_mode
 
     mode = pick_mode(cfg.display.mode)
     dri = sorted(str(p) for p in Path("/dev/dri").glob("card*"))
     detail = f"display mode {cfg.display.mode} -> {mode}; DRM devices: {', '.join(dri) or 'none'}"
+    missing = missing_screen(mode)
+    if missing:
+        fix = ("connect the screen and enable KMS (dtoverlay=vc4-kms-v3d in /boot/firmware/config.txt; the service "
+               "waits for it), or set display.mode = \"headless\"" if mode == "fullscreen" else
+               "run it on the desktop (DISPLAY or WAYLAND_DISPLAY set), or use display.mode = \"fullscreen\" "
+               "on a console or \"headless\"")
+        return Check("FAIL", f"{detail}: {missing}", fix)
     if mode == "fullscreen" and dri and not all(os.access(p, os.R_OK | os.W_OK) for p in dri):
         return Check("FAIL", detail + " (not accessible)", "add the user to groups video and render")
     if mode == "headless" and cfg.display.mode == "auto":

@@ -1,6 +1,6 @@
 """systemd's notify protocol, spoken with the standard library (no python3-systemd needed).
 
-READY=1 once the first frame is on screen, WATCHDOG=1 from the frame loop itself (so a hung loop
+READY=1 once the first frame is on screen (or the mirror starts waiting for its screen), WATCHDOG=1 from the frame loop itself (so a hung loop
 stops the pings and systemd restarts the mirror), STATUS= with fps and faces, STOPPING=1 on
 SIGTERM. Without $NOTIFY_SOCKET (not under systemd) every call is a no-op.
 """
@@ -30,6 +30,7 @@ class Notifier:
         self._ready = False
         self._last_ping = 0.0
         self._last_status = 0.0
+        self._kind = ""
         self._failed = False
 
     @property
@@ -40,7 +41,9 @@ class Notifier:
         if self._sock is None:
             return
         try:
-            self._sock.sendto(message.encode(), self._addr)
+            # never block: a full socket queue (systemd busy, or a test not reading) must not
+            # stop the frame loop; a lost ping is a smaller harm than a hung mirror
+            self._sock.sendto(message.encode(), socket.MSG_DONTWAIT, self._addr)
         except OSError as e:
             if not self._failed:  # say it once; the mirror keeps running either way
                 log.warning("cannot notify systemd at %s: %s", self._addr.lstrip("\0"), e)
@@ -48,6 +51,13 @@ class Notifier:
 
     def frame_shown(self, fps: float, faces: int, message: str | None = None) -> None:
         """Called after every presented frame, including 'camera lost' screens: the loop is alive."""
+        self.alive(message or f"{fps:.1f} fps, {faces} face(s)", message or "")
+
+    def alive(self, status: str, kind: str = "") -> None:
+        """The mirror is doing its job, showing frames or waiting for its screen or camera: READY=1
+        the first time (a service that waits for a monitor to be switched on is up, not starting;
+        systemd would otherwise kill it after TimeoutStartSec), then WATCHDOG=1 and STATUS= at
+        their own rates; a new `kind` of status (a message instead of fps) is sent at once."""
         if self._sock is None:
             return
         now = time.monotonic()
@@ -57,9 +67,9 @@ class Notifier:
         if self.watchdog_every_s and now - self._last_ping >= self.watchdog_every_s:
             self._last_ping = now
             self.send("WATCHDOG=1")
-        if now - self._last_status >= STATUS_EVERY_S:
-            self._last_status = now
-            self.send(f"STATUS={message or f'{fps:.1f} fps, {faces} face(s)'}")
+        if now - self._last_status >= STATUS_EVERY_S or kind != self._kind:
+            self._last_status, self._kind = now, kind
+            self.send(f"STATUS={status}")
 
     def stopping(self) -> None:
         self.send("STOPPING=1")

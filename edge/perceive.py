@@ -13,6 +13,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from edge.blendshapes import Blendshapes
@@ -20,11 +21,12 @@ from edge.classify import ClassifierSet
 from edge.detect import detect_still
 from edge.landmarks import FaceMesh, Landmarks
 from edge.motion import Measure, measure
-from edge.state import Face
+from edge.state import Face, box_iou
 from edge.track import FaceTracker
 
 EVERY_S = {"expression": 0.1, "attributes": 1.0}  # model -> seconds between runs on one face
 EXPRESSION_PER_FRAME = 2  # at most this many faces' expressions a frame, so four faces are staggered
+CONFIRM_IOU = 0.3  # a still-photo retry's box and the full-range model's must overlap this much
 
 
 @dataclass
@@ -118,7 +120,7 @@ class Perception:
 
     def still(self, image_bgr: np.ndarray) -> tuple[list[Percept], str]:
         """A photo: the still-photo detector retries, every model, the mesh once per face."""
-        faces, how = detect_still(self.plain_detector, image_bgr, self.far_detector)
+        faces, how = detect_still(self.plain_detector, image_bgr, self.far_detector, self.confirm)
         percepts = [Percept(i, f) for i, f in enumerate(faces[: self.max_faces])]
         for p, probs in zip(percepts, self.classifiers.perceive(image_bgr, [p.face for p in percepts], fresh=True)):
             p.probs = probs
@@ -127,6 +129,22 @@ class Perception:
                 p.landmarks = self.mesh(image_bgr, p.face)
             self._signals(image_bgr, percepts)
         return percepts, how
+
+    def confirm(self, image_bgr: np.ndarray, face: Face) -> bool:
+        """A still-photo retry's box is kept only if the full-range model finds a face there too (on the
+        region around the box, padded like the retry that found it) and the face mesh, when present,
+        sees a face in it: a torso at 0.57 passes neither."""
+        if self.mesh is not None and self.mesh(image_bgr, face) is None:
+            return False
+        if self.far_detector is None:
+            return True
+        x, y, w, h = (float(v) for v in face.box)
+        side = 2.5 * max(w, h)
+        x0, y0 = int(round(x + w / 2 - side / 2)), int(round(y + h / 2 - side / 2))
+        m = np.float32([[1, 0, -x0], [0, 1, -y0]])
+        region = cv2.warpAffine(image_bgr, m, (int(side), int(side)), borderMode=cv2.BORDER_REPLICATE)
+        return any(box_iou(f.box + np.float32([x0, y0, 0, 0]), face.box) >= CONFIRM_IOU
+                   for f in self.far_detector.detect(region))
 
     def once(self, frame_bgr: np.ndarray) -> list[Percept]:
         """One frame as a scene of its own (the consistency check's variants): the live detector with

@@ -82,6 +82,7 @@ class FaceView:
     center_x: float  # 0..1 across the camera frame; the screen mirrors it
     motion: Motion | None = None  # None: no live signals for this face (motion off, or shed)
     shapes: dict[str, float] | None = None  # the 52 blendshapes read against this person's rest (edge/blendshapes.py)
+    center_y: float = 0.5  # 0..1 down the camera frame: people at different heights keep it on screen
 
 
 @dataclass

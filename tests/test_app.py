@@ -218,3 +218,48 @@ def test_blendshapes_reach_the_largest_face_and_can_be_switched_off(portraits):
             assert set(face.shapes) == set(NAMES) and face.shapes["mouthSmileLeft"] > 0.3  # she smiles
         else:
             assert face.shapes is None
+
+
+def test_frame_period_keeps_the_source_rate():
+    from edge.app import frame_period
+
+    assert frame_period(30, MemorySource([], fps=10)) == pytest.approx(0.1)
+    assert frame_period(30, MemorySource([], fps=60)) == pytest.approx(1 / 30)  # display.max_fps caps it
+    assert frame_period(30, MemorySource([])) == pytest.approx(1 / 30)  # a camera paces itself
+
+
+def test_writing_out_frames_does_not_shed_motion(detector, tmp_path, portraits, mesh, monkeypatch):
+    """Saving PNGs (--out) is slow, but it is not the mirror's work: motion must stay on."""
+    import pygame
+
+    from edge.config import DisplayConfig
+    from edge.display import Display
+
+    save = pygame.image.save
+
+    def slow_save(surface, path):
+        time.sleep(0.12)  # a slow SD card: longer than the whole motion budget below
+        save(surface, path)
+
+    monkeypatch.setattr(pygame.image, "save", slow_save)
+    cfg = Config()
+    cfg.motion.min_fps = 10  # budget 100 ms
+    display = Display(DisplayConfig(mode="headless", width=320, height=180), "headless", str(tmp_path / "out"))
+    try:
+        m = Mirror(cfg, lambda: MemorySource([portraits["astronaut.png"]]),
+                   Perception(detector, no_models(tmp_path), mesh), Renderer(display.size), display, pace=False)
+        m.run(35)
+    finally:
+        display.close()
+    assert display.saved == 35
+    assert "paused" not in m.motion.note
+
+
+def test_a_short_soak_takes_its_memory_baseline_after_warm_up():
+    from edge.bench import run_soak
+
+    cfg = Config()
+    cfg.motion.mode = "off"
+    report = run_soak(cfg, 60)
+    assert report["rss_after_warmup_mb"] > 50  # taken (after 12 frames), not the 0.0 of 'never'
+    assert report["exceptions"] == 0

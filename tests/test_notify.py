@@ -53,3 +53,21 @@ def test_ready_watchdog_and_stopping_over_a_fake_notify_socket(tmp_path):
         if proc.poll() is None:
             proc.kill()
         sock.close()
+
+
+def test_a_full_notify_socket_never_blocks_the_mirror(tmp_path):
+    """Nobody reads the socket (a busy systemd): the queue fills, and sending must still return."""
+    import threading
+
+    from edge.notify import Notifier
+
+    path = str(tmp_path / "deaf.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    notifier = Notifier({"NOTIFY_SOCKET": path})
+    sender = threading.Thread(target=lambda: [notifier.send("WATCHDOG=1") for _ in range(200)], daemon=True)
+    sender.start()
+    sender.join(10)  # a hang detector, not a speed target
+    assert not sender.is_alive()
+    notifier.close()
+    sock.close()

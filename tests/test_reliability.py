@@ -112,6 +112,7 @@ def test_video_truncated_mid_run_never_ends_the_loop(tmp_path, detector, monkeyp
     path = tmp_path / "clip.avi"
     tiny_video(path, 30)
     cfg = Config()
+    cfg.source.loop = True  # a kiosk clip: only the stop may end it
     renderer = RecordingRenderer()
     m = Mirror(cfg, lambda: open_source(str(path), cfg.source),
                Perception(detector, ClassifierSet(tmp_path, skin_tone=False)), renderer, NullDisplay(), pace=False)
@@ -122,3 +123,31 @@ def test_video_truncated_mid_run_never_ends_the_loop(tmp_path, detector, monkeyp
     threading.Timer(1.0, stop.set).start()
     m.run(None, stop)  # must return because of the stop event, not an exception
     assert m.stats.frames >= 5
+
+
+def test_a_source_that_never_delivers_does_not_hold_the_stop(tmp_path):
+    """A FIFO with no writer blocks OpenCV's open() for ever; SIGTERM must still end the mirror."""
+    fifo = tmp_path / "f.mp4"
+    os.mkfifo(fifo)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[source]\ntimeout_s = 60\n")  # so only the signal can end it
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "edge", "run", "--source", str(fifo), "--display", "headless",
+                             "--config", str(cfg)], env=env, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "display headless" not in (line := proc.stderr.readline()):
+            assert line and time.monotonic() < deadline, "mirror did not start"
+        time.sleep(3.0)  # well into the blocked open
+        assert proc.poll() is None
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=5)  # hang detector; the kiosk's target is 2 s
+        elapsed = time.monotonic() - t0
+        assert proc.returncode == 0
+        assert json.loads(out.splitlines()[-1])["frames"] == 0
+        assert elapsed < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -432,3 +432,4 @@ def test_bench_runs():
 
     res = bench_render((320, 240), frames=10)
     assert res["fps_cached"] > 0 and res["new_variant_ms"] > 0
+

@@ -62,16 +62,26 @@ def tiny_video(path, frames: int = 12) -> None:
 def test_video_file_source_reads_and_loops(tmp_path):
     path = tmp_path / "clip.avi"
     tiny_video(path)
-    src = open_source(str(path), CFG)
+    src = open_source(str(path), SourceConfig(loop=True))
     frames = [src.read() for _ in range(20)]  # past the end: it loops
     assert all(f.image_bgr.shape == (192, 160, 3) for f in frames)
+    assert src.fps == 10  # the file's own rate, which the loop keeps
+    src.close()
+
+
+def test_a_video_plays_once_unless_looping_is_asked(tmp_path):
+    path = tmp_path / "clip.avi"
+    tiny_video(path, 12)
+    src = open_source(str(path), CFG)
+    frames = [src.read() for _ in range(13)]
+    assert all(f is not None for f in frames[:12]) and frames[12] is None
     src.close()
 
 
 def test_video_removed_mid_run_is_a_lost_source(tmp_path):
     path = tmp_path / "clip.avi"
     tiny_video(path, 3)
-    src = open_source(str(path), CFG)
+    src = open_source(str(path), SourceConfig(loop=True))  # played once, its end would just be the end
     path.unlink()
     with pytest.raises(SourceError):
         for _ in range(10):
@@ -153,3 +163,33 @@ def test_opencv_camera_path_with_a_video_standing_in_for_the_device(tmp_path):
                 cam.read()
     finally:
         cam.close()
+
+
+def test_folder_of_unreadable_images_is_one_clear_error(tmp_path):
+    for i in range(3):
+        (tmp_path / f"broken{i}.jpg").write_text("not a picture")
+    with pytest.raises(SourceError, match="none of its 3 images is readable"):
+        open_source(str(tmp_path), CFG)
+
+
+def test_one_bad_image_in_a_folder_warns_once(tmp_path, caplog):
+    (tmp_path / "a.png").write_bytes((DEMO / "astronaut.png").read_bytes())
+    (tmp_path / "b.jpg").write_text("not a picture")
+    (tmp_path / "c.jpg").write_bytes((DEMO / "grace_hopper.jpg").read_bytes())
+    src = open_source(str(tmp_path), SourceConfig(fps=2))
+    with caplog.at_level("WARNING"):
+        shapes = [src.read().image_bgr.shape[:2] for _ in range(16)]  # four passes over the folder
+    assert shapes[:4] == [(512, 512), (512, 512), (600, 512), (600, 512)]  # b.jpg skipped, not shown
+    assert set(shapes) == {(512, 512), (600, 512)}
+    warnings = [r.getMessage() for r in caplog.records if "b.jpg" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_a_huge_still_is_shrunk_once_for_the_loop(tmp_path, detector):
+    big = cv2.resize(cv2.imread(str(DEMO / "astronaut.png")), (4000, 4000), interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(tmp_path / "big.png"), big)
+    src = open_source(str(tmp_path / "big.png"), CFG)
+    frame = src.read().image_bgr
+    assert frame.shape == (1920, 1920, 3)
+    faces = detector.detect(frame)
+    assert len(faces) == 1 and 600 < faces[0].box[0] < 750  # the astronaut's face at 178 * 1920/512

@@ -36,7 +36,6 @@ def make_sheet(out_path: str | Path, size: int = 96) -> Path:
     """Write every variant (8 expressions x 2 mask x 6 tones x 4 eyewear = 384) as a labelled PNG
     grid with `size`-pixel emoticons; returns the path written."""
     out_path = Path(out_path)
-    size = max(16, int(size))
     text = TextCache()
     pad = max(4, size // 10)
     cell = size + pad
@@ -75,7 +74,10 @@ def make_sheet(out_path: str | Path, size: int = 96) -> Path:
                     sheet.blit(face, (col_x(ti, ei), y))
             y += cell
         y += pad
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    pygame.image.save(sheet, str(out_path))
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        pygame.image.save(sheet, str(out_path))
+    except (OSError, pygame.error) as e:  # an unwritable place: one line naming it, not a traceback
+        raise OSError(f"{out_path}: cannot write the sheet ({getattr(e, 'strerror', None) or e})") from None
     log.info("wrote %s (%dx%d, %d variants at %d px)", out_path, width, height, len(variants()), size)
     return out_path

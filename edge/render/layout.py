@@ -1,7 +1,10 @@
 """Where faces go on a screen of any shape.
 
 Faces keep the people's left-to-right order (mirror view), so x is always increasing along the
-order; what adapts to the screen is the vertical arrangement. Candidates are a straight row, a
+order; what adapts to the screen is the vertical arrangement. When the people stand at clearly
+different heights (a child in front of a parent, four people in two rows) the row is not offered
+(`tiers`), and `assign` gives each person the slot nearest their own place, so up and down are
+kept as well as left and right. Candidates are a straight row, a
 two-level zig-zag and a diagonal (k levels for n faces); each gets the largest diameter that keeps
 circles apart, and the row wins unless another is clearly larger. A landscape screen therefore gets
 a row, a portrait kiosk a diagonal instead of tiny faces in a row, and nothing is ever stretched.
@@ -19,6 +22,7 @@ GAP = 0.12  # space between faces, fraction of the diameter
 MARGIN = 0.05  # screen margin, fraction of the shorter side
 SINGLE_FILL = 0.8  # one face fills at most this much of the shorter side
 PREFER_ROW = 1.15  # another arrangement must be this much larger to beat a row
+TIER_SPREAD = 0.25  # people this far apart vertically (fraction of the camera frame) get levels
 
 
 @dataclass(frozen=True)
@@ -77,17 +81,29 @@ def _largest(n: int, k: int, area: Rect) -> float:
 
 
 @lru_cache(maxsize=64)
-def _face_slots(n: int, width: int, height: int, avoid: Rect | None) -> tuple[Slot, ...]:
-    return tuple(_compute_slots(n, width, height, avoid))
+def _face_slots(n: int, width: int, height: int, avoid: Rect | None, tiers: bool) -> tuple[Slot, ...]:
+    return tuple(_compute_slots(n, width, height, avoid, tiers))
 
 
-def face_slots(n: int, width: int, height: int, avoid: Rect | None = None) -> list[Slot]:
+def face_slots(n: int, width: int, height: int, avoid: Rect | None = None, tiers: bool = False) -> list[Slot]:
     """Slots for n faces, left to right, in a width x height screen; `avoid` is a corner that must
-    stay free (the camera picture). Cached: the renderer asks every frame."""
-    return list(_face_slots(int(n), int(width), int(height), avoid))
+    stay free (the camera picture); `tiers`: no single row. Cached: the renderer asks every frame."""
+    return list(_face_slots(int(n), int(width), int(height), avoid, bool(tiers)))
 
 
-def _compute_slots(n: int, width: int, height: int, avoid: Rect | None = None) -> list[Slot]:
+def assign(places: list[tuple[float, float]], slots: list[Slot], width: int, height: int) -> list[int]:
+    """For each person (screen x, camera y, both 0..1) the index of their slot: the assignment
+    nearest to where they stand (at most 4 faces: 24 permutations). Ties keep the given order."""
+    from itertools import permutations
+
+    def cost(perm: tuple[int, ...]) -> float:
+        return sum((px - slots[j].cx / width) ** 2 + (py - slots[j].cy / height) ** 2
+                   for (px, py), j in zip(places, perm))
+
+    return list(min(permutations(range(len(slots)), len(places)), key=cost))
+
+
+def _compute_slots(n: int, width: int, height: int, avoid: Rect | None = None, tiers: bool = False) -> list[Slot]:
     """The corner to avoid is handled by trying the area beside it and the area above it."""
     if n <= 0:
         return []
@@ -99,7 +115,7 @@ def _compute_slots(n: int, width: int, height: int, avoid: Rect | None = None) -
                  Rect(full.x, full.y, full.w, max(1.0, avoid.y - m - full.y))]
     best: tuple[float, int, Rect] | None = None
     for area in areas:
-        for k in range(1, n + 1):
+        for k in range(2 if tiers and n > 1 else 1, n + 1):
             d = _largest(n, k, area)
             if k == 1 and n == 1:
                 d = min(d, SINGLE_FILL * min(width, height))

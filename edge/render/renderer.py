@@ -253,9 +253,13 @@ class Renderer:
             faces = faces[:MAX_FACES]
         order = sorted(faces, key=lambda f: (layout.mirror_x(f.center_x), f.track_id))
         W, H = self.size
-        slots = layout.face_slots(len(order), W, H, avoid=self._pip_rect)
+        ys = [f.center_y for f in order]
+        tiers = len(order) > 1 and max(ys) - min(ys) > layout.TIER_SPREAD
+        slots = layout.face_slots(len(order), W, H, avoid=self._pip_rect, tiers=tiers)
+        places = [(layout.mirror_x(f.center_x), f.center_y) for f in order]
         seen = set()
-        for view, slot in zip(order, slots):
+        for view, j in zip(order, layout.assign(places, slots, W, H) if tiers else range(len(slots))):
+            slot = slots[j]
             seen.add(view.track_id)
             anim = self._anims.get(view.track_id)
             fresh = anim is None

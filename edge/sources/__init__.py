@@ -22,7 +22,12 @@ log = logging.getLogger(__name__)
 
 
 class SourceError(Exception):
-    """The source cannot deliver now (camera missing or lost, file unreadable); names the source."""
+    """The source cannot deliver now (camera missing or lost, file unreadable); names the source.
+    `fix`, when the cause is known, is what to do about it (doctor prints it)."""
+
+    def __init__(self, message: str, fix: str = ""):
+        super().__init__(message)
+        self.fix = fix
 
 
 @dataclass

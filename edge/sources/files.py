@@ -1,7 +1,9 @@
 """Video files, single images and folders of images, as if they were cameras.
 
-They loop, because a kiosk pointed at a file should keep showing it; a file that disappears or
-breaks mid-run raises SourceError like an unplugged camera does.
+Images and folders repeat, like a camera that never moves; a video plays once unless
+`source.loop` (or `run --loop`) asks for a kiosk clip. Each has a frame rate the loop keeps (a
+video its own, the others `source.fps`). A file that disappears or breaks mid-run raises
+SourceError like an unplugged camera does.
 """
 from __future__ import annotations
 
@@ -31,12 +33,26 @@ def read_image(path: Path) -> np.ndarray:
     return image
 
 
+MAX_SIDE = 1920  # stills larger than this are shrunk once when loaded: no camera gives more
+
+
+def fit(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
+    """A still as a camera would give it: an 8000x8000 photo shown as a source would otherwise be
+    letterboxed, cropped and drawn from 64 Mpx on every frame (4 fps instead of the source's rate)."""
+    h, w = image.shape[:2]
+    if max(h, w) <= max_side:
+        return image
+    scale = max_side / max(h, w)
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
 class ImageSource:
     """One still image, repeated: the mirror holds the picture like a camera that never moves."""
 
     def __init__(self, path: Path, cfg: SourceConfig):
         self.name = str(path)
-        self._image = read_image(path)
+        self.fps = cfg.fps
+        self._image = fit(read_image(path))
         self._index = 0
 
     def read(self) -> Frame | None:
@@ -48,28 +64,42 @@ class ImageSource:
 
 
 class FolderSource:
-    """Every image in a folder, sorted, each held for one second of frames; loops."""
+    """Every image in a folder, sorted, each held for one second of frames; loops.
+
+    An unreadable file is skipped with one warning (not one per loop); a folder with no readable
+    image at all is a SourceError when it is opened, so `run` says so in one line."""
 
     def __init__(self, path: Path, cfg: SourceConfig):
         self.name = str(path)
+        self.fps = cfg.fps
         self._paths = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not self._paths:
             raise SourceError(f"{path}: folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         self._hold = cfg.fps
         self._index = 0
+        self._warned: set[Path] = set()
         self._current: tuple[int, np.ndarray] | None = None
+        self._load(0)
+
+    def _load(self, which: int) -> int:
+        """The first readable image from `which` on (wrapping), made current; its position."""
+        for k in range(len(self._paths)):
+            i = (which + k) % len(self._paths)
+            try:
+                self._current = (i, fit(read_image(self._paths[i])))
+                return i
+            except SourceError as e:
+                if self._paths[i] not in self._warned:
+                    self._warned.add(self._paths[i])
+                    log.warning("skipping %s", e)
+        raise SourceError(f"{self.name}: none of its {len(self._paths)} images is readable")
 
     def read(self) -> Frame | None:
         which = (self._index // self._hold) % len(self._paths)
         if self._current is None or self._current[0] != which:
-            try:
-                self._current = (which, read_image(self._paths[which]))
-            except SourceError:
-                log.warning("skipping unreadable image %s", self._paths[which])
-                self._index += self._hold - self._index % self._hold
-                if all(not p.is_file() for p in self._paths):
-                    raise SourceError(f"{self.name}: images are gone") from None
-                return self.read()
+            got = self._load(which)
+            if got != which:  # skipped unreadable ones: hold the readable image for its full second
+                self._index += ((got - which) % len(self._paths)) * self._hold - self._index % self._hold
         self._index += 1
         return Frame(self._current[1], time.monotonic(), self._index - 1)
 
@@ -81,7 +111,10 @@ class VideoSource:
     def __init__(self, path: Path, cfg: SourceConfig):
         self.name = str(path)
         self._path = path
+        self._loop = cfg.loop
         self._cap = self._open()
+        rate = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = rate if 1 <= rate <= 240 else cfg.fps  # the file's own rate; containers may lie
         self._index = 0
         self._frames_this_pass = 0
 
@@ -97,6 +130,8 @@ class VideoSource:
         if not ok:
             if self._frames_this_pass == 0:
                 raise SourceError(f"{self._path}: video gives no frames (missing, truncated or empty)")
+            if not self._loop:
+                return None  # played once: the run ends (source.loop / --loop to repeat)
             self._cap.release()
             self._cap = self._open()  # loop; a file removed meanwhile fails here like a lost camera
             self._frames_this_pass = 0

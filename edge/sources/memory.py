@@ -9,8 +9,9 @@ from edge.sources import Frame
 
 
 class MemorySource:
-    def __init__(self, frames: list[np.ndarray], loop: bool = True, name: str = "memory"):
+    def __init__(self, frames: list[np.ndarray], loop: bool = True, name: str = "memory", fps: float | None = None):
         self.name = name
+        self.fps = fps  # None: no rate of its own (bench runs it flat out)
         self._frames = frames
         self._loop = loop
         self._index = 0

@@ -23,7 +23,9 @@ class PicameraSource(ThreadedCamera):
                 Picamera2,  # apt: python3-picamera2 (needs apt's libcamera)
             )
         except ImportError:
-            raise SourceError("picamera: picamera2 is not installed (on Raspberry Pi OS: sudo apt install python3-picamera2)") from None
+            raise SourceError("picamera: picamera2 is not installed (on Raspberry Pi OS: sudo apt install python3-picamera2)",
+                              fix="sudo apt install python3-picamera2 (Raspberry Pi OS only; then ./setup.sh), "
+                                  "or use a USB camera: source.input = \"/dev/video0\"") from None
         try:
             cam = Picamera2()
             config = cam.create_video_configuration(
