@@ -166,3 +166,15 @@ def test_gpio_button_press_on_mock_pins():
     assert presses == [1]
     button.close()
     assert open_button(0, lambda: None) is None  # pin 0: no button
+
+
+def test_card_keeps_the_live_pose_the_screen_showed():
+    from edge.render.looks import face_looks
+    from edge.state import Motion
+
+    still = FaceView(1, EmoticonState("happy", "yellow"), 0.5)
+    winking = FaceView(1, EmoticonState("happy", "yellow"), 0.5, Motion(eye_open_left=0.0, mouth_open=1.0))
+    assert face_looks(winking)[1] != face_looks(still)[1]
+    a = rgb(compose_card([still], (300, 450), Look(), 1, when=0.0))
+    b = rgb(compose_card([winking], (300, 450), Look(), 1, when=0.0))
+    assert (np.abs(a.astype(int) - b).max(axis=2) > 40).sum() > 500  # the open mouth and shut eye are on it

@@ -12,9 +12,9 @@ import numpy as np
 import pygame
 
 from edge.render import layout
-from edge.render.emoticon import Style, build_emoticon
+from edge.render.emoticon import build_emoticon
 from edge.render.look import Look
-from edge.render.params import expression_params, with_motion
+from edge.render.looks import face_looks
 from edge.render.text import TextCache
 from edge.state import FaceView
 
@@ -28,10 +28,9 @@ def faces_in_mirror_order(faces: list[FaceView]) -> list[FaceView]:
 
 
 def draw_face(view: FaceView, d: int) -> pygame.Surface:
-    params = expression_params(view.state.expression)
-    if view.motion is not None:
-        params = with_motion(params, view.motion)
-    return build_emoticon(params, Style.from_state(view.state), d)
+    """The face as the screen showed it (live pose included), drawn afresh at d pixels."""
+    params, style = face_looks(view)[1]
+    return build_emoticon(params, style, d)
 
 
 def compose_card(faces: list[FaceView], size: tuple[int, int], look: Look, number: int, title: str = "",

@@ -20,7 +20,7 @@ import math
 import random
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pygame
@@ -28,8 +28,8 @@ import pygame
 from edge.render import layout
 from edge.render.emoticon import CACHE, Style
 from edge.render.look import Look as ExhibitorLook
-from edge.render.params import FaceParams, expression_params, with_motion
-from edge.render.rig import with_blendshapes
+from edge.render.looks import face_looks
+from edge.render.params import FaceParams, expression_params
 from edge.render.text import TextCache
 from edge.state import EmoticonState, FaceView, Scene
 
@@ -280,17 +280,7 @@ class Renderer:
 
     @staticmethod
     def _looks(view: FaceView) -> tuple[Look, Look]:
-        """What a face shows without and with its live signals (the same look when it has none)."""
-        params, style = expression_params(view.state.expression), Style.from_state(view.state)
-        base = (params, style)
-        if view.motion is None:
-            return base, base
-        if view.shapes is None:
-            return base, (with_motion(params, view.motion), style)
-        # blendshapes move the mouth, brows and cheeks; the motion signals keep the head pose and the
-        # pixel-checked eye openness (the mesh alone draws open eyes over closed ones)
-        pose = replace(view.motion, mouth_open=0.0, mouth_width=0.0, smile=0.0, brow_raise=0.0)
-        return base, (with_blendshapes(with_motion(params, pose), view.shapes), style)
+        return face_looks(view)  # edge/render/looks.py: shared with the snapshot card
 
     def _draw_faces(self, now: float) -> None:
         for anim in self._leaving:
