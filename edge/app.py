@@ -114,7 +114,8 @@ class Mirror:
         self.source: Source | None = open_source()  # a source missing at start is the caller's error
         self.detector = detector
         self.classifiers = classifiers
-        self.smoother = Smoother(cfg.smooth.time_constant_s, cfg.smooth.track_timeout_s)
+        self.smoother = Smoother(cfg.smooth.time_constant_s, cfg.smooth.track_timeout_s,
+                                 head_time_constants=cfg.smooth.head_time_constants())
         self.renderer = renderer
         self.display = display
         self.pace = pace
