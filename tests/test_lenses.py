@@ -165,3 +165,17 @@ def test_shipped_int8_attribute_model_rebuilds_in_pytorch(torch, portraits) -> N
     theirs = run_tflite(tfl, x.numpy(), {"mask": 0, "eyewear": 1, "glasses_shape": 2})
     for head in ours:
         assert np.abs(ours[head] - theirs[head]).max() < 0.08, head
+
+
+def test_eyewear_per_kind_counts_each_labelled_kind_with_and_without_a_mask(torch) -> None:
+    from training.eyewear_eval import by_kind
+
+    eyewear = np.array([0, 0, 1, 1, 2, -2, -2, -1])
+    mask = np.array([0, 1, 1, 1, 1, 0, 0, 1])
+    read = np.array([0, 2, 1, 2, 2, 1, 0, 0])  # predicted class per image
+    rows = {(r["kind"], r["mask"]): r for r in by_kind(np.eye(3)[read], eyewear, mask)}
+    assert set(rows) == {("none", "mask"), ("none", "no mask"), ("clear_glasses", "no mask"),
+                         ("sunglasses", "no mask"), ("glasses_unknown", "mask")}  # unlabelled eyewear left out
+    assert rows[("none", "no mask")]["correct"] == 0.0 and rows[("none", "no mask")]["sunglasses"] == 1.0
+    assert rows[("clear_glasses", "no mask")]["n"] == 2 and rows[("clear_glasses", "no mask")]["correct"] == 0.5
+    assert rows[("glasses_unknown", "mask")]["correct"] == 0.5  # any eyewear is right, none is wrong
