@@ -253,12 +253,14 @@ def paint(x01: torch.Tensor, keypoints: torch.Tensor, kind: str) -> torch.Tensor
         out = out * (1 - alpha.unsqueeze(1)) + colour * alpha.unsqueeze(1)
     if kind in ("paint_sun", "paint_clear", "hair"):
         frameless = (torch.rand(n) < 0.3) if kind == "paint_clear" else torch.zeros(n, dtype=torch.bool)
-        thick = torch.where(frameless, _u(n, 0.3, 0.6), _u(n, 0.7, 2.0))
+        thick = torch.where(frameless, _u(n, 0.45, 0.8), _u(n, 0.7, 2.0))
         if kind == "paint_clear":
             alpha, colour = _lens_fill(pair, inside, px, py, dark=False)
             out = out * (1 - alpha.unsqueeze(1)) + colour * alpha.unsqueeze(1)
         frame_alpha = _frame(pair, r, keypoints, px, py, thick, arms=kind != "hair")
-        frame_alpha = frame_alpha * torch.where(frameless, _u(n, 0.35, 0.6), _u(n, 0.85, 1.0)).view(-1, 1, 1)
+        # frameless: only the lens edges show, faintly, but they must show: an invisible pair would
+        # teach the model to see glasses on bare faces
+        frame_alpha = frame_alpha * torch.where(frameless, _u(n, 0.5, 0.8), _u(n, 0.85, 1.0)).view(-1, 1, 1)
         metal = torch.rand(n) < 0.3  # gold or silver wire instead of a dark plastic frame
         frame_col = torch.where(metal.view(-1, 1), _mirror_colours(n), _dark_colours(n) * 0.7).view(n, 3, 1, 1)
         out = out * (1 - frame_alpha.unsqueeze(1)) + frame_col * frame_alpha.unsqueeze(1)
