@@ -132,7 +132,8 @@ class Mirror:
         self._saved_ms = 0.0  # what the display spent writing the last frame to --out
         self._stuck: list[GuardedSource] = []  # sources whose thread never came back from the driver
         self.perception = perception  # edge/build.py assembles it (tracking, tiles, mesh) from the config
-        self.smoother = Smoother(cfg.smooth.time_constant_s, cfg.smooth.track_timeout_s)
+        self.smoother = Smoother(cfg.smooth.time_constant_s, cfg.smooth.track_timeout_s,
+                                 head_time_constants=cfg.smooth.head_time_constants())
         self.renderer = renderer
         self.display = display
         self.pace = pace

@@ -62,6 +62,16 @@ class SmoothConfig:
     time_constant_s: float = key(0.4, "how long a change must last to show: larger is calmer, smaller is livelier",
                                  lo=0.0, hi=10.0)
     track_timeout_s: float = key(1.0, "a face unseen this long is forgotten", lo=0.1, hi=30.0)
+    eyewear_time_constant_s: float = key(
+        1.5, "as time_constant_s, for the eyewear: glasses come on and off rarely, a reflection or a turned head "
+             "lasts a frame or two", lo=0.0, hi=10.0)
+    mask_time_constant_s: float = key(1.5, "as time_constant_s, for the face mask", lo=0.0, hi=10.0)
+    glasses_shape_time_constant_s: float = key(1.5, "as time_constant_s, for the glasses' shape", lo=0.0, hi=10.0)
+
+    def head_time_constants(self) -> dict[str, float]:
+        """The heads that smooth at their own pace (edge/smooth.py Smoother)."""
+        return {"eyewear": self.eyewear_time_constant_s, "mask": self.mask_time_constant_s,
+                "glasses_shape": self.glasses_shape_time_constant_s}
 
 
 @dataclass

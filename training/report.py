@@ -112,6 +112,7 @@ def attributes_report(entry: dict, history: dict, run: Path, out_dir: Path) -> s
     """Per-head metrics, confusion matrices and per-skin-group accuracy of the int8 model on test."""
     from convert.int8 import run_tflite
     from training import attributes as attr
+    from training import eyewear_eval
 
     plot_curves(history, out_dir / "attributes_curves.png", "Attribute model (mask, eyewear, glasses shape)")
     summary = json.loads((run / "train_summary.json").read_text())
@@ -148,6 +149,11 @@ def attributes_report(entry: dict, history: dict, run: Path, out_dir: Path) -> s
         lines += ["", "| skin group (students' label) | n | mask accuracy | eyewear accuracy |", "|---|---|---|---|"]
         for g, row in ev["by_skin_group"].items():
             lines.append(f"| {g} | {row['n']} | {row.get('mask', float('nan')):.4f} | {row.get('eyewear', float('nan')):.4f} |")
+        lines += ["", f"Eyewear per kind, int8, {split}:", ""]
+        kinds = eyewear_eval.by_kind(probs["eyewear"], data.y[split]["eyewear"], data.y[split]["mask"])
+        painted = eyewear_eval.synthetic(data.x[split], data.keypoints[split], data.y[split]["eyewear"],
+                                         lambda x: run_tflite(tfl, x, outputs)) if split == "val" else None
+        lines += eyewear_eval.markdown(kinds, painted)
         lines.append("")
     table, unmeasured = skin_tone_table(attr.DEFAULT_DATA)
     tones = list(next(iter(table.values())))
