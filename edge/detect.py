@@ -209,14 +209,21 @@ def _detect_tiles(detector: BlazeFaceDetector, image_bgr: np.ndarray, min_score:
     quarters (each 70% of the photo), where it is twice as large to the network."""
     h, w = image_bgr.shape[:2]
     th, tw = int(h * 0.7), int(w * 0.7)
-    found: list[Face] = []
-    for oy in (0, h - th):
-        for ox in (0, w - tw):
-            for f in detector.detect(image_bgr[oy:oy + th, ox:ox + tw], min_score):
-                f.box[:2] += (ox, oy)
-                f.keypoints += (ox, oy)
-                if all(box_iou(f.box, g.box) < NMS_IOU for g in found):
-                    found.append(f)
+    return detect_in_windows(lambda img: detector.detect(img, min_score), image_bgr, [],
+                             [(ox, oy, tw, th) for oy in (0, h - th) for ox in (0, w - tw)])
+
+
+def detect_in_windows(detect: Callable[[np.ndarray], list[Face]], image_bgr: np.ndarray, found: list[Face],
+                      windows: list[tuple[int, int, int, int]]) -> list[Face]:
+    """Faces found in each (x, y, w, h) window, in frame pixels, added to `found` unless they overlap
+    one already there; largest first."""
+    found = list(found)
+    for ox, oy, tw, th in windows:
+        for f in detect(image_bgr[oy:oy + th, ox:ox + tw]):
+            f.box[:2] += (ox, oy)
+            f.keypoints += (ox, oy)
+            if all(box_iou(f.box, g.box) < NMS_IOU for g in found):
+                found.append(f)
     found.sort(key=lambda f: -f.area)
     return found
 
@@ -253,11 +260,4 @@ class TiledDetector:
         windows = tile_windows(w, h, *self.grid)
         picked = windows if every_tile else [windows[(self._next + k) % len(windows)] for k in range(self.per_call)]
         self._next += 0 if every_tile else self.per_call
-        for ox, oy, tw, th in picked:
-            for f in self.detector.detect(frame_bgr[oy:oy + th, ox:ox + tw]):
-                f.box[:2] += (ox, oy)
-                f.keypoints += (ox, oy)
-                if all(box_iou(f.box, g.box) < NMS_IOU for g in found):
-                    found.append(f)
-        found.sort(key=lambda f: -f.area)
-        return found
+        return detect_in_windows(self.detector.detect, frame_bgr, found, picked)
