@@ -17,15 +17,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import random
 import time
 from collections import deque
-from dataclasses import dataclass, field
 
 import numpy as np
 import pygame
 
 from edge.render import layout
+from edge.render.anim import CROSSFADE_S, Anim, Look, blinkable, ease, size_key
 from edge.render.emoticon import CACHE, Style
 from edge.render.look import Look as ExhibitorLook
 from edge.render.looks import face_looks
@@ -35,21 +34,15 @@ from edge.state import EmoticonState, FaceView, Scene
 
 log = logging.getLogger(__name__)
 
-Look = tuple[FaceParams, Style]
 
 MAX_FACES = 4
-CROSSFADE_S = 0.2  # state change: old surface under the new one fading in
 FADE_IN_S = 0.25
 FADE_OUT_S = 0.3
-GLIDE_TAU_S = 0.07  # position/size easing time constant (~250 ms to settle)
-BLINK_S = 0.17
-BLINK_EVERY_S = (2.5, 6.0)
 SCREEN_FADE_S = 0.35  # attract / message screens fade in and out
 ATTRACT_STEP_S = 2.8
 BUILD_BUDGET_S = 0.010  # new variants are built while the frame so far took less than this
 WARM_QUEUE_MAX = 48
 WARM_STARVE_FRAMES = 20
-SIZE_STEP = 4  # cached sizes are multiples of this many pixels
 SETTLE_S = 0.25  # a live pose held this long gets its smooth variant built; moving, drafts are shown
 
 TEXT = (246, 244, 255)
@@ -65,15 +58,6 @@ ATTRACT_SHOWCASE: tuple[EmoticonState, ...] = (
 )
 
 
-def _ease(t: float) -> float:
-    t = min(1.0, max(0.0, t))
-    return t * t * (3 - 2 * t)
-
-
-def _size_key(d: float) -> int:
-    return max(SIZE_STEP * 2, int(round(d / SIZE_STEP)) * SIZE_STEP)
-
-
 def _blit_alpha(dst: pygame.Surface, src: pygame.Surface, pos: tuple[int, int], alpha: float) -> None:
     """Blit with a whole-surface alpha, leaving `src` as it was (it may be a shared cached surface)."""
     a = int(round(alpha * 255))
@@ -87,95 +71,6 @@ def _blit_alpha(dst: pygame.Surface, src: pygame.Surface, pos: tuple[int, int], 
     src.set_alpha(255)
 
 
-def _blinkable(look: Look) -> bool:
-    params, style = look
-    return style.eyewear != "sunglasses" and params.eye_smile < 0.5
-
-
-@dataclass
-class _Anim:
-    """Per-face motion state: what it should show, what it shows, where it is, when it blinks."""
-
-    key: int
-    want: Look  # the latest look asked for
-    seed: int
-    base: Look | None = None  # `want` without live motion: a change here crossfades, motion cuts
-    shown_base: Look | None = None
-    live: bool = False  # driven by live motion: its own blinks, no automatic ones
-    shown: Look | None = None  # on screen; None until the first surface is ready
-    prev: Look | None = None  # fading out under `shown`
-    changed_at: float = -1e9
-    born: float = 0.0  # when it became visible: the fade-in starts here
-    gone_at: float | None = None
-    x: float = 0.0
-    y: float = 0.0
-    d: float = 0.0
-    tx: float = 0.0
-    ty: float = 0.0
-    td: float = 0.0
-    size: int = 0  # the last size `shown` was available at: the fallback while the size changes
-    next_blink: float = 0.0
-    blink_at: float = -1e9
-    pose_at: float = -1e9  # when the shown look last changed, by motion or expression
-    rng: random.Random = field(default_factory=random.Random)
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
-
-    def show(self, look: Look, now: float) -> None:
-        """Put `look` on screen (its surface exists): fade in a new face, crossfade a known one, cut
-        to a new pose of the same expression (motion must follow the person, not lag 200 ms)."""
-        if self.shown is None:
-            self.shown, self.born, self.shown_base, self.pose_at = look, now, self.base, now
-            self.next_blink = now + self.rng.uniform(1.2, 3.5)
-            return
-        if look == self.shown:
-            return
-        if self.motion_only():
-            self.shown, self.shown_base, self.pose_at = look, self.base, now
-            return
-        self.shown_base, self.pose_at = self.base, now
-        # interrupted early in a crossfade, the old look is still what people see: fade from it
-        if self.prev is None or (now - self.changed_at) / CROSSFADE_S >= 0.5:
-            self.prev = self.shown
-        self.shown, self.changed_at = look, now
-
-    def motion_only(self) -> bool:
-        """`want` differs from what is shown by live motion alone (a base look includes the style)."""
-        return self.live and self.base == self.shown_base
-
-    def set_target(self, slot: layout.Slot, fresh: bool) -> None:
-        # the diameter snaps to a cached size, so a settled face is a plain blit, never a rescale
-        self.tx, self.ty, self.td = slot.cx, slot.cy, float(_size_key(slot.d))
-        if fresh:
-            self.x, self.y, self.d = slot.cx, slot.cy, self.td
-
-    def glide(self, dt: float) -> None:
-        k = 1.0 - math.exp(-dt / GLIDE_TAU_S) if dt > 0 else 0.0
-        self.x += (self.tx - self.x) * k
-        self.y += (self.ty - self.y) * k
-        self.d += (self.td - self.d) * k
-        if abs(self.d - self.td) < 0.5:
-            self.d = self.td
-
-    def eye_factor(self, now: float) -> float:
-        """1 open, 0.5 half, 0 closed; the few levels keep blinks to two cached variants."""
-        if now >= self.next_blink:
-            self.blink_at = now
-            double = self.rng.random() < 0.15
-            self.next_blink = now + (0.35 if double else self.rng.uniform(*BLINK_EVERY_S))
-        u = (now - self.blink_at) / BLINK_S
-        if not 0.0 <= u < 1.0:
-            return 1.0
-        f = 1.0 - math.sin(math.pi * u)
-        return 1.0 if f > 0.75 else 0.5 if f > 0.3 else 0.0
-
-    def bob(self, now: float, d: float) -> tuple[int, int]:
-        ph = (self.seed % 997) * 0.61
-        return (round(0.008 * d * math.sin(2 * math.pi * now / 5.7 + ph * 1.3)),
-                round(0.014 * d * math.sin(2 * math.pi * now / 3.3 + ph)))
-
-
 class Renderer:
     """Draws a `Scene` at a fixed logical screen size; keep one per display size."""
 
@@ -186,10 +81,10 @@ class Renderer:
         self._screen = pygame.Surface(self.size)
         self._background = self.look.background(self.size)
         self._text = TextCache(font_path=self.look.font_path)
-        self._anims: dict[int, _Anim] = {}
-        self._leaving: list[_Anim] = []
-        self._attract: _Anim | None = None
-        self._message: _Anim | None = None
+        self._anims: dict[int, Anim] = {}
+        self._leaving: list[Anim] = []
+        self._attract: Anim | None = None
+        self._message: Anim | None = None
         self._attract_alpha = 0.0
         self._message_alpha = 0.0
         self._last_message = ""
@@ -219,13 +114,13 @@ class Renderer:
 
         self._update_faces(scene.faces if mode == "faces" else [], now, dt)
         if self._attract_alpha > 0:
-            self._draw_attract(now, _ease(self._attract_alpha))
+            self._draw_attract(now, ease(self._attract_alpha))
         else:
             self._attract = None
         if scene.message:
             self._last_message = scene.message
         if self._message_alpha > 0:
-            self._draw_message(self._last_message, now, _ease(self._message_alpha))
+            self._draw_message(self._last_message, now, ease(self._message_alpha))
         else:
             self._message = None
         self._draw_faces(now)
@@ -265,7 +160,7 @@ class Renderer:
             fresh = anim is None
             base, want = self._looks(view)
             if fresh:
-                anim = _Anim(view.track_id, want, seed=view.track_id * 7919 + 17)
+                anim = Anim(view.track_id, want, seed=view.track_id * 7919 + 17)
                 self._anims[view.track_id] = anim
             anim.base, anim.want, anim.live = base, want, view.motion is not None
             anim.set_target(slot, fresh)
@@ -301,7 +196,7 @@ class Renderer:
         if build and self._may_build():
             self._built += 1
             surf = CACHE.get(params, style, size)
-            if _blinkable(look) and params.eye_open_l > 0.9:
+            if blinkable(look) and params.eye_open_l > 0.9:
                 self._queue(params.with_eyes(0.5), style, size)
                 self._queue(params.with_eyes(0.0), style, size)
             return surf
@@ -312,7 +207,7 @@ class Renderer:
                 return surf
         return None
 
-    def _live_variant(self, anim: _Anim, look: Look, size: int, now: float, build: bool) -> pygame.Surface | None:
+    def _live_variant(self, anim: Anim, look: Look, size: int, now: float, build: bool) -> pygame.Surface | None:
         """A live pose: the smooth variant if cached, else a draft (cheap to build); the smooth one
         is queued once the pose has been held for SETTLE_S, so a moving face builds only drafts."""
         params, style = look
@@ -327,7 +222,7 @@ class Renderer:
             self._queue(params, style, size)
         return surf
 
-    def _draw_anim(self, anim: _Anim, now: float, alpha: float, build: bool = True) -> None:
+    def _draw_anim(self, anim: Anim, now: float, alpha: float, build: bool = True) -> None:
         size = int(anim.td)
         if build and anim.want != anim.shown:
             if anim.shown is not None and anim.motion_only():
@@ -338,12 +233,12 @@ class Renderer:
                 anim.show(anim.want, now)
         if anim.shown is None:
             return
-        alpha = _ease(alpha) * _ease((now - anim.born) / FADE_IN_S)
+        alpha = ease(alpha) * ease((now - anim.born) / FADE_IN_S)
         if alpha <= 0.0:
             return
         d = size if abs(anim.d - size) < 1 else max(8, int(round(anim.d)))
         look = anim.shown
-        if _blinkable(look) and not anim.live:
+        if blinkable(look) and not anim.live:
             f = anim.eye_factor(now)
             if f < 1.0:
                 blink = (look[0].with_eyes(f), look[1])
@@ -368,7 +263,7 @@ class Renderer:
             anim.prev = None
         if old is not None:
             _blit_alpha(self._screen, self._scaled(old, d), pos, alpha)
-            _blit_alpha(self._screen, self._scaled(cur, d), pos, alpha * _ease(t))
+            _blit_alpha(self._screen, self._scaled(cur, d), pos, alpha * ease(t))
         else:
             _blit_alpha(self._screen, self._scaled(cur, d), pos, alpha)
 
@@ -440,7 +335,7 @@ class Renderer:
         state = ATTRACT_SHOWCASE[step % len(ATTRACT_SHOWCASE)]
         params, style = expression_params(state.expression), Style.from_state(state)
         if self._attract is None:
-            self._attract = _Anim(-1, (params, style), seed=4242)
+            self._attract = Anim(-1, (params, style), seed=4242)
         anim = self._attract
         anim.want = (params, style)
         anim.set_target(layout.Slot(cx, cy, d), fresh=True)
@@ -451,7 +346,7 @@ class Renderer:
         y = self._text_block(self.look.title, cy + d / 2 + min(self.size) * 0.06, px, TEXT, alpha * pulse, W * 0.9)
         self._text_block(self.look.hint, y + px * 0.3, int(px * 0.55), TEXT_DIM, alpha, W * 0.9)
         nxt = ATTRACT_SHOWCASE[(step + 1) % len(ATTRACT_SHOWCASE)]
-        self._queue(expression_params(nxt.expression), Style.from_state(nxt), _size_key(d))
+        self._queue(expression_params(nxt.expression), Style.from_state(nxt), size_key(d))
 
     def _draw_message(self, message: str, now: float, alpha: float) -> None:
         W, H = self.size
@@ -464,7 +359,7 @@ class Renderer:
         params = dataclasses.replace(expression_params("neutral"), gaze_x=gaze)
         style = Style("yellow")
         if self._message is None:
-            self._message = _Anim(-2, (params, style), seed=99)
+            self._message = Anim(-2, (params, style), seed=99)
         anim = self._message
         anim.want = (params, style)
         anim.set_target(layout.Slot(W / 2, cy - d * 0.1, d), fresh=True)
