@@ -46,6 +46,9 @@ class LoopStats:
     frame_times: deque = field(default_factory=lambda: deque(maxlen=WINDOW))
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=WINDOW))  # capture -> on screen
     busy_ms: deque = field(default_factory=lambda: deque(maxlen=SHED_WINDOW))  # processing per frame
+    # CPU time of a frame's processing (this process, every thread): what a frame costs on a machine
+    # shared with others, where wall time also counts the waits for a core
+    cpu_ms: deque = field(default_factory=lambda: deque(maxlen=WINDOW))
 
     def fps_recent(self) -> float:
         if len(self.frame_times) < 2:
@@ -156,7 +159,7 @@ class Mirror:
         frame = self.source.read()
         if frame is None:
             return ["end"]
-        t_cap = time.monotonic()
+        t_cap, cpu0 = time.monotonic(), time.process_time()
         ms["capture"].append((t_cap - t) * 1000)
         image = as_bgr(frame.image_bgr)
         percepts = self.perception.live(image, frame.t_capture) if image is not None else []
@@ -186,6 +189,7 @@ class Mirror:
         self.stats.latency_ms.append((self.stats.frame_times[-1] - frame.t_capture) * 1000)
         # writing --out frames is the user's choice, not the mirror's work: it must not shed motion
         self.stats.busy_ms.append((self.stats.frame_times[-1] - t_cap) * 1000 - self._saved_ms)
+        self.stats.cpu_ms.append((time.process_time() - cpu0) * 1000)
         self.stats.frames += 1
         self.stats.frames_with_face += bool(percepts)
         self.stats.faces_now = len(percepts)
