@@ -30,13 +30,14 @@ from edge.config import Config
 from edge.render import Renderer
 from edge.render.features import EYE_X, EYE_Y, MOUTH_Y
 from edge.sources import Frame
-from edge.sources.acting import act, open_mouth
+from edge.sources.acting import open_mouth, raise_brow
 from edge.sources.demo import DEMO_DIR, EYES, close_eyes
 from edge.sources.files import read_image
 
 CAMERA = (640, 480)
 SCREEN = (1280, 720)
-REST_FRAMES = 60  # 2 s at rest first: the tracker, the filters and the per-person rest settle
+REST_FRAMES = 75  # 2.5 s at rest first: the per-person rest (ShapeTrack) starts after ~1 s and settles
+NOISE_FRAMES = 30  # the last rest frames: how much the rest face's drawing moves by itself
 CHANGED_FRAMES = 12  # then the change is held 0.4 s, short of the expression's own crossfade
 NOISE = 2.0  # sensor noise, grey levels (sigma): the rest face jitters a little, as a camera's does
 TARGET_FRAMES = 2
@@ -57,14 +58,16 @@ class Movement:
     region: str  # where on the emoticon it must show (REGIONS)
     shape: str  # the blendshape that drives it
     params: tuple[str, ...]  # the rig's params it moves (FaceParams fields)
+    still: tuple[str, ...]  # regions that must change less than its own (REGIONS)
 
 
 MOVEMENTS = {
-    "jaw_open": Movement(lambda img: open_mouth(img, 1.0), "mouth", "jawOpen", ("mouth_open",)),
+    "jaw_open": Movement(lambda img: open_mouth(img, 1.0), "mouth", "jawOpen", ("mouth_open",),
+                         ("eyes", "brows")),
     "wink": Movement(lambda img: close_eyes(img, EYES["grace_hopper.jpg"], "right"), "eyes", "eyeBlinkRight",
-                     ("eye_open_l", "eye_open_r")),
-    "brow_up": Movement(lambda img: act(img, "brow_up", 1.0), "brows", "browOuterUpLeft",
-                        ("brow_outer_l", "brow_outer_r")),
+                     ("eye_open_l", "eye_open_r"), ("mouth", "brows")),
+    "brow_up": Movement(lambda img: raise_brow(img, 1.0), "brows", "browOuterUpLeft",
+                        ("brow_outer_l", "brow_outer_r"), ("mouth",)),  # a raised brow un-squints the eye
 }
 
 
@@ -157,6 +160,7 @@ class Latency:
     half_frames: int | None  # the rig params on screen have moved half of their held change
     rest_noise: float  # the largest difference among the last rest frames (grey levels, in the region)
     held_change: float  # the region's difference once the change is held
+    elsewhere: float  # the largest held difference where it must not show (Movement.still)
     camera_fps: float  # the capture clock the filters ran on
     capture_to_screen_ms: float  # within one frame, on this machine: camera read to screen (median)
     shape: list[float] = field(default_factory=list)  # the filtered blendshape
@@ -197,17 +201,18 @@ def measure(movement: str, cfg: Config | None = None, rest_frames: int = REST_FR
     mirror.on_present.append(record)
     mirror.run(source.frames)
     faces = watcher.faces
-    if len(faces) != source.frames or any(f is None for f in faces[rest_frames - 30:]):
+    if len(faces) != source.frames or any(f is None for f in faces[rest_frames - NOISE_FRAMES:]):
         raise RuntimeError(f"{movement}: {len(faces)} frames shown for {source.frames}, or no face on some")
     start = rest_frames - 1
     ref = faces[start]
-    noise = max(region_change(f, ref, mv.region) for f in faces[rest_frames - 30:start])
+    noise = max(region_change(f, ref, mv.region) for f in faces[rest_frames - NOISE_FRAMES:start])
+    elsewhere = max(float(np.median([region_change(f, ref, r) for f in faces[-4:]])) for r in mv.still)
     drawn = [region_change(f, ref, mv.region) for f in faces[start:]]
     moved = [float(sum(abs(a - b) for a, b in zip(p, params[start]))) for p in params[start:]]
     held, held_param = float(np.median(drawn[-4:])), float(np.median(moved[-4:]))
     in_frame = float(np.median(np.subtract(watcher.shown_at, source.read_at))) * 1000
     return Latency(movement, _first(drawn, max(2 * noise, 1.0)), _first(moved, 0.5 * held_param - 1e-9),
-                   round(noise, 2), round(held, 2), float(cfg.source.fps), round(in_frame, 1),
+                   round(noise, 2), round(held, 2), round(elsewhere, 2), float(cfg.source.fps), round(in_frame, 1),
                    [round(v, 3) for v in shapes[start:]], [round(v, 3) for v in moved], [round(v, 2) for v in drawn])
 
 
