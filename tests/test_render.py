@@ -21,7 +21,7 @@ from edge.render import (  # noqa: E402
     layout,  # noqa: E402
 )
 from edge.render import palette as pal  # noqa: E402
-from edge.render.emoticon import Style, build_emoticon  # noqa: E402
+from edge.render.emoticon import CACHE_BYTES, Style, VariantCache, build_emoticon  # noqa: E402
 from edge.render.features import EYE_X, EYE_Y  # noqa: E402
 from edge.render.gallery import make_sheet, variants  # noqa: E402
 from edge.render.params import (  # noqa: E402
@@ -92,12 +92,15 @@ def test_every_variant_renders(size):
         assert a[size // 2, 2] > 0 and a[2, size // 2] > 0  # the disc reaches (nearly) the edge: no margin waste
 
 
-def test_draw_emoticon_is_cached():
+def test_draw_emoticon_is_cached_in_the_cache_it_is_given():
+    cache = VariantCache(CACHE_BYTES)
     s = EmoticonState("happy", "medium", "glasses", "rectangular", True)
-    assert draw_emoticon(s, 64) is draw_emoticon(s, 64)
+    assert draw_emoticon(s, 64, cache) is draw_emoticon(s, 64, cache)
+    assert draw_emoticon(s, 64) is not draw_emoticon(s, 64)  # no cache: a one-off, drawn afresh
     # glasses_shape is irrelevant without glasses: one cache entry, not two
-    assert draw_emoticon(EmoticonState("sad", eyewear="none", glasses_shape="rectangular"), 64) is \
-        draw_emoticon(EmoticonState("sad", eyewear="none", glasses_shape="round"), 64)
+    assert draw_emoticon(EmoticonState("sad", eyewear="none", glasses_shape="rectangular"), 64, cache) is \
+        draw_emoticon(EmoticonState("sad", eyewear="none", glasses_shape="round"), 64, cache)
+    assert len(cache) == 2
 
 
 def test_unknown_values_fall_back():
@@ -356,9 +359,6 @@ def test_closed_eyes_are_drawn_closed():
 
 
 def test_live_motion_cuts_between_poses_and_draws_drafts_while_moving():
-    from edge.render.emoticon import CACHE
-
-    CACHE.clear()
     r = Renderer((800, 480))
     still = Scene(faces=[FaceView(3, EmoticonState("neutral"), 0.5, Motion())])
     _settled(r, still, 20.0)
@@ -368,11 +368,11 @@ def test_live_motion_cuts_between_poses_and_draws_drafts_while_moving():
     r.render(talk, 21.5)
     assert anim.shown[0].mouth_open == 1.0 and anim.prev is None  # shown this frame, no crossfade
     size = int(anim.td)
-    assert CACHE.peek(*anim.shown, size) is None  # not the smooth variant yet: a draft
-    assert CACHE.peek(*anim.shown, size, draft=True) is not None
+    assert r.cache.peek(*anim.shown, size) is None  # not the smooth variant yet: a draft
+    assert r.cache.peek(*anim.shown, size, draft=True) is not None
     for i in range(12):  # held for a while: the smooth variant is built in spare time
         r.render(talk, 21.5 + (i + 1) * 0.05)
-    assert CACHE.peek(*anim.shown, size) is not None
+    assert r.cache.peek(*anim.shown, size) is not None
     # a change of expression is still a crossfade
     sad = Scene(faces=[FaceView(3, EmoticonState("sad"), 0.5, Motion())])
     r.render(sad, 23.0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ from edge.state import EmoticonState
 
 log = logging.getLogger(__name__)
 
-CACHE_BYTES = 160 * 1024 * 1024  # a Pi 3 (1 GB) still has room; ~100 full-HD-sized variants
+CACHE_BYTES = 160 * 1024 * 1024  # the live screen's bound: a Pi 3 (1 GB) still has room; ~100 full-HD variants
 
 
 @dataclass(frozen=True)
@@ -101,14 +102,22 @@ def build_emoticon(params: FaceParams, style: Style, size: int, draft: bool = Fa
 
 class VariantCache:
     """LRU of built variants, bounded by pixel bytes (sizes vary 30x between a gallery and a full
-    HD single face, so a count limit would be wrong for one of them)."""
+    HD single face, so a count limit would be wrong for one of them).
 
-    def __init__(self, max_bytes: int = CACHE_BYTES):
-        self.max_bytes = max_bytes
+    Whoever draws owns one and passes it in (the live Renderer keeps its own): a cache shared by
+    every renderer, bench and test let one of them evict the others' variants and made their build
+    counts and memory figures each other's. The limit is a required argument for the same reason:
+    a card printer, a gallery and a full HD screen want very different bounds."""
+
+    def __init__(self, max_bytes: int):
+        if max_bytes <= 0:
+            raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        self.max_bytes = int(max_bytes)
         self._items: OrderedDict[tuple, pygame.Surface] = OrderedDict()
         self._bytes = 0
         self.builds = 0
         self.build_ms_last = 0.0
+        _LIVE.add(self)
 
     @staticmethod
     def key(params: FaceParams, style: Style, size: int, draft: bool = False) -> tuple:
@@ -142,14 +151,43 @@ class VariantCache:
     def bytes(self) -> int:
         return self._bytes
 
+    def __len__(self) -> int:
+        return len(self._items)
+
     def clear(self) -> None:
         self._items.clear()
         self._bytes = 0
 
 
-CACHE = VariantCache()
+def draw_emoticon(state: EmoticonState, size_px: int, cache: VariantCache | None = None) -> pygame.Surface:
+    """The emoticon for a state at size_px x size_px, SRCALPHA (treat it as read-only): from `cache`
+    when one is given, else drawn afresh (a one-off: an analyzed photo, a gallery cell)."""
+    params, style = expression_params(state.expression), Style.from_state(state)
+    if cache is None:
+        return build_emoticon(params.quantized(), style, size_px)
+    return cache.get(params, style, size_px)
 
 
-def draw_emoticon(state: EmoticonState, size_px: int) -> pygame.Surface:
-    """The emoticon for a state at size_px x size_px, SRCALPHA, cached (treat it as read-only)."""
-    return CACHE.get(expression_params(state.expression), Style.from_state(state), size_px)
+# ------------------------------------------------------------------------------- transitional totals
+
+_LIVE: weakref.WeakSet[VariantCache] = weakref.WeakSet()
+
+
+class _CacheTotals:
+    """Read-only totals over the caches alive now, for a caller still written against the old shared
+    `CACHE` (edge/bench.py reads `CACHE.builds` and `CACHE.bytes` around one renderer's run; it should
+    read that renderer's `cache`). Nothing is stored or shared through it: remove it with that caller."""
+
+    @property
+    def builds(self) -> int:
+        return sum(c.builds for c in list(_LIVE))
+
+    @property
+    def bytes(self) -> int:
+        return sum(c.bytes for c in list(_LIVE))
+
+
+def __getattr__(name: str) -> _CacheTotals:
+    if name == "CACHE":
+        return _CacheTotals()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

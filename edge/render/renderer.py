@@ -1,6 +1,6 @@
 """The live screen: faces, attract, message, overlay and camera picture-in-picture.
 
-Speed comes from drawing every emoticon variant once (emoticon.py caches it per variant and size)
+Speed comes from drawing every emoticon variant once (in its VariantCache, per variant and size)
 and then only blitting: a state change is a 200 ms crossfade between two cached surfaces, a blink is
 two extra cached variants (half-closed, closed), idle motion is a small translation.
 
@@ -25,7 +25,7 @@ import pygame
 
 from edge.render import layout
 from edge.render.anim import CROSSFADE_S, Anim, Look, blinkable, ease, size_key
-from edge.render.emoticon import CACHE, Style
+from edge.render.emoticon import CACHE_BYTES, Style, VariantCache
 from edge.render.look import Look as ExhibitorLook
 from edge.render.looks import face_looks
 from edge.render.params import FaceParams, expression_params
@@ -74,8 +74,12 @@ def _blit_alpha(dst: pygame.Surface, src: pygame.Surface, pos: tuple[int, int], 
 class Renderer:
     """Draws a `Scene` at a fixed logical screen size; keep one per display size."""
 
-    def __init__(self, size: tuple[int, int], pip: bool = False, look: ExhibitorLook | None = None):
+    def __init__(self, size: tuple[int, int], pip: bool = False, look: ExhibitorLook | None = None,
+                 cache: VariantCache | None = None):
+        """`cache`: where this screen's emoticon variants live; by default its own, CACHE_BYTES big.
+        Pass one in to bound it differently or to read its figures (builds, bytes)."""
         self.size = (int(size[0]), int(size[1]))
+        self.cache = cache if cache is not None else VariantCache(CACHE_BYTES)
         self.pip = pip
         self.look = look or ExhibitorLook()  # the exhibitor's background, logo, attract texts and font
         self._screen = pygame.Surface(self.size)
@@ -130,6 +134,11 @@ class Renderer:
             self._draw_overlay(scene.overlay)
         self._warm_up()
         return screen
+
+    def shown(self) -> dict[int, Look]:
+        """What each live face shows now, by track id: the params and style its surface was drawn
+        from. For measuring what reaches the screen (edge/motion_latency.py) without reading pixels."""
+        return {tid: anim.shown for tid, anim in self._anims.items() if anim.shown is not None}
 
     @staticmethod
     def _fade(alpha: float, on: bool, dt: float) -> float:
@@ -190,18 +199,18 @@ class Renderer:
         """A look's surface at `size`: cached, else built if the frame budget allows, else the
         same look at the `fallback` size (to be scaled by the caller), else None."""
         params, style = look
-        surf = CACHE.peek(params, style, size)
+        surf = self.cache.peek(params, style, size)
         if surf is not None:
             return surf
         if build and self._may_build():
             self._built += 1
-            surf = CACHE.get(params, style, size)
+            surf = self.cache.get(params, style, size)
             if blinkable(look) and params.eye_open_l > 0.9:
                 self._queue(params.with_eyes(0.5), style, size)
                 self._queue(params.with_eyes(0.0), style, size)
             return surf
         if fallback and fallback != size:
-            surf = CACHE.peek(params, style, fallback)
+            surf = self.cache.peek(params, style, fallback)
             if surf is not None:
                 self._queue(params, style, size)
                 return surf
@@ -211,13 +220,13 @@ class Renderer:
         """A live pose: the smooth variant if cached, else a draft (cheap to build); the smooth one
         is queued once the pose has been held for SETTLE_S, so a moving face builds only drafts."""
         params, style = look
-        surf = CACHE.peek(params, style, size)
+        surf = self.cache.peek(params, style, size)
         if surf is not None:
             return surf
-        surf = CACHE.peek(params, style, size, draft=True)
+        surf = self.cache.peek(params, style, size, draft=True)
         if surf is None and build and self._may_build():
             self._built += 1
-            surf = CACHE.get(params, style, size, draft=True)
+            surf = self.cache.get(params, style, size, draft=True)
         if surf is not None and look == anim.shown and now - anim.pose_at >= SETTLE_S:
             self._queue(params, style, size)
         return surf
@@ -242,7 +251,7 @@ class Renderer:
             f = anim.eye_factor(now)
             if f < 1.0:
                 blink = (look[0].with_eyes(f), look[1])
-                if CACHE.peek(blink[0], blink[1], size) is not None:
+                if self.cache.peek(blink[0], blink[1], size) is not None:
                     look = blink
                 else:  # never stall a frame for a blink: skip this one, have it ready for the next
                     self._queue(blink[0], blink[1], size)
@@ -276,12 +285,12 @@ class Renderer:
     # ---------------------------------------------------------------------------------------- warm-up
 
     def _queue(self, params: FaceParams, style: Style, size: int) -> None:
-        key = CACHE.key(params, style, size)
-        if key in self._warm_keys or CACHE.peek(params, style, size) is not None:
+        key = self.cache.key(params, style, size)
+        if key in self._warm_keys or self.cache.peek(params, style, size) is not None:
             return
         if len(self._warm) >= WARM_QUEUE_MAX:
             old = self._warm.popleft()
-            self._warm_keys.discard(CACHE.key(*old))
+            self._warm_keys.discard(self.cache.key(*old))
         self._warm.append((params, style, size))
         self._warm_keys.add(key)
 
@@ -297,10 +306,10 @@ class Renderer:
                               or self._starved >= WARM_STARVE_FRAMES):
             self._starved = 0
             params, style, size = self._warm.pop()  # newest first: it is what is on screen now
-            self._warm_keys.discard(CACHE.key(params, style, size))
-            if CACHE.peek(params, style, size) is None:
+            self._warm_keys.discard(self.cache.key(params, style, size))
+            if self.cache.peek(params, style, size) is None:
                 self._built += 1
-                CACHE.get(params, style, size)
+                self.cache.get(params, style, size)
 
     # ---------------------------------------------------------------------------------------- screens
 

@@ -18,7 +18,8 @@ import numpy as np
 # Grace Hopper (assets/demo/grace_hopper.jpg), from the 478-point mesh: her own left brow (inner,
 # outer), mouth corners (her right, left), lower cheeks (right, left); eye-corner distance 114.9 px.
 HOPPER = {"brow_l": (319.4, 158.9), "brow_l_out": (339.1, 168.8), "mouth_r": (234.3, 279.2),
-          "mouth_l": (301.9, 277.0), "cheek_r": (187.5, 273.4), "cheek_l": (345.1, 265.4)}
+          "mouth_l": (301.9, 277.0), "cheek_r": (187.5, 273.4), "cheek_l": (345.1, 265.4),
+          "lips": (267.1, 279.9), "chin": (270.4, 334.5), "lid_l": (307.5, 179.0)}
 IOD = 114.9
 # name -> [(anchor, displacement in eye distances, reach in eye distances)]
 ACTS = {
@@ -54,6 +55,43 @@ def act(image: np.ndarray, name: str, amount: float) -> np.ndarray:
     out = image.copy()
     out[y0:y1, x0:x1] = cv2.remap(image, xs - dx, ys - dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     return out
+
+
+def open_mouth(image: np.ndarray, amount: float) -> np.ndarray:
+    """The portrait with her jaw dropped (amount 1: by 0.45 eye distances, jawOpen about 0.5 through
+    our mesh): everything below the lip line and between the mouth corners moves down, fading out to
+    the sides and below the chin, and the gap is a dark mouth. A Gaussian shift cannot open lips."""
+    if amount <= 0:
+        return image
+    h, w = image.shape[:2]
+    px = 0.45 * IOD * amount
+    lip_y, chin = HOPPER["lips"][1], HOPPER["chin"][1]
+    left, right = HOPPER["mouth_r"][0], HOPPER["mouth_l"][0]
+    half = (right - left) * 0.9
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    across = np.clip(1 - np.abs(xs - (left + right) / 2) / half, 0, 1) ** 0.5
+    down = np.clip(1 - (ys - chin) / (0.6 * (chin - lip_y)), 0, 1) * (ys > lip_y)
+    dy = px * across * down
+    out = cv2.remap(image, xs, (ys - dy).astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    out[(ys > lip_y) & (ys < lip_y + dy * 0.9) & (across > 0.35)] = (40, 30, 60)
+    return out
+
+
+def raise_brow(image: np.ndarray, amount: float) -> np.ndarray:
+    """The portrait with her left brow lifted (amount 1: by 0.13 eye distances) and her eye left where
+    it is: only the skin between the brow and the upper lid stretches, as it does on a face. The
+    Gaussian "brow_up" act also drags the eye up, which the mesh's eye check reads as a closing eye."""
+    if amount <= 0:
+        return image
+    h, w = image.shape[:2]
+    px = 0.13 * IOD * amount
+    (bx, by), lid = HOPPER["brow_l"], HOPPER["lid_l"][1]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    across = np.exp(-((xs - bx - 0.1 * IOD) ** 2) / (2 * (0.3 * IOD) ** 2))
+    above = np.exp(-((np.minimum(ys, by) - by) / (0.4 * IOD)) ** 2)  # fades out up the forehead
+    ramp = np.where(ys <= by, above, np.clip((lid - ys) / (lid - by), 0, 1))  # ... and down to the lid
+    dy = px * across * ramp
+    return cv2.remap(image, xs, (ys + dy).astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 def scripted(image: np.ndarray, seconds: float) -> np.ndarray:
