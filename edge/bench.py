@@ -100,17 +100,17 @@ SCENARIOS = (("1 face, motion off", "one", "off"), ("1 face, motion on", "one", 
 def _loop(cfg: Config, images: list[np.ndarray], frames: int, threads: int) -> dict:
     from edge.display import Display
     from edge.render import Renderer
-    from edge.render.emoticon import CACHE
 
     display = Display(DisplayConfig(mode="headless", width=BENCH_SCREEN[0], height=BENCH_SCREEN[1]), "headless")
     try:
-        mirror = build.mirror(cfg, lambda: MemorySource(images, fps=CAMERA_FPS), Renderer(display.size), display,
+        renderer = Renderer(display.size)
+        mirror = build.mirror(cfg, lambda: MemorySource(images, fps=CAMERA_FPS), renderer, display,
                               threads=threads)
         mirror.run(WARMUP)
         mirror.stats = type(mirror.stats)()
         tracker = mirror.perception.tracker
         detections0, frames0 = (tracker.detections, tracker.frames) if tracker else (0, 0)
-        builds = CACHE.builds
+        builds = renderer.cache.builds
         t0 = time.monotonic()
         stats = mirror.run(frames)
         wall = time.monotonic() - t0
@@ -120,7 +120,7 @@ def _loop(cfg: Config, images: list[np.ndarray], frames: int, threads: int) -> d
     return {"stage_ms": stats.means(), "stage_ms_median": stats.medians(), "latency_ms": stats.latency(),
             "cpu_ms": round(statistics.fmean(stats.cpu_ms), 3), "cpu_ms_median": round(statistics.median(stats.cpu_ms), 3),
             "loop_fps": round(frames / wall, 1), "frames": frames, "frames_with_face": stats.frames_with_face,
-            "detector_share": round(detected, 3), "variants_built": CACHE.builds - builds}
+            "detector_share": round(detected, 3), "variants_built": renderer.cache.builds - builds}
 
 
 def bench_threads(cfg: Config, threads: int, frames: int) -> dict:
@@ -237,19 +237,18 @@ def run_soak(cfg: Config, frames: int, warmup: int = 500) -> dict:
     warmup = min(warmup, frames // 5)
     from edge.display import Display
     from edge.render import Renderer
-    from edge.render.emoticon import CACHE
     from edge.sources import open_source
 
     display = Display(DisplayConfig(mode="headless", width=1280, height=720), "headless")
     exceptions = 0
     times: list[float] = []
     try:
-        mirror = build.mirror(cfg, lambda: open_source("demo", cfg.source), Renderer(display.size), display,
-                              pace=False)
+        renderer = Renderer(display.size)
+        mirror = build.mirror(cfg, lambda: open_source("demo", cfg.source), renderer, display, pace=False)
         rss_warm = cache_warm = 0.0
         for i in range(frames):
             if i == warmup:
-                rss_warm, cache_warm = rss_mb(), CACHE.bytes / 2**20
+                rss_warm, cache_warm = rss_mb(), renderer.cache.bytes / 2**20
             try:
                 mirror.step()
             except Exception:  # counted and logged, not fatal: the soak reports them
@@ -266,7 +265,7 @@ def run_soak(cfg: Config, frames: int, warmup: int = 500) -> dict:
     return {"frames": frames, "rss_after_warmup_mb": round(rss_warm, 1), "rss_end_mb": round(rss_end, 1),
             "rss_growth_mb": round(rss_end - rss_warm, 1),
             # the emoticon cache is bounded (CACHE_BYTES); its growth is expected, not a leak
-            "emoticon_cache_mb_after_warmup": round(cache_warm, 1), "emoticon_cache_mb_end": round(CACHE.bytes / 2**20, 1),
+            "emoticon_cache_mb_after_warmup": round(cache_warm, 1), "emoticon_cache_mb_end": round(renderer.cache.bytes / 2**20, 1),
             "exceptions": exceptions,
             "fps_first_10pct": round(first, 1), "fps_last_10pct": round(last, 1),
             "fps_change_pct": round(100 * (last - first) / first, 1)}

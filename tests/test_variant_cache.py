@@ -72,12 +72,8 @@ def test_the_bound_is_explicit():
         VariantCache(0)
 
 
-def test_the_old_shared_name_only_reports_totals():
-    """edge/bench.py still imports CACHE for its figures: a live total, not a cache to draw from."""
-    from edge.render.emoticon import CACHE
+def test_there_is_no_shared_module_cache():
+    """Every screen owns its variants: nothing is drawn into, or read from, a module-level cache."""
+    import edge.render.emoticon as emoticon
 
-    r = Renderer((320, 240))
-    before = CACHE.builds
-    _run(r, _face("happy"), 10.0)
-    assert CACHE.builds - before == r.cache.builds > 0
-    assert not hasattr(CACHE, "get")
+    assert not any(isinstance(v, VariantCache) for v in vars(emoticon).values())

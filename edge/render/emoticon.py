@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -117,7 +116,6 @@ class VariantCache:
         self._bytes = 0
         self.builds = 0
         self.build_ms_last = 0.0
-        _LIVE.add(self)
 
     @staticmethod
     def key(params: FaceParams, style: Style, size: int, draft: bool = False) -> tuple:
@@ -166,28 +164,3 @@ def draw_emoticon(state: EmoticonState, size_px: int, cache: VariantCache | None
     if cache is None:
         return build_emoticon(params.quantized(), style, size_px)
     return cache.get(params, style, size_px)
-
-
-# ------------------------------------------------------------------------------- transitional totals
-
-_LIVE: weakref.WeakSet[VariantCache] = weakref.WeakSet()
-
-
-class _CacheTotals:
-    """Read-only totals over the caches alive now, for a caller still written against the old shared
-    `CACHE` (edge/bench.py reads `CACHE.builds` and `CACHE.bytes` around one renderer's run; it should
-    read that renderer's `cache`). Nothing is stored or shared through it: remove it with that caller."""
-
-    @property
-    def builds(self) -> int:
-        return sum(c.builds for c in list(_LIVE))
-
-    @property
-    def bytes(self) -> int:
-        return sum(c.bytes for c in list(_LIVE))
-
-
-def __getattr__(name: str) -> _CacheTotals:
-    if name == "CACHE":
-        return _CacheTotals()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
