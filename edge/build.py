@@ -73,7 +73,9 @@ def perception(cfg: Config, threads: int | None = None, still: bool = False):
     return Perception(det, classifiers(cfg, threads), face_mesh,
                       far_detector=BlazeFaceDetector("full", 1) if still else None,
                       max_faces=cfg.detector.max_faces, detect_every=cfg.detector.track_every, track=track,
-                      blendshapes=shapes, fine_mesh=fine, fine_faces=cfg.motion.blendshapes)
+                      blendshapes=shapes, fine_mesh=fine, fine_faces=cfg.motion.blendshapes,
+                      full_rate_faces=cfg.motion.full_rate_faces,
+                      views=(cfg.classify.views, cfg.classify.group_views))
 
 
 def blendshapes(cfg: Config, threads: int | None = None):

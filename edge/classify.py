@@ -180,6 +180,14 @@ class ClassifierSet:
             log.warning("no trained model for %s in %s: showing neutral defaults for %s, not guesses",
                         ", ".join(self.missing), self.models_dir / "manifest.json", ", ".join(self.missing))
 
+    def expression_views(self, views: int) -> None:
+        """Test-time views for the expression model from now on (the frame loop lowers them for groups)."""
+        if views not in VIEWS:
+            raise ValueError(f"views must be one of {VIEWS}")
+        for c in self.classifiers:
+            if c.name == "expression":
+                c.views = views
+
     @property
     def heads(self) -> list[str]:
         return [h.name for c in self.classifiers for h in c.heads] + ([self.skin.name] if self.skin else [])

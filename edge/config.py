@@ -55,6 +55,9 @@ class ClassifyConfig:
     threads: int = key(1, "interpreter threads per classifier", lo=1, hi=8)
     views: int = key(4, "test-time views of each face for the expression model: 1 = plain, 2 = + its mirror image, "
                         "4 = + mirror and a closer zoom (most accurate; costs 4x the model's 0.3 ms)", choices=(1, 2, 4))
+    group_views: int = key(2, "the expression's views while three or more faces are in view: a group's faces are "
+                              "smaller on screen, each is read ~10 times a second and averaged over time anyway, "
+                              "and the frame budget is shared", choices=(1, 2, 4))
 
 
 @dataclass
@@ -109,6 +112,9 @@ class MotionConfig:
     blendshapes: int = key(1, "faces (largest first) whose emoticon follows MediaPipe's 52 blendshapes (winks, one "
                               "brow, pucker, one-sided smile...) through the 478-point mesh; the others use the "
                               "cheaper 468-point mesh, as all do while frames are slower than 1/min_fps", lo=0, hi=4)
+    full_rate_faces: int = key(2, "faces (largest first) whose mesh runs on every frame; the smaller faces of a "
+                                  "group take turns, every other frame each (their motion moves at half the camera "
+                                  "rate, and a group of four costs three meshes a frame instead of four)", lo=1, hi=4)
     threads: int = key(1, "interpreter threads for the face mesh", lo=1, hi=8)
 
 

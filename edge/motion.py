@@ -173,6 +173,8 @@ SPANS = {"mouth_width": 0.2, "smile": 0.08, "brow": 0.06}  # the change in iod t
 BASELINE_EVERY_S = 0.1
 BASELINE_SAMPLES = 100  # ~10 s
 BASELINE_MIN = 10  # samples before the personal baseline counts at all
+BASELINE_REFIT = 10  # samples between estimates: a rest face drifts over seconds, and seven percentiles
+                     # per face and frame cost a group more than its smoothing
 
 
 class Baseline:
@@ -182,13 +184,16 @@ class Baseline:
     def __init__(self) -> None:
         self._samples: deque[Measure] = deque(maxlen=BASELINE_SAMPLES)
         self._last_t = -math.inf
+        self._added = 0
         self.rest = PRIOR
 
     def add(self, m: Measure, t: float) -> Rest:
         if t - self._last_t >= BASELINE_EVERY_S:
             self._last_t = t
             self._samples.append(m)
-            if len(self._samples) >= BASELINE_MIN:
+            self._added += 1
+            if len(self._samples) >= BASELINE_MIN and (len(self._samples) == BASELINE_MIN
+                                                       or self._added % BASELINE_REFIT == 0):
                 self.rest = self._estimate()
         return self.rest
 

@@ -26,6 +26,7 @@ from edge.track import FaceTracker
 
 EVERY_S = {"expression": 0.1, "attributes": 1.0}  # model -> seconds between runs on one face
 EXPRESSION_PER_FRAME = 2  # at most this many faces' expressions a frame, so four faces are staggered
+GROUP = 3  # this many faces in view share the frame: the expression runs with fewer views (classify.group_views)
 CONFIRM_IOU = 0.3  # a still-photo retry's box and the full-range model's must overlap this much
 
 
@@ -69,7 +70,8 @@ class Perception:
 
     def __init__(self, detector, classifiers: ClassifierSet, mesh: FaceMesh | None = None,
                  blendshapes: Blendshapes | None = None, far_detector=None, max_faces: int = 4,
-                 detect_every: int = 6, track: bool = True, fine_mesh: FaceMesh | None = None, fine_faces: int = 0):
+                 detect_every: int = 6, track: bool = True, fine_mesh: FaceMesh | None = None, fine_faces: int = 0,
+                 full_rate_faces: int = 4, views: tuple[int, int] | None = None):
         self.detector = detector  # .detect(frame) -> faces; a TiledDetector live
         self.classifiers = classifiers
         self.mesh = mesh
@@ -77,8 +79,9 @@ class Perception:
         self.fine = fine_mesh if blendshapes is not None else None  # the 478-point mesh the blendshapes read
         self.far_detector = far_detector
         self.max_faces = max_faces
-        self.tracker = (FaceTracker(detector.detect, mesh, detect_every, max_faces, self.fine, fine_faces)
-                        if mesh is not None and track else None)
+        self.tracker = (FaceTracker(detector.detect, mesh, detect_every, max_faces, self.fine, fine_faces,
+                                    full_rate_faces) if mesh is not None and track else None)
+        self.views = views  # (expression views for one or two faces, for three or more); None: as loaded
         self.schedule = Schedule()
         self.ms: dict[str, float] = {}  # the last live() call's time per stage (detect, landmarks, crop, classify)
 
@@ -100,6 +103,8 @@ class Perception:
         tracked = self.tracker.update(frame_bgr)
         self.ms.update(self.tracker.ms)
         percepts = [Percept(t.track_id, t.face, landmarks=t.landmarks) for t in tracked]
+        if self.views is not None:
+            self.classifiers.expression_views(self.views[len(percepts) > GROUP - 1])
         due = self.schedule.due([p.track_id for p in percepts], now)
         self.schedule.forget({p.track_id for p in percepts})
         self._classify(frame_bgr, percepts, due)

@@ -52,6 +52,25 @@ def test_the_live_pass_follows_the_demo_and_runs_models_on_schedule(perception):
     assert perception.tracker.detections <= 0.25 * perception.tracker.frames
 
 
+def test_a_group_reads_expressions_with_fewer_views(portraits):
+    """Three or more faces share the frame: the expression runs with the group's views, and with all
+    of them again once one or two are left."""
+    import cv2
+
+    classifiers = ClassifierSet(views=4)
+    perception = Perception(BlazeFaceDetector("short", 1), classifiers, FaceMesh(), views=(4, 2))
+    expression = next(c for c in classifiers.classifiers if c.name == "expression")
+    image = portraits["astronaut.png"]
+    x, y, w, _ = perception.detector.detect(image)[0].box
+    cx, cy = x + w / 2, y + w / 2
+    head = cv2.resize(image[int(cy - 1.1 * w):int(cy + 1.1 * w), int(cx - 1.1 * w):int(cx + 1.1 * w)], (210, 210))
+    group = np.full((480, 640, 3), 100, np.uint8)
+    for x, y in ((40, 15), (360, 15), (40, 255), (360, 255)):
+        group[y:y + 210, x:x + 210] = head
+    assert len(perception.live(group, 0.0)) >= 3 and expression.views == 2
+    assert len(perception.live(portraits["astronaut.png"], 1.0)) == 1 and expression.views == 4
+
+
 def test_a_still_photo_gets_every_model_and_the_mesh(perception, portraits):
     percepts, how = perception.still(portraits["astronaut.png"])
     assert how == "direct" and len(percepts) == 1

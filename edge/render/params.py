@@ -93,6 +93,15 @@ class FaceParams:
             values[f.name] = round(round(v / step) * step, 4)
         return FaceParams(**values)
 
+    def near(self, other: "FaceParams") -> bool:
+        """Every field within one cache step of `other`: no change a viewer could see, only the
+        jitter that would otherwise flip a rounded cache key (and draw a new variant) frame by frame."""
+        for f in fields(self):
+            step = 1.0 if f.name == "head_roll" else QUANTUM
+            if abs(getattr(self, f.name) - getattr(other, f.name)) >= step:
+                return False
+        return True
+
     def with_eyes(self, openness: float) -> "FaceParams":
         """The same face with both eyes scaled by `openness` (a blink is this over ~150 ms)."""
         return dataclasses.replace(self, eye_open_l=self.eye_open_l * openness,
