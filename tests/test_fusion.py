@@ -132,3 +132,22 @@ def test_the_perception_pass_fuses_only_where_the_face_has_blendshapes_this_fram
             ran += 1
             assert classes[int(np.argmax(p.probs["expression"]))] == "happy"  # the toy head reads the smile
     assert ran == len(seen) >= 1
+
+
+def test_the_committed_head_reads_the_astronauts_smile_as_happy_and_hopper_as_not(portraits, detector):
+    """The committed fusion file (whatever expression model it was chosen with): its blendshape head on the
+    demo portraits through the edge mesh, alone and fused with an expression answer that has no opinion."""
+    from edge.blendshapes import Blendshapes
+    from edge.landmarks import FaceMesh
+
+    fusion = Fusion.from_json(json.loads((MODELS_DIR / FILE).read_text()))
+    mesh, blendshapes = FaceMesh(points="478"), Blendshapes()
+    said = {}
+    for name in ("astronaut.png", "grace_hopper.jpg"):
+        image = portraits[name]
+        shapes = blendshapes.scores(mesh(image, detector.detect(image)[0]).points)
+        uniform = np.full(len(fusion.classes), 1 / len(fusion.classes))
+        said[name] = (fusion.classes[int(np.argmax(fusion.head.probs(shapes)))],
+                      fusion.classes[int(np.argmax(fusion(uniform, shapes)))])
+    assert said["astronaut.png"] == ("happy", "happy"), said
+    assert "happy" not in said["grace_hopper.jpg"], said
