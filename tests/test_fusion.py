@@ -15,7 +15,7 @@ import pytest
 
 from edge.blendshapes import NAMES
 from edge.fusion import FILE, NAME, Fusion, ShapeHead, load_fusion
-from edge.model_files import MODELS_DIR, read_manifest, sha256_file
+from edge.model_files import MODELS_DIR, manifest_model, read_manifest, sha256_file
 from tests.conftest import PORTRAIT_FACES
 from tests.test_blendshapes import open_mouth
 from training.blendshape_features import Frames, Reader
@@ -151,3 +151,12 @@ def test_the_committed_head_reads_the_astronauts_smile_as_happy_and_hopper_as_no
                       fusion.classes[int(np.argmax(fusion(uniform, shapes)))])
     assert said["astronaut.png"] == ("happy", "happy"), said
     assert "happy" not in said["grace_hopper.jpg"], said
+
+
+def test_the_committed_fusion_says_how_it_was_made_and_what_it_scored():
+    path, entry = manifest_model(NAME, MODELS_DIR)  # checks the sha256
+    fusion = Fusion.from_json(json.loads(path.read_text()))
+    assert entry["expression_sha256"] == fusion.expression_sha256 and entry["alpha"] == fusion.alpha
+    assert "expression-fusion" in entry["training"]["command"]
+    val = entry["metrics"]["val"]
+    assert val["fused"]["balanced_accuracy"] >= val["alone"]["balanced_accuracy"] + 0.005  # the rule it shipped by
