@@ -103,13 +103,13 @@ class Fusion:
             raise ModelError(f"{FILE}: bad fusion file ({e})") from None
 
 
-def load_fusion(models_dir: Path = MODELS_DIR) -> Fusion | None:
-    """The committed fusion, if it was chosen with the expression model the manifest ships now; None
-    (with one warning line) when it was chosen with another, or the classes differ; None silently when
-    there is none. A fusion listed but corrupt is an error, like any model file."""
+def check_fusion(models_dir: Path = MODELS_DIR) -> tuple[Fusion | None, str]:
+    """The committed fusion if it fits the expression model the manifest ships now, else None; and one
+    line saying why (doctor prints it, load_fusion logs it). A fusion listed but corrupt is an error,
+    like any model file."""
     manifest = read_manifest(models_dir)
     if NAME not in manifest:
-        return None
+        return None, "none committed (the expression model alone)"
     path, _ = manifest_model(NAME, models_dir)
     try:
         fusion = Fusion.from_json(json.loads(path.read_text()))
@@ -117,12 +117,17 @@ def load_fusion(models_dir: Path = MODELS_DIR) -> Fusion | None:
         raise ModelError(f"{path}: unreadable ({e})") from None
     expression = manifest.get(EXPRESSION, {})
     if expression.get("sha256") != fusion.expression_sha256:
-        log.warning("expression fusion off: chosen with expression model %s..., the manifest ships %s... "
-                    "(refit: python -m training expression-fusion --write)",
-                    fusion.expression_sha256[:12], str(expression.get("sha256"))[:12])
-        return None
+        return None, (f"off: chosen with expression model {fusion.expression_sha256[:12]}..., the manifest ships "
+                      f"{str(expression.get('sha256'))[:12]}... (refit: python -m training expression-fusion --write)")
     if list(expression.get("classes", [])) != list(fusion.classes):
-        log.warning("expression fusion off: its classes %s are not the expression model's %s",
-                    list(fusion.classes), expression.get("classes"))
-        return None
+        return None, f"off: its classes {list(fusion.classes)} are not the expression model's {expression.get('classes')}"
+    return fusion, f"on for the largest face, alpha {fusion.alpha:.2f} ({path.name})"
+
+
+def load_fusion(models_dir: Path = MODELS_DIR) -> Fusion | None:
+    """The fusion for the mirror: None silently when there is none, None with one warning line when it
+    was chosen with another expression model (the mirror then shows the model alone)."""
+    fusion, why = check_fusion(models_dir)
+    if fusion is None and why.startswith("off"):
+        log.warning("expression fusion %s", why)
     return fusion
