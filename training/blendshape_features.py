@@ -154,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         features[s] = extract(x, s, frames, reader)
         report[s] = summary(features[s], raw[s].majority[: len(x)])
         log.info("%s: %s", s, report[s])
-    meta = {"seed": args.seed, "limit": args.limit, "data": str(args.data), "fingerprint": raw.fingerprint,
-            "frame": FRAME, "backdrops": BACKDROPS, "summary": report}
-    save(args.out, features, meta)
+        meta = {"seed": args.seed, "limit": args.limit, "data": str(args.data), "fingerprint": raw.fingerprint,
+                "frame": FRAME, "backdrops": BACKDROPS, "summary": report}
+        save(args.out, features, meta)  # after each split: val and test are usable while train runs
     print(json.dumps(meta, indent=1))
     return 0
