@@ -63,6 +63,8 @@ def perception(cfg: Config, threads: int | None = None, still: bool = False):
     """Live: faces tracked by their mesh between detections, far faces from tiles; still (analyze,
     consistency --path analyze): the still-photo retries with the full-range model."""
     from edge.detect import BlazeFaceDetector, TiledDetector
+    from edge.fusion import load_fusion
+    from edge.model_files import MODELS_DIR
     from edge.perceive import Perception
 
     det, face_mesh = detector(cfg, threads), mesh(cfg, threads)
@@ -75,7 +77,8 @@ def perception(cfg: Config, threads: int | None = None, still: bool = False):
                       max_faces=cfg.detector.max_faces, detect_every=cfg.detector.track_every, track=track,
                       blendshapes=shapes, fine_mesh=fine, fine_faces=cfg.motion.blendshapes,
                       full_rate_faces=cfg.motion.full_rate_faces,
-                      views=(cfg.classify.views, cfg.classify.group_views))
+                      views=(cfg.classify.views, cfg.classify.group_views),
+                      fusion=load_fusion(models_dir(cfg) or MODELS_DIR) if shapes is not None else None)
 
 
 def blendshapes(cfg: Config, threads: int | None = None):

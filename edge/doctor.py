@@ -172,6 +172,20 @@ def _devices() -> Check:
     return Check("ok", f"devices: {len(nodes)} camera/DRM nodes accessible")
 
 
+def _fusion(cfg: Config) -> Check:
+    from edge.build import models_dir
+    from edge.fusion import check_fusion
+    from edge.model_files import MODELS_DIR
+    from edge.runtime import ModelError
+
+    try:
+        fusion, why = check_fusion(models_dir(cfg) or MODELS_DIR)
+    except (ConfigError, ModelError) as e:
+        return Check("FAIL", f"expression fusion: {e}", "restore models_tflite/ from git (git checkout models_tflite)")
+    return Check("ok" if fusion is not None or not why.startswith("off") else "warn", f"expression fusion: {why}",
+                 "python -m training expression-fusion --write (training/README.md)")
+
+
 def _mesh(cfg: Config) -> Check:
     from edge.landmarks import FaceMesh
     from edge.runtime import ModelError
@@ -229,7 +243,7 @@ def _booth(cfg: Config) -> list[Check]:
 
 
 def run_checks(cfg: Config, out: Callable[[str], None] = print) -> int:
-    checks = [_versions(), _interpreter(), _detector(cfg), _mesh(cfg), *_classifiers(cfg), _camera(cfg), _display(cfg),
+    checks = [_versions(), _interpreter(), _detector(cfg), _mesh(cfg), *_classifiers(cfg), _fusion(cfg), _camera(cfg), _display(cfg),
               _devices(), *_service(), *_booth(cfg)]
     for c in checks:
         out(f"{c.status:<4} {c.what}" + (f"\n     fix: {c.fix}" if c.fix and c.status != "ok" else ""))

@@ -19,6 +19,7 @@ import numpy as np
 from edge.blendshapes import Blendshapes
 from edge.classify import ClassifierSet
 from edge.detect import detect_still
+from edge.fusion import Fusion
 from edge.landmarks import FaceMesh, Landmarks
 from edge.motion import Measure, measure
 from edge.state import Face, box_iou
@@ -71,13 +72,15 @@ class Perception:
     def __init__(self, detector, classifiers: ClassifierSet, mesh: FaceMesh | None = None,
                  blendshapes: Blendshapes | None = None, far_detector=None, max_faces: int = 4,
                  detect_every: int = 6, track: bool = True, fine_mesh: FaceMesh | None = None, fine_faces: int = 0,
-                 full_rate_faces: int = 4, views: tuple[int, int] | None = None):
+                 full_rate_faces: int = 4, views: tuple[int, int] | None = None,
+                 fusion: Fusion | None = None):
         self.detector = detector  # .detect(frame) -> faces; a TiledDetector live
         self.classifiers = classifiers
         self.mesh = mesh
         self.blendshapes = blendshapes
         self.fine = fine_mesh if blendshapes is not None else None  # the 478-point mesh the blendshapes read
         self.far_detector = far_detector
+        self.fusion = fusion  # the expression read with the blendshapes, where a face has both this frame
         self.max_faces = max_faces
         self.tracker = (FaceTracker(detector.detect, mesh, detect_every, max_faces, self.fine, fine_faces,
                                     full_rate_faces) if mesh is not None and track else None)
@@ -194,3 +197,5 @@ class Perception:
             p.measure = measure(p.landmarks.points, frame_bgr)
             if self.blendshapes is not None and len(p.landmarks.points) == 478:
                 p.shapes = self.blendshapes.scores(p.landmarks.points)
+                if self.fusion is not None and "expression" in p.probs:
+                    p.probs["expression"] = self.fusion(p.probs["expression"], p.shapes)

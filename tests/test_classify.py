@@ -38,7 +38,7 @@ def test_manifest_entry_matches_its_file(name):
     assert clf.model.inputs[0].dtype == np.int8 and all(o.dtype == np.int8 for o in clf.model.outputs)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in MANIFEST if n not in KNOWN_MODELS))
+@pytest.mark.parametrize("name", sorted(n for n in MANIFEST if n not in KNOWN_MODELS and n != "expression_fusion"))  # ours: test_fusion
 def test_committed_third_party_models_say_where_they_come_from(name):
     entry = MANIFEST[name]
     path, stored = manifest_model(name, MODELS)

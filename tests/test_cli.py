@@ -115,6 +115,7 @@ def test_frames_must_be_positive():
 def test_doctor_reports_each_check():
     r = cli("doctor", env={"EMOTICON_NO_CAMERA_PROBE": "1"})
     assert "face detector:" in r.stdout and "live motion (auto): face mesh" in r.stdout and "checks," in r.stdout
+    assert "expression fusion: " in r.stdout
     assert r.returncode in (0, 1)
 
 

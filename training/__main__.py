@@ -25,7 +25,8 @@ from typing import Any
 LOOP_TASKS = {"expression": "training.expression"}
 # Tools with a main(argv) of their own.
 TOOLS = {"attributes": "training.attributes", "attributes-from-tflite": "training.from_tflite", "edge-gap": "training.edge_gap", "report": "training.report",
-         "detection-rate": "training.detection_rate", "detection-range": "training.detection_range"}
+         "detection-rate": "training.detection_rate", "detection-range": "training.detection_range",
+         "blendshape-features": "training.blendshape_features", "expression-fusion": "training.fusion"}
 
 
 def load_recipe(path: Path, task: str) -> dict[str, Any]:
