@@ -107,6 +107,11 @@ def test_the_demo_acts_out_what_blendshape_motion_follows(reader, detector):
     rest = at(0.05)
     middle = {name: at(t0 + dur / 2) for t0, dur, name in SCRIPT}
     assert middle["brow_up"]["browOuterUpLeft"] > rest["browOuterUpLeft"] + 0.25
+    from edge.motion import measure, to_motion
+
+    brow_frame = src.frame_at(start + round((SCRIPT[0][0] + SCRIPT[0][1] / 2) * src.fps))
+    eyes = to_motion(measure(reader(brow_frame, detector)[0], brow_frame))
+    assert SCRIPT[0][2] == "brow_up" and eyes.eye_open_left > 0.8  # the brow lifts, the eye stays open
     assert middle["pucker"]["mouthPucker"] > 0.8
     assert middle["puff"]["cheekPuff"] > rest["cheekPuff"] + 0.3
     smile = middle["half_smile"]

@@ -2,7 +2,8 @@
 path (mesh, blendshapes, rig) can be seen and recorded without a camera or an actor.
 
 Each act moves a few anchor points of her face (found once with the 478-point mesh, in her own
-pixels) by a smooth Gaussian displacement field. Measured through our mesh and MediaPipe's blendshape
+pixels) by a smooth Gaussian displacement field; the raised brow stretches only the skin between
+brow and lid. Measured through our mesh and MediaPipe's blendshape
 model: the raised brow reads browOuterUpLeft +0.28, the pucker mouthPucker 1.0, the half smile
 mouthSmileRight +0.41. Puffed cheeks are a known blind spot of the released blendshape model
 (google-ai-edge/mediapipe issue 4436: cheekPuff stays near 0), so edge/blendshapes.py measures the
@@ -23,7 +24,6 @@ HOPPER = {"brow_l": (319.4, 158.9), "brow_l_out": (339.1, 168.8), "mouth_r": (23
 IOD = 114.9
 # name -> [(anchor, displacement in eye distances, reach in eye distances)]
 ACTS = {
-    "brow_up": [("brow_l", (0.0, -0.18), 0.22), ("brow_l_out", (0.0, -0.2), 0.2)],
     "pucker": [("mouth_r", (0.22, 0.0), 0.14), ("mouth_l", (-0.22, 0.0), 0.14)],
     "puff": [("cheek_r", (-0.25, 0.0), 0.35), ("cheek_l", (0.25, 0.0), 0.35),
              ("mouth_r", (0.15, 0.0), 0.12), ("mouth_l", (-0.15, 0.0), 0.12)],
@@ -80,7 +80,7 @@ def open_mouth(image: np.ndarray, amount: float) -> np.ndarray:
 def raise_brow(image: np.ndarray, amount: float) -> np.ndarray:
     """The portrait with her left brow lifted (amount 1: by 0.13 eye distances) and her eye left where
     it is: only the skin between the brow and the upper lid stretches, as it does on a face. The
-    Gaussian "brow_up" act also drags the eye up, which the mesh's eye check reads as a closing eye."""
+    Gaussian shift of the brow also drags the eye up, which the mesh's eye check reads as a closing eye."""
     if amount <= 0:
         return image
     h, w = image.shape[:2]
@@ -98,5 +98,8 @@ def scripted(image: np.ndarray, seconds: float) -> np.ndarray:
     """The portrait at this moment of the script."""
     for start, dur, name in SCRIPT:
         if start <= seconds < start + dur:
-            return act(image, name, math.sin(math.pi * (seconds - start) / dur) ** 0.5)
+            amount = math.sin(math.pi * (seconds - start) / dur) ** 0.5
+            # the brow is lifted with her eye left in place: a Gaussian shift drags the eye up with it,
+            # which the mesh reads as that eye closing (a wink where only a brow should move)
+            return raise_brow(image, amount) if name == "brow_up" else act(image, name, amount)
     return image
