@@ -88,7 +88,8 @@ def _shown(cfg, frames) -> list[list[tuple[float, str, object]]]:
 
     renderer = RecordingRenderer()
     renderer.inner = Renderer((320, 180))
-    mirror = build.mirror(cfg, lambda: MemorySource(frames), renderer, NullDisplay(), pace=False)
+    mirror = build.mirror(cfg, lambda: MemorySource(frames, fps=30, camera_clock=True), renderer, NullDisplay(),
+                          pace=False)
     mirror.run(len(frames))
     return [sorted((f.center_x, f.state.expression, f.motion) for f in s.faces) for s in renderer.scenes]
 
