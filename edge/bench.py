@@ -232,10 +232,11 @@ def rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_soak(cfg: Config, frames: int, warmup: int = 500) -> dict:
-    """The demo, headless and unpaced, for many frames: memory growth, exceptions, fps drift.
-    The memory baseline is taken after the warm-up (at most a fifth of a short soak), once the
-    models and caches are in: before it, growth would be start-up, not a leak."""
+def run_soak(cfg: Config, frames: int, warmup: int = 500, group: bool = False) -> dict:
+    """The demo (or, `group`, four moving faces with motion on all), headless and unpaced, for many
+    frames: memory growth, exceptions, fps drift. The memory baseline is taken after the warm-up (at
+    most a fifth of a short soak), once the models and caches are in: before it, growth would be
+    start-up, not a leak."""
     warmup = min(warmup, frames // 5)
     from edge.display import Display
     from edge.render import Renderer
@@ -246,7 +247,16 @@ def run_soak(cfg: Config, frames: int, warmup: int = 500) -> dict:
     times: list[float] = []
     try:
         renderer = Renderer(display.size)
-        mirror = build.mirror(cfg, lambda: open_source("demo", cfg.source), renderer, display, pace=False)
+        if group:
+            cfg = replace(cfg, motion=replace(cfg.motion, mode="on", max_faces=4))
+            scene = four_face_frames(one_face_frames(cfg, 150), build.detector(cfg, 1))
+
+            def source():
+                return MemorySource(scene, fps=CAMERA_FPS, camera_clock=True)
+        else:
+            def source():
+                return open_source("demo", cfg.source)
+        mirror = build.mirror(cfg, source, renderer, display, pace=False)
         rss_warm = cache_warm = 0.0
         for i in range(frames):
             if i == warmup:
@@ -264,7 +274,7 @@ def run_soak(cfg: Config, frames: int, warmup: int = 500) -> dict:
     tenth = max(2, frames // 10)
     first = (tenth - 1) / (times[tenth - 1] - times[0])
     last = (tenth - 1) / (times[-1] - times[-tenth])
-    return {"frames": frames, "rss_after_warmup_mb": round(rss_warm, 1), "rss_end_mb": round(rss_end, 1),
+    return {"frames": frames, "scene": "four faces, motion on all" if group else "demo", "rss_after_warmup_mb": round(rss_warm, 1), "rss_end_mb": round(rss_end, 1),
             "rss_growth_mb": round(rss_end - rss_warm, 1),
             # the emoticon cache is bounded (CACHE_BYTES); its growth is expected, not a leak
             "emoticon_cache_mb_after_warmup": round(cache_warm, 1), "emoticon_cache_mb_end": round(renderer.cache.bytes / 2**20, 1),

@@ -164,7 +164,7 @@ def cmd_bench(args: argparse.Namespace, cfg: Config) -> int:
     from edge.bench import format_table, run_bench, run_soak
 
     if args.soak is not None:
-        report = run_soak(cfg, args.soak)
+        report = run_soak(cfg, args.soak, group=args.group)
         print(json.dumps(report))
         return 0 if report["exceptions"] == 0 else EXIT_ERROR
     report = run_bench(cfg, args.threads, args.frames)
@@ -247,6 +247,8 @@ def parser() -> argparse.ArgumentParser:
     be.add_argument("--frames", type=int, default=300, help=f"frames per measurement (>= {BENCH_MIN_FRAMES})")
     be.add_argument("--soak", type=int, metavar="N", help="instead: run the demo for N frames; report memory growth, "
                     "exceptions and fps drift")
+    be.add_argument("--group", action="store_true", help="with --soak: four people at the booth (the demo's face "
+                    "four times in a 2x2 grid, each moving), motion on all four, instead of the demo")
     be.set_defaults(func=cmd_bench)
 
     command("doctor", help="check runtime, models, camera and display").set_defaults(func=cmd_doctor)
@@ -279,6 +281,8 @@ def _check_numbers(args: argparse.Namespace) -> str | None:
     if args.command == "bench":
         if args.soak is not None and args.soak < SOAK_MIN_FRAMES:
             return f"--soak must be at least {SOAK_MIN_FRAMES} frames"
+        if args.group and args.soak is None:
+            return "bench --group goes with --soak N (the bench table has its own four-face scene)"
         if args.soak is None and args.frames < BENCH_MIN_FRAMES:
             return f"bench --frames must be at least {BENCH_MIN_FRAMES} (a median over fewer is noise)"
     if args.command == "stats" and args.hours < 1:

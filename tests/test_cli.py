@@ -256,7 +256,8 @@ def test_gallery_to_an_unwritable_place(tmp_path):
 
 
 @pytest.mark.parametrize("args, needle", [(["--frames", "10"], "--frames must be at least 200"),
-                                          (["--soak", "0"], "--soak must be at least 50")])
+                                          (["--soak", "0"], "--soak must be at least 50"),
+                                          (["--group"], "--group goes with --soak")])
 def test_bench_rejects_what_it_cannot_honour(args, needle):
     r = cli("bench", *args)
     assert_one_line_error(r, 2, needle)
