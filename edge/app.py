@@ -49,6 +49,7 @@ class LoopStats:
     # CPU time of a frame's processing (this process, every thread): what a frame costs on a machine
     # shared with others, where wall time also counts the waits for a core
     cpu_ms: deque = field(default_factory=lambda: deque(maxlen=WINDOW))
+    warm_ms: deque = field(default_factory=lambda: deque(maxlen=WINDOW))  # the renderer's spare-time building
 
     def fps_recent(self) -> float:
         if len(self.frame_times) < 2:
@@ -202,6 +203,7 @@ class Mirror:
             surface = self.booth.decorate(surface)
         t_render = time.monotonic()
         self.stats.stage_ms["render"].append((t_render - t0) * 1000)
+        self.stats.warm_ms.append(getattr(self.renderer, "warm_ms", 0.0))
         commands = self.display.show(surface)
         t_end = time.monotonic()
         self._saved_ms = getattr(self.display, "last_save_ms", 0.0)

@@ -100,6 +100,7 @@ class Renderer:
         self._warm_keys: set[tuple] = set()
         self._pip_rect: layout.Rect | None = None
         self._warned_many = False
+        self.warm_ms = 0.0  # the last frame's spare-time building (bench reports it apart)
 
     # ---------------------------------------------------------------------------------------- public
 
@@ -306,14 +307,19 @@ class Renderer:
             self._starved = 0
         elif self._warm:
             self._starved += 1
+        c0 = time.process_time()
+        spare = True
         while self._warm and (time.perf_counter() - self._frame_t0 < BUILD_BUDGET_S * 0.6
                               or self._starved >= WARM_STARVE_FRAMES):
+            spare = self._starved < WARM_STARVE_FRAMES
             self._starved = 0
             params, style, size = self._warm.pop()  # newest first: it is what is on screen now
             self._warm_keys.discard(self.cache.key(params, style, size))
             if self.cache.peek(params, style, size) is None:
                 self._built += 1
                 self.cache.get(params, style, size)
+        # what this frame spent on variants nobody waited for, in time the frame had to spare
+        self.warm_ms = (time.process_time() - c0) * 1000 if spare else 0.0
 
     # ---------------------------------------------------------------------------------------- screens
 
