@@ -4,7 +4,7 @@ Cheek and forehead patches are placed with the detector's keypoints and read at 
 distance; what is not skin there (a mask, sunglasses, beard, hair, specular highlights) is dropped
 by a colour test and robust statistics, and skin the camera clipped gets its colour back from the
 unclipped skin; white balance and exposure are corrected from the face's own surroundings (the
-near-grey pixels vote, the bright ones set the white), so the answer does not depend on where the
+near-grey pixels vote on its colour, the brightest tenth sets the exposure), so the answer does not depend on where the
 face stands in the frame, how large it is, or who stands next to it (issue 23); the median skin
 colour goes to CIELAB and its Individual Typology Angle, ITA = atan((L* - 50) / b*), picks one of
 the five emoji skin-tone modifiers. The colour goes to CIELAB unclipped: white-balanced skin brighter
@@ -95,7 +95,7 @@ def _ring_pixels(frame_bgr: np.ndarray, box: np.ndarray, cut: list[np.ndarray]) 
 def white_balance_gains(frame_bgr: np.ndarray, exclude: list[np.ndarray] | None = None,
                         others: list[np.ndarray] | tuple = ()) -> np.ndarray:
     """Per-channel gains (B, G, R) that make the neutral surfaces around the faces in `exclude`
-    mid-grey and their bright neutrals WHITE_LEVEL; with no face, the whole frame's. `others`:
+    mid-grey and their WHITE_PERCENTILE brightness WHITE_LEVEL; with no face, the whole frame's. `others`:
     further faces, cut out of the surroundings but not measured around.
 
     Plain grey world fails on a booth with one strongly coloured thing in view (an orange jacket
