@@ -4,10 +4,11 @@ Cheek and forehead patches are placed with the detector's keypoints and read at 
 distance; what is not skin there (a mask, sunglasses, beard, hair, specular highlights) is dropped
 by a colour test and robust statistics, and skin the camera clipped gets its colour back from the
 unclipped skin; white balance and exposure are corrected from the face's own surroundings (the
-near-grey pixels vote, the bright ones set the white), so the answer does not depend on where the
+near-grey pixels vote on its colour, the brightest tenth sets the exposure), so the answer does not depend on where the
 face stands in the frame, how large it is, or who stands next to it (issue 23); the median skin
 colour goes to CIELAB and its Individual Typology Angle, ITA = atan((L* - 50) / b*), picks one of
-the five emoji skin-tone modifiers. The original project's CNN called bearded faces "black"; a
+the five emoji skin-tone modifiers. The colour goes to CIELAB unclipped: white-balanced skin brighter
+than the camera's range keeps its hue instead of turning white (ITA 90). The original project's CNN called bearded faces "black"; a
 colour measurement cannot make that mistake, and it says how sure it is through soft band scores.
 """
 from __future__ import annotations
@@ -27,14 +28,20 @@ ITA_EDGES = (55.0, 41.0, 28.0, 10.0)
 BAND_SOFTNESS = 6.0  # degrees: how quickly band scores fall off past an edge
 MIN_SKIN_PIXELS = 12
 MAX_GAIN = (0.5, 2.6)  # wide enough to undo x0.7 .. x1.3 exposure of a mid-grey scene
-WHITE_LEVEL = 225.0
+# Exposure: the surroundings' WHITE_PERCENTILE brightness (all of its pixels, after white balance) is
+# set to WHITE_LEVEL. All pixels, not only the near-grey ones: which pixels look grey changes with
+# a colour cast and with exposure (dark navy crosses the black cut-off), and the few white ones
+# (a collar, a cap) clip first, so the grey-only 90th percentile moved Grace Hopper's tone 14 degrees
+# between x0.7 and x1.3; over all pixels it scales with the exposure (issue 23).
+WHITE_PERCENTILE = 90
+WHITE_LEVEL = 190.0
 # The light a face is measured under is read from its own surroundings: the square LIGHT_RING face
 # widths wide around it, the faces themselves (each widened by FACE_MARGIN) left out, sampled at
 # RING_PX x RING_PX whatever the face's size. The whole frame was used before, so the answer
 # depended on how much of the frame the person filled and on what stood elsewhere in the room:
 # the astronaut read "light" at 190 px and down to "medium-light" at 90 px on a grey wall, two
 # bands apart under a warm lamp (issue 23).
-LIGHT_RING = 2.4
+LIGHT_RING = 2.0  # 2.4 before: a large face's square lay partly off the frame, so its light depended on where it stood
 RING_PX = 48
 FACE_MARGIN = 0.25
 # A close-up is mostly face, hair and collar: "balancing" it pulls the skin itself toward grey, b*
@@ -46,6 +53,11 @@ MIN_BACKGROUND = 0.10
 # so a 60 px face and a 300 px face give the median of the same patches at the same smoothing.
 CANON_EYES = 40.0
 CANON_PX = 80  # the patches lie within 0.8 eye distances of the eyes
+PATCH_RADIUS = 0.28  # eye distances; 0.16 before: 4.2 -> 3.2 degrees of ITA spread over sizes and places
+# Of the skin pixels, the median of those between these luminance percentiles is measured: the dark
+# part of a cheek patch is shadow, stubble and a lens rim, whose share moves with the patch; the
+# top tenth is highlight (20-80 before; 40-90 steadied 5 of 21 faces, issue 23).
+SKIN_LUMA = (40, 90)
 SATURATED = 250  # a channel this bright was clipped by the camera: its value is a lower bound
 
 
@@ -83,7 +95,7 @@ def _ring_pixels(frame_bgr: np.ndarray, box: np.ndarray, cut: list[np.ndarray]) 
 def white_balance_gains(frame_bgr: np.ndarray, exclude: list[np.ndarray] | None = None,
                         others: list[np.ndarray] | tuple = ()) -> np.ndarray:
     """Per-channel gains (B, G, R) that make the neutral surfaces around the faces in `exclude`
-    mid-grey and their bright neutrals WHITE_LEVEL; with no face, the whole frame's. `others`:
+    mid-grey and their WHITE_PERCENTILE brightness WHITE_LEVEL; with no face, the whole frame's. `others`:
     further faces, cut out of the surroundings but not measured around.
 
     Plain grey world fails on a booth with one strongly coloured thing in view (an orange jacket
@@ -99,7 +111,7 @@ def white_balance_gains(frame_bgr: np.ndarray, exclude: list[np.ndarray] | None 
         if sum(share for _, share in parts) / len(parts) < MIN_BACKGROUND:
             return np.ones(3, np.float32)
         px = np.concatenate([p for p, _ in parts])
-    clipped = px[px.min(axis=1) >= SATURATED]  # white, clipped: no colour, but a brightness
+    scene = px  # every pixel has a brightness, clipped and dark ones too
     px = px[(px.max(axis=1) < SATURATED) & (px.min(axis=1) > 10)]  # clipped or black: no colour
     if len(px) < 30:
         return np.ones(3, np.float32)
@@ -115,17 +127,19 @@ def white_balance_gains(frame_bgr: np.ndarray, exclude: list[np.ndarray] | None 
             neutral = px[np.argsort(sat)[:30]]
         means = neutral.mean(axis=0)
         gains = means.mean() / np.maximum(means, 1.0)
-    # Exposure: ITA swings wildly near L* = 50, so skin is measured relative to the scene's bright
-    # neutral surfaces (white patch: walls, shirts, paper), mapped to WHITE_LEVEL. Clipped pixels
-    # count here (a white shirt the camera clipped is still the brightest thing in view).
+    # Exposure: ITA swings wildly near L* = 50, so skin is measured relative to the bright part of
+    # the surroundings (see WHITE_PERCENTILE).
     gains /= float(gains @ np.array([0.114, 0.587, 0.299], np.float32))
-    white = float(np.percentile((np.concatenate([neutral, clipped]) * gains).mean(axis=1), 90))
+    white = float(np.percentile((scene * gains).mean(axis=1), WHITE_PERCENTILE))
     exposure = np.clip(WHITE_LEVEL / max(white, 1.0), *MAX_GAIN)
     return (gains * exposure).astype(np.float32)
 
 
 def patch_centres(face: Face) -> list[tuple[float, float, float]]:
-    """(x, y, radius) of both cheeks and the forehead, in frame pixels, following head roll."""
+    """(x, y, radius) of both cheeks and the forehead, in frame pixels, following head roll.
+
+    The patches are wide (PATCH_RADIUS): the detector's eye keypoints move by a few pixels between
+    frames and sizes, and small patches then read a different mix of cheek, shadow and lens rim."""
     right_eye, left_eye, nose, mouth = (face.keypoints[i].astype(np.float64) for i in range(4))
     eyes = (right_eye + left_eye) / 2
     span = left_eye - right_eye
@@ -134,7 +148,7 @@ def patch_centres(face: Face) -> list[tuple[float, float, float]]:
     down = np.array([-across[1], across[0]])
     if np.dot(down, mouth - eyes) < 0:  # keypoints upside down would flip it
         down = -down
-    r = 0.16 * d
+    r = PATCH_RADIUS * d
     return [
         (*(right_eye + 0.55 * d * down - 0.05 * d * across), r),
         (*(left_eye + 0.55 * d * down + 0.05 * d * across), r),
@@ -199,9 +213,8 @@ def skin_pixels(frame_bgr: np.ndarray, face: Face, gains: np.ndarray) -> np.ndar
     px = raw * gains
     px = px[_skin_locus(px) | fixed]  # re-estimated skin may be redder than the locus allows
     if len(px) >= MIN_SKIN_PIXELS:
-        # robust: drop the darkest (beard stubble, shadow) and brightest (highlights) fifths
-        lum = px.mean(axis=1)
-        lo, hi = np.percentile(lum, [20, 80])
+        lum = px.mean(axis=1)  # robust: see SKIN_LUMA
+        lo, hi = np.percentile(lum, SKIN_LUMA)
         px = px[(lum >= lo) & (lum <= hi)]
     return px
 
@@ -210,11 +223,27 @@ def measure(frame_bgr: np.ndarray, face: Face, gains: np.ndarray) -> SkinSample 
     px = skin_pixels(frame_bgr, face, gains)
     if len(px) < MIN_SKIN_PIXELS // 2:
         return None
-    bgr = np.clip(np.median(px, axis=0) / 255.0, 0, 1).astype(np.float32)[None, None]
-    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab)[0, 0]  # float input: L in 0..100, a/b unscaled
-    lightness, b_star = float(lab[0]), float(lab[2])
+    lightness, a_star, b_star = lab_of(np.median(px, axis=0))
     ita = math.degrees(math.atan2(lightness - 50.0, max(b_star, 1e-3)))
-    return SkinSample(ita, (lightness, float(lab[1]), b_star), len(px))
+    return SkinSample(ita, (lightness, a_star, b_star), len(px))
+
+
+_SRGB_TO_XYZ = np.array([[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169],
+                         [0.019334, 0.119193, 0.950227]])
+_D65_WHITE = np.array([0.950456, 1.0, 1.088754])
+
+
+def lab_of(bgr: np.ndarray) -> tuple[float, float, float]:
+    """CIELAB (L*, a*, b*) of one BGR colour on the 0..255 scale, values above 255 allowed.
+
+    OpenCV's conversion (same formula) clips at 255 first: skin that the white balance lifted
+    past 255 turned white, b* fell to 0 and ITA to 90 degrees, and a face's answer then hung on
+    how much of its skin went over (10 of 19 val faces read exactly 90 in the consistency check)."""
+    c = np.maximum(np.asarray(bgr, np.float64)[::-1] / 255.0, 0.0)
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    t = (_SRGB_TO_XYZ @ lin) / _D65_WHITE
+    f = np.where(t > 0.008856, np.cbrt(t), 7.787 * t + 16 / 116)
+    return float(116 * f[1] - 16), float(500 * (f[0] - f[1])), float(200 * (f[1] - f[2]))
 
 
 def band_scores(ita: float) -> np.ndarray:
