@@ -2,7 +2,6 @@
 mouth is warped open (jawOpen must rise): the model reads real faces through our mesh and crop."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
@@ -23,20 +22,10 @@ def reader():
 
 
 def open_mouth(image: np.ndarray, points: np.ndarray, px: float) -> np.ndarray:
-    """The face with its jaw dropped by px: everything below the lip line and between the mouth
-    corners moves down (fading out to the sides and below the chin), the gap is a dark mouth."""
-    h, w = image.shape[:2]
-    lip_y = (points[13, 1] + points[14, 1]) / 2
-    left, right, chin = points[61, 0], points[291, 0], points[152, 1]
-    half = (right - left) * 0.9
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    across = np.clip(1 - np.abs(xs - (left + right) / 2) / half, 0, 1) ** 0.5
-    down = np.clip(1 - (ys - chin) / (0.6 * (chin - lip_y)), 0, 1) * (ys > lip_y)
-    dy = px * across * down
-    out = cv2.remap(image, xs, (ys - dy).astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    gap = (ys > lip_y) & (ys < lip_y + dy * 0.9) & (across > 0.35)
-    out[gap] = (40, 30, 60)
-    return out
+    """The face (its mesh `points`) with its jaw dropped by px."""
+    from edge.sources.acting import drop_jaw
+
+    return drop_jaw(image, (points[13, 1] + points[14, 1]) / 2, points[61, 0], points[291, 0], points[152, 1], px)
 
 
 def test_every_output_has_a_name_and_the_subset_is_mediapipes():

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 from scipy.optimize import minimize
 
-from edge.blendshapes import NAMES, Blendshapes
+from edge.blendshapes import Blendshapes
 from edge.classify import Classifier
 from edge.detect import BlazeFaceDetector
 from edge.fusion import EXPRESSION, FILE, NAME, Fusion, ShapeHead, softmax_rows
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = {"expression model alone (val)": alone, "blendshape head alone (val; no mesh = wrong)": shapes_only,
             f"fused, alpha {alpha:.2f} (val)": curve[alpha]}
     mesh_rows = {"expression alone, mesh faces (val)": score(val.predict(None)[mesh], val.y[mesh], classes),
-                 f"fused, mesh faces (val)": score(val.predict(fusion)[mesh], val.y[mesh], classes)}
+                 "fused, mesh faces (val)": score(val.predict(fusion)[mesh], val.y[mesh], classes)}
     print(table(rows | mesh_rows, classes))
     lo, hi, worse = bootstrap_gain(val.predict(None), val.predict(fusion), val.y, classes)
     print(f"paired bootstrap of the val gain (1000 resamples; alpha held at {alpha:.2f}): 90% interval "

@@ -59,14 +59,18 @@ def act(image: np.ndarray, name: str, amount: float) -> np.ndarray:
 
 def open_mouth(image: np.ndarray, amount: float) -> np.ndarray:
     """The portrait with her jaw dropped (amount 1: by 0.45 eye distances, jawOpen about 0.5 through
-    our mesh): everything below the lip line and between the mouth corners moves down, fading out to
-    the sides and below the chin, and the gap is a dark mouth. A Gaussian shift cannot open lips."""
+    our mesh). A Gaussian shift cannot open lips."""
     if amount <= 0:
         return image
+    return drop_jaw(image, HOPPER["lips"][1], HOPPER["mouth_r"][0], HOPPER["mouth_l"][0], HOPPER["chin"][1],
+                    0.45 * IOD * amount)
+
+
+def drop_jaw(image: np.ndarray, lip_y: float, left: float, right: float, chin: float, px: float) -> np.ndarray:
+    """Any face with its jaw dropped by px: everything below the lip line and between the mouth
+    corners (x left..right) moves down, fading out to the sides and below the chin, and the gap is a
+    dark mouth."""
     h, w = image.shape[:2]
-    px = 0.45 * IOD * amount
-    lip_y, chin = HOPPER["lips"][1], HOPPER["chin"][1]
-    left, right = HOPPER["mouth_r"][0], HOPPER["mouth_l"][0]
     half = (right - left) * 0.9
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     across = np.clip(1 - np.abs(xs - (left + right) / 2) / half, 0, 1) ** 0.5
