@@ -8,7 +8,7 @@ Frame time stays flat because drawing new variants is budgeted: a frame builds a
 BUILD_BUDGET_S (always at least one, so a slow Pi still makes progress). Anything that does not fit
 waits a frame: a new face starts its fade-in, or a changed face its crossfade, one frame (~16 ms)
 later; a face whose size changed is scaled from its old size meanwhile; blink frames are warmed in
-the background and a blink is skipped rather than stalled for.
+the background (edge/render/warm.py) and a blink is skipped rather than stalled for.
 
 No pygame.display call is made here: the caller owns the display (or has none).
 """
@@ -18,7 +18,6 @@ import dataclasses
 import logging
 import math
 import time
-from collections import deque
 
 import numpy as np
 import pygame
@@ -28,8 +27,9 @@ from edge.render.anim import CROSSFADE_S, Anim, Look, blinkable, ease, size_key
 from edge.render.emoticon import CACHE_BYTES, Style, VariantCache
 from edge.render.look import Look as ExhibitorLook
 from edge.render.looks import face_looks
-from edge.render.params import FaceParams, expression_params
+from edge.render.params import expression_params
 from edge.render.text import TextCache
+from edge.render.warm import WarmQueue
 from edge.state import EmoticonState, FaceView, Scene
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,6 @@ FADE_OUT_S = 0.3
 SCREEN_FADE_S = 0.35  # attract / message screens fade in and out
 ATTRACT_STEP_S = 2.8
 BUILD_BUDGET_S = 0.010  # new variants are built while the frame so far took less than this
-WARM_QUEUE_MAX = 48
-WARM_STARVE_FRAMES = 20
 SETTLE_S = 0.25  # a live pose held this long gets its smooth variant built; moving, drafts are shown
 
 TEXT = (246, 244, 255)
@@ -95,12 +93,9 @@ class Renderer:
         self._last_now: float | None = None
         self._frame_t0 = 0.0
         self._built = 0  # variants built in this frame
-        self._starved = 0  # frames in a row with queued variants and no time to build them
-        self._warm: deque[tuple[FaceParams, Style, int]] = deque()
-        self._warm_keys: set[tuple] = set()
+        self._warm = WarmQueue(self.cache)
         self._pip_rect: layout.Rect | None = None
         self._warned_many = False
-        self.warm_ms = 0.0  # the last frame's spare-time building (bench reports it apart)
 
     # ---------------------------------------------------------------------------------------- public
 
@@ -133,8 +128,13 @@ class Renderer:
             self._draw_pip(scene.camera_rgb, self._pip_rect)
         if scene.overlay:
             self._draw_overlay(scene.overlay)
-        self._warm_up()
+        self._built = self._warm.build(self._frame_t0, BUILD_BUDGET_S * 0.6, self._built)
         return screen
+
+    @property
+    def warm_ms(self) -> float:
+        """CPU ms the last frame spent on variants nobody waited for, in time it had to spare."""
+        return self._warm.ms
 
     def shown(self) -> dict[int, Look]:
         """What each live face shows now, by track id: the params and style its surface was drawn
@@ -211,13 +211,13 @@ class Renderer:
             self._built += 1
             surf = self.cache.get(params, style, size)
             if blinkable(look) and params.eye_open_l > 0.9:
-                self._queue(params.with_eyes(0.5), style, size)
-                self._queue(params.with_eyes(0.0), style, size)
+                self._warm.add(params.with_eyes(0.5), style, size)
+                self._warm.add(params.with_eyes(0.0), style, size)
             return surf
         if fallback and fallback != size:
             surf = self.cache.peek(params, style, fallback)
             if surf is not None:
-                self._queue(params, style, size)
+                self._warm.add(params, style, size)
                 return surf
         return None
 
@@ -233,7 +233,7 @@ class Renderer:
             self._built += 1
             surf = self.cache.get(params, style, size, draft=True)
         if surf is not None and look == anim.shown and now - anim.pose_at >= SETTLE_S:
-            self._queue(params, style, size)
+            self._warm.add(params, style, size)
         return surf
 
     def _draw_anim(self, anim: Anim, now: float, alpha: float, build: bool = True) -> None:
@@ -259,7 +259,7 @@ class Renderer:
                 if self.cache.peek(blink[0], blink[1], size) is not None:
                     look = blink
                 else:  # never stall a frame for a blink: skip this one, have it ready for the next
-                    self._queue(blink[0], blink[1], size)
+                    self._warm.add(blink[0], blink[1], size)
         cur = self._live_variant(anim, look, size, now, build) if anim.live else None
         if cur is None:
             cur = self._variant(look, size, anim.size, build)
@@ -286,40 +286,6 @@ class Renderer:
         """Only for the ~250 ms a face glides to a new size: a plain scale costs 0.4 ms where a
         smoothscale costs 5 (x4 faces), and its jaggies do not show on a moving, resizing face."""
         return surf if surf.get_width() == d else pygame.transform.scale(surf, (d, d))
-
-    # ---------------------------------------------------------------------------------------- warm-up
-
-    def _queue(self, params: FaceParams, style: Style, size: int) -> None:
-        key = self.cache.key(params, style, size)
-        if key in self._warm_keys or self.cache.peek(params, style, size) is not None:
-            return
-        if len(self._warm) >= WARM_QUEUE_MAX:
-            old = self._warm.popleft()
-            self._warm_keys.discard(self.cache.key(*old))
-        self._warm.append((params, style, size))
-        self._warm_keys.add(key)
-
-    def _warm_up(self) -> None:
-        """Build queued variants with what is left of the frame budget. Unlike a face that waits
-        for its look, nothing waits for these, so they only use spare time - except that a device
-        too slow to ever have spare time still gets one every WARM_STARVE_FRAMES frames."""
-        if self._built:
-            self._starved = 0
-        elif self._warm:
-            self._starved += 1
-        c0 = time.process_time()
-        spare = True
-        while self._warm and (time.perf_counter() - self._frame_t0 < BUILD_BUDGET_S * 0.6
-                              or self._starved >= WARM_STARVE_FRAMES):
-            spare = self._starved < WARM_STARVE_FRAMES
-            self._starved = 0
-            params, style, size = self._warm.pop()  # newest first: it is what is on screen now
-            self._warm_keys.discard(self.cache.key(params, style, size))
-            if self.cache.peek(params, style, size) is None:
-                self._built += 1
-                self.cache.get(params, style, size)
-        # what this frame spent on variants nobody waited for, in time the frame had to spare
-        self.warm_ms = (time.process_time() - c0) * 1000 if spare else 0.0
 
     # ---------------------------------------------------------------------------------------- screens
 
@@ -365,7 +331,7 @@ class Renderer:
         y = self._text_block(self.look.title, cy + d / 2 + min(self.size) * 0.06, px, TEXT, alpha * pulse, W * 0.9)
         self._text_block(self.look.hint, y + px * 0.3, int(px * 0.55), TEXT_DIM, alpha, W * 0.9)
         nxt = ATTRACT_SHOWCASE[(step + 1) % len(ATTRACT_SHOWCASE)]
-        self._queue(expression_params(nxt.expression), Style.from_state(nxt), size_key(d))
+        self._warm.add(expression_params(nxt.expression), Style.from_state(nxt), size_key(d))
 
     def _draw_message(self, message: str, now: float, alpha: float) -> None:
         W, H = self.size
