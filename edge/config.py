@@ -53,9 +53,10 @@ class DetectorConfig:
 class ClassifyConfig:
     models_dir: str = key("", "folder with manifest.json and the .tflite files; empty = models_tflite/ of this checkout")
     threads: int = key(1, "interpreter threads per classifier", lo=1, hi=8)
-    views: int = key(4, "test-time views of each face for the expression model: 1 = plain, 2 = + its mirror image, "
-                        "4 = + mirror and a closer zoom (most accurate; costs 4x the model's 0.3 ms)", choices=(1, 2, 4))
-    group_views: int = key(2, "the expression's views while three or more faces are in view: a group's faces are "
+    views: int = key(2, "test-time views of each face for the expression model: 1 = plain, 2 = + its mirror image "
+                        "(chosen on val for the FER+ model), 4 = + mirror and a closer zoom (costs 4x the model's "
+                        "0.3 ms)", choices=(1, 2, 4))
+    group_views: int = key(1, "the expression's views while three or more faces are in view: a group's faces are "
                               "smaller on screen, each is read ~10 times a second and averaged over time anyway, "
                               "and the frame budget is shared", choices=(1, 2, 4))
 

@@ -88,15 +88,17 @@ def test_a_gated_class_is_never_the_answer_below_its_confidence(detector, portra
                        MODELS)
     q = gated.probabilities(gated.crop(image, face))["expression"]
     assert q[happy] == 0 and q.argmax() != happy and abs(q.sum() - 1) < 1e-6
-    np.testing.assert_allclose(q / q.sum(), np.where(np.arange(len(p)) == happy, 0, p) / (1 - p[happy]), atol=1e-6)
+    # the rest keep their proportions, to within float32 rounding of a near-1 probability (1 - p[happy])
+    np.testing.assert_allclose(q / q.sum(), np.where(np.arange(len(p)) == happy, 0, p) / (1 - p[happy]), atol=5e-4)
     with pytest.raises(ModelError, match="min_confidence"):
         Classifier("expression", {**entry, "min_confidence": {"expression": {"smug": 0.5}}}, MODELS)
 
 
 def test_a_preprocessed_crop_skips_the_manifest_preprocess(portraits, detector):
-    """Training stores edge crops after T; scoring them must not apply T twice."""
+    """Training stores edge crops after T; scoring them must not apply T twice. (Grace Hopper: the
+    FER+ model is so sure the astronaut is happy that T twice cannot move her answer.)"""
     clf = Classifier("expression", MANIFEST["expression"], MODELS, views=4)
-    image = portraits["astronaut.png"]
+    image = portraits["grace_hopper.jpg"]
     crop = clf.crop(image, detector.detect(image)[0])
     once = clf.probabilities(crop)["expression"]
     np.testing.assert_allclose(clf.probabilities(clf.preprocess(crop), preprocessed=True)["expression"], once)

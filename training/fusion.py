@@ -11,7 +11,7 @@ Two steps, so a new expression model needs only the cheap second one:
    accuracy - it never sees the expression model;
 2. alpha, the expression model's share of the fused log-probabilities, is chosen on val by balanced
    accuracy (macro recall over the 8 FER+ majority classes) against the expression model in `--models`,
-   run as the mirror runs it: the edge Classifier (4 views, gate) on the crop of the same pasted frame
+   run as the mirror runs it: the edge Classifier (the config's views, gate) on the crop of the same pasted frame
    and detection the blendshapes came from. Every face the protocol keeps counts: a face the detector
    misses is wrong either way, a face without a mesh keeps the model's answer.
 The rule, fixed before anything was scored: the fusion is written only if it raises val balanced accuracy
@@ -32,6 +32,7 @@ from scipy.optimize import minimize
 
 from edge.blendshapes import Blendshapes
 from edge.classify import Classifier
+from edge.config import ClassifyConfig
 from edge.detect import BlazeFaceDetector
 from edge.fusion import EXPRESSION, FILE, NAME, Fusion, ShapeHead, softmax_rows
 from edge.landmarks import FaceMesh
@@ -210,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", type=Path, default=MODELS_DIR, help="folder whose manifest has the expression model to fuse with")
     ap.add_argument("--out", type=Path, default=MODELS_DIR, help="where --write puts the fusion and its manifest entry")
     ap.add_argument("--cache", type=Path, default=Path("runs"), help="expression probabilities per model and split")
-    ap.add_argument("--views", type=int, choices=(1, 2, 4), default=4, help="the expression model's test-time views (the mirror's)")
+    ap.add_argument("--views", type=int, choices=(1, 2, 4), default=ClassifyConfig().views,
+                    help="the expression model's test-time views (default: the mirror's, classify.views)")
     ap.add_argument("--write", action="store_true", help="write the fusion if it passes the val rule")
     ap.add_argument("--test", action="store_true", help="read test once, for the chosen fusion")
     args = ap.parse_args(argv)
