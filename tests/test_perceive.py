@@ -96,13 +96,11 @@ def _shown(cfg, frames) -> list[list[tuple[float, str, object]]]:
 
 def test_tracking_and_schedules_find_the_people_every_frame_inference_finds():
     """The demo loop (one person, the other, both, nobody), once with faces tracked and models on
-    their schedules, once detecting and classifying every frame: the same people, moving alike.
-
-    Issue #19 also asks the displayed expression to agree on 97% of frames; with the committed 7-class
-    model, whose scores on Grace Hopper sit near 50/50, it agrees on 56% (and the smoothing runs on the
-    clock, so the figure moves with the machine's load); and motion signals within 0.05, measured at a
-    median of 0.12 (the mesh reads a tracked crop a little differently): both measured, not asserted,
-    until they hold."""
+    their schedules, once detecting and classifying every frame, both on a 30 fps camera clock: the
+    same people showing the same expression (issue #19: >= 97% of frames; the 7-class model reached
+    77%, the FER+ model 407 of 408), moving alike. Motion signals within 0.05 is measured, not
+    asserted: per signal the median difference is 0.006-0.041, the brows' 0.074 (the mesh reads a
+    tracked crop a little differently, and a brow's full range is 0.06 eye distances)."""
     from edge.config import Config
     from edge.sources.demo import TIMELINE
 
@@ -117,4 +115,6 @@ def test_tracking_and_schedules_find_the_people_every_frame_inference_finds():
     same_people = sum(len(a) == len(b) and all(abs(x[0] - y[0]) < 0.05 for x, y in zip(a, b))
                       for a, b in zip(tracked, every))
     assert same_people >= 0.95 * len(frames), same_people
+    same_expression = sum(len(a) == len(b) and all(x[1] == y[1] for x, y in zip(a, b)) for a, b in zip(tracked, every))
+    assert same_expression >= 0.97 * len(frames), same_expression
     assert all(x[2] is not None for a in tracked for x in a)  # every tracked face moves
