@@ -139,3 +139,13 @@ def test_consistency_command_reports_and_fails_on_bad_input(tmp_path):
     cv2.imwrite(str(grey), np.full((240, 320, 3), 128, np.uint8))
     r = cli("consistency", str(grey))
     assert_one_line_error(r, 1, "grey.png", "no face found")
+
+
+def test_the_demo_expressions_hold_wherever_the_face_sits(report):
+    """Issue #17/#23: each demo portrait gets one expression at every place, size, light and mirrored
+    (the 7-class model: Grace Hopper 0.49, neutral, angry, fear and sad), Hopper neutral, the astronaut happy."""
+    faces, total = report
+    assert faces["astronaut.png"]["heads"]["expression"]["majority"] == "happy"
+    assert faces["grace_hopper.jpg"]["heads"]["expression"]["majority"] == "neutral"
+    for name, r in faces.items():
+        assert r["heads"]["expression"]["agreement"] >= cons.TARGETS["expression"], (name, r["heads"]["expression"])
