@@ -107,7 +107,7 @@ class Perception:
         self.ms.update(self.tracker.ms)
         percepts = [Percept(t.track_id, t.face, landmarks=t.landmarks) for t in tracked]
         if self.views is not None:
-            self.classifiers.expression_views(self.views[len(percepts) > GROUP - 1])
+            self.classifiers.expression_views(self.views[len(percepts) >= GROUP])
         due = self.schedule.due([p.track_id for p in percepts], now)
         self.schedule.forget({p.track_id for p in percepts})
         self._classify(frame_bgr, percepts, due)
