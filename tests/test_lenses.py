@@ -1,6 +1,5 @@
 """training/lenses.py and training/views.py: synthetic eyewear lands on the eyes with the right
-label, hard negatives keep 'none', camera views tilt and blur; and the shipped int8 attribute
-model rebuilds as PyTorch weights (training/from_tflite.py).
+label, hard negatives keep 'none', camera views tilt and blur.
 
 Needs the training extras (torch).
 """
@@ -142,29 +141,6 @@ def test_camera_from_below_magnifies_the_chin_and_distance_blurs(torch) -> None:
     far = views.far_away(noise, 24)
     assert far.shape == noise.shape and abs(far.mean() - noise.mean()) < 0.02
     assert (far[..., 1:] - far[..., :-1]).abs().mean() < 0.5 * (noise[..., 1:] - noise[..., :-1]).abs().mean()
-
-
-def test_shipped_int8_attribute_model_rebuilds_in_pytorch(torch, portraits) -> None:
-    pytest.importorskip("ai_edge_litert")
-    from convert.int8 import run_tflite
-    from edge.crop import CropRule, crop_face
-    from edge.detect import BlazeFaceDetector
-    from training.from_tflite import net_from_tflite
-    from training.trainer import predict
-
-    tfl = REPO / "models_tflite" / "attributes_int8.tflite"
-    det = BlazeFaceDetector("short", 1)
-    crops = []
-    for img in portraits.values():
-        face = det.detect(img)[0]
-        crop = crop_face(img, face, CropRule(1.3, 0.05), (64, 64), "rgb")
-        crops += [crop, crop[:, ::-1], np.clip(crop * 0.6, 0, 255).astype(np.uint8)]
-    x = torch.from_numpy(np.stack(crops)).float() / 127.5 - 1
-    net = net_from_tflite(tfl, x)
-    ours = predict(net, x)
-    theirs = run_tflite(tfl, x.numpy(), {"mask": 0, "eyewear": 1, "glasses_shape": 2})
-    for head in ours:
-        assert np.abs(ours[head] - theirs[head]).max() < 0.08, head
 
 
 def test_eyewear_per_kind_counts_each_labelled_kind_with_and_without_a_mask(torch) -> None:

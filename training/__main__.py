@@ -24,7 +24,8 @@ from typing import Any
 # Tasks trained by the shared loop below: module with add_arguments(ap) and build(args, device).
 LOOP_TASKS = {"expression": "training.expression"}
 # Tools with a main(argv) of their own.
-TOOLS = {"attributes": "training.attributes", "attributes-from-tflite": "training.from_tflite", "edge-gap": "training.edge_gap", "report": "training.report",
+TOOLS = {"attributes": "training.attributes", "attributes-from-tflite": "training.from_tflite",
+         "expression-from-tflite": "training.from_tflite:expression_main", "edge-gap": "training.edge_gap", "report": "training.report",
          "detection-rate": "training.detection_rate", "detection-range": "training.detection_range",
          "blendshape-features": "training.blendshape_features", "expression-fusion": "training.fusion"}
 
@@ -120,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if name in TOOLS:
-        return importlib.import_module(TOOLS[name]).main(rest)
+        module, _, entry = TOOLS[name].partition(":")
+        return getattr(importlib.import_module(module), entry or "main")(rest)
     if name not in LOOP_TASKS:
         print(f"error: unknown task {name!r}; tasks: {', '.join(tasks)}", file=sys.stderr)
         return 2
