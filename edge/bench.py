@@ -94,9 +94,13 @@ def coming_and_going_frames(cfg: Config) -> list[np.ndarray]:
 
 
 # (label, frames, motion mode): every face gets motion where it is on
-SCENARIOS = (("1 face, motion off", "one", "off"), ("1 face, motion on", "one", "on"),
-             ("4 faces, motion on all", "four", "on"), ("1 face 50 px wide, motion on", "far", "on"),
-             ("people coming and going, motion on", "coming", "on"))
+# (label, frames, motion mode, other motion settings than the config's)
+SCENARIOS = (("1 face, motion off", "one", "off", {}), ("1 face, motion on", "one", "on", {}),
+             ("1 face, motion on, mesh every other frame", "one", "on", {"full_rate_faces": 0}),
+             ("4 faces, motion on all", "four", "on", {}),
+             ("4 faces, motion on all, meshes every other frame", "four", "on", {"full_rate_faces": 0}),
+             ("1 face 50 px wide, motion on", "far", "on", {}),
+             ("people coming and going, motion on", "coming", "on", {}))
 
 
 def _loop(cfg: Config, images: list[np.ndarray], frames: int, threads: int) -> dict:
@@ -155,10 +159,10 @@ def bench_threads(cfg: Config, threads: int, frames: int) -> dict:
     scenes = {"one": images, "four": four_face_frames(images, detector), "far": far_face_frames(images, detector),
               "coming": coming_and_going_frames(cfg)}
     loops = {}
-    for label, scene, mode in SCENARIOS:
+    for label, scene, mode, motion in SCENARIOS:
         if mode == "on" and mesh is None:
             continue
-        run_cfg = replace(cfg, motion=replace(cfg.motion, mode=mode, max_faces=4))
+        run_cfg = replace(cfg, motion=replace(cfg.motion, mode=mode, max_faces=4, **motion))
         loops[label] = _loop(run_cfg, scenes[scene], frames, threads)
     return {
         "threads": threads,

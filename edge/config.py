@@ -115,7 +115,8 @@ class MotionConfig:
                               "cheaper 468-point mesh, as all do while frames are slower than 1/min_fps", lo=0, hi=4)
     full_rate_faces: int = key(2, "faces (largest first) whose mesh runs on every frame; the smaller faces of a "
                                   "group take turns, every other frame each (their motion moves at half the camera "
-                                  "rate, and a group of four costs three meshes a frame instead of four)", lo=1, hi=4)
+                                  "rate, and a group of four costs three meshes a frame instead of four); 0 = every "
+                                  "face takes turns, the largest too: half the mesh's cost for a slow device", lo=0, hi=4)
     threads: int = key(1, "interpreter threads for the face mesh", lo=1, hi=8)
 
 

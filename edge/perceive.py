@@ -86,6 +86,9 @@ class Perception:
                                     full_rate_faces) if mesh is not None and track else None)
         self.views = views  # (expression views for one or two faces, for three or more); None: as loaded
         self.schedule = Schedule()
+        # track id -> the blendshapes of its last mesh frame, for the fusion on a frame between two meshes
+        # of a face on turns (motion.full_rate_faces): kept one frame only
+        self._shapes: dict[int, np.ndarray] = {}
         self.ms: dict[str, float] = {}  # the last live() call's time per stage (detect, landmarks, crop, classify)
 
     def live(self, frame_bgr: np.ndarray, now: float) -> list[Percept]:
@@ -112,7 +115,7 @@ class Perception:
         self.schedule.forget({p.track_id for p in percepts})
         self._classify(frame_bgr, percepts, due)
         t0 = time.perf_counter()
-        self._signals(frame_bgr, percepts)
+        self._signals(frame_bgr, percepts, carry=True)
         self.ms["landmarks"] += (time.perf_counter() - t0) * 1000
         return percepts
 
@@ -190,12 +193,18 @@ class Perception:
         self.ms["classify"] = self.ms.get("classify", 0.0) + classify_s * 1000
         return percepts
 
-    def _signals(self, frame_bgr: np.ndarray, percepts: list[Percept]) -> None:
+    def _signals(self, frame_bgr: np.ndarray, percepts: list[Percept], carry: bool = False) -> None:
+        """Motion signals and blendshapes from each face's mesh, and the expression fused with them.
+        carry: a tracked face between two of its meshes is fused with its last frame's blendshapes, so
+        its expression is read the same way on every frame whatever its turn."""
+        last, self._shapes = (self._shapes if carry else {}), {}
         for p in percepts:
-            if p.landmarks is None:
-                continue
-            p.measure = measure(p.landmarks.points, frame_bgr)
-            if self.blendshapes is not None and len(p.landmarks.points) == 478:
-                p.shapes = self.blendshapes.scores(p.landmarks.points)
-                if self.fusion is not None and "expression" in p.probs:
-                    p.probs["expression"] = self.fusion(p.probs["expression"], p.shapes)
+            if p.landmarks is not None:
+                p.measure = measure(p.landmarks.points, frame_bgr)
+                if self.blendshapes is not None and len(p.landmarks.points) == 478:
+                    p.shapes = self.blendshapes.scores(p.landmarks.points)
+            shapes = p.shapes if p.shapes is not None else (last.get(p.track_id) if p.landmarks is None else None)
+            if carry and p.shapes is not None:
+                self._shapes[p.track_id] = p.shapes
+            if self.fusion is not None and shapes is not None and "expression" in p.probs:
+                p.probs["expression"] = self.fusion(p.probs["expression"], shapes)

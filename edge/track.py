@@ -103,7 +103,8 @@ class FaceTracker:
     a frame where a tracked face was lost is detected again at once, in the same frame.
     full_rate_faces: the largest faces, whose mesh runs every frame; a smaller face's mesh runs every
     other frame (its track keeps its box between, with no landmarks: the smoother holds its motion).
-    The turns alternate by rank, so a group of four costs three meshes a frame, not four.
+    The turns alternate by rank, so a group of four costs three meshes a frame, not four; 0 puts the
+    largest face on turns too (half its mesh cost, its motion one frame later at most).
     """
 
     def __init__(self, detect, mesh: FaceMesh, detect_every: int = 6, max_faces: int = 4,
@@ -114,7 +115,7 @@ class FaceTracker:
         self.fine_faces = fine_faces
         self.detect_every = max(1, detect_every)
         self.max_faces = max_faces
-        self.full_rate_faces = max(1, full_rate_faces)
+        self.full_rate_faces = max(0, full_rate_faces)
         self.tracks: list[Tracked] = []
         self._since_detect = self.detect_every  # the first frame detects
         self.detections = 0
@@ -153,7 +154,7 @@ class FaceTracker:
         alive: list[Tracked] = []
         fine = self.fine_faces if self.fine is not None else 0
         for rank, t in enumerate(sorted(tracks, key=lambda t: -t.face.area)):
-            if (rank >= max(fine, self.full_rate_faces) and t.age > 0 and t.landmarks is not None
+            if (rank >= self.full_rate_faces and t.age > 0 and t.landmarks is not None
                     and t.track_id not in matched and (self.frames + rank) % 2):
                 alive.append(Tracked(t.track_id, t.face, None, t.age + 1, t.calib, t.look))
                 continue  # its turn is the next frame: this one keeps its box

@@ -118,3 +118,36 @@ def test_tracking_and_schedules_find_the_people_every_frame_inference_finds():
     same_expression = sum(len(a) == len(b) and all(x[1] == y[1] for x, y in zip(a, b)) for a, b in zip(tracked, every))
     assert same_expression >= 0.97 * len(frames), same_expression
     assert all(x[2] is not None for a in tracked for x in a)  # every tracked face moves
+
+
+def test_a_face_between_its_meshes_is_fused_with_its_last_blendshapes(monkeypatch):
+    """A face on turns (motion.full_rate_faces = 0) has no mesh every other frame: when its expression
+    runs on such a frame it is still fused with the blendshapes, the last frame's, and never with
+    another face's or with those of two frames ago."""
+    from edge.landmarks import Landmarks
+    from edge.perceive import Percept
+    from edge.state import Face
+
+    monkeypatch.setattr("edge.perceive.measure", lambda points, image: None)  # the mesh here is made up
+    fused = []
+    p = Perception.__new__(Perception)
+    p.blendshapes, p._shapes = None, {}
+    p.fusion = lambda probs, shapes: fused.append(float(shapes[0])) or probs
+    face = Face(np.array([0, 0, 10, 10], np.float32), np.zeros((6, 2), np.float32), 0.9)
+
+    def frame(meshed: dict[int, float], expression: set[int]) -> None:
+        percepts = []
+        for track in (1, 2):
+            pc = Percept(track, face, probs={"expression": np.ones(8) / 8} if track in expression else {})
+            if track in meshed:  # a mesh this frame: its blendshapes are given, as _signals would make them
+                pc.landmarks, pc.shapes = Landmarks(np.zeros((478, 3)), 1.0), np.full(52, meshed[track])
+            percepts.append(pc)
+        p._signals(np.zeros((10, 10, 3), np.uint8), percepts, carry=True)
+
+    frame({1: 0.3, 2: 0.7}, expression=set())
+    frame({}, expression={1, 2})  # between meshes: each with its own last blendshapes
+    assert fused == [0.3, 0.7]
+    frame({}, expression={1})  # two frames since: nothing to fuse with
+    assert fused == [0.3, 0.7]
+    frame({1: 0.5}, expression={1})
+    assert fused == [0.3, 0.7, 0.5]

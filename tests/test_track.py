@@ -146,3 +146,28 @@ def test_a_group_of_four_costs_three_meshes_a_frame_and_keeps_everyone(mesh, det
         assert not any(not a and not b for a, b in zip(runs, runs[1:])), runs
     # the two largest on (nearly) every frame: two faces of almost one size may swap ranks now and then
     assert sorted(np.mean(runs) for runs in meshed.values())[-2] >= 0.9, meshed
+
+
+def test_with_no_full_rate_face_even_the_largest_takes_turns(mesh, detector, portraits):
+    """motion.full_rate_faces = 0, for a slow device: one person walking is meshed on every other
+    frame (half the mesh's cost), never two frames running without, and followed all the way."""
+    head = _head(detector, portraits["astronaut.png"], 220)
+    counting = _Counting(mesh)
+    tracker = FaceTracker(detector.detect, counting, detect_every=6, full_rate_faces=0)
+    calls, meshed, ids = [], [], set()
+    for i in range(30):
+        frame = np.full((480, 640, 3), (90, 100, 110), np.uint8)
+        x = 100 + 3 * i
+        frame[100:320, x:x + 220] = head
+        before, detections = counting.calls, tracker.detections
+        tracked = tracker.update(frame)
+        assert len(tracked) == 1, i
+        if i >= 2 and tracker.detections == detections:
+            calls.append(counting.calls - before)
+        meshed.append(tracked[0].landmarks is not None)
+        ids.add(tracked[0].track_id)
+        cx = tracked[0].face.box[0] + tracked[0].face.box[2] / 2
+        assert abs(cx - (x + 110)) < 0.25 * tracked[0].face.box[2], i
+    assert ids == {1}
+    assert np.mean(calls) == pytest.approx(0.5, abs=0.1), calls
+    assert not any(not a and not b for a, b in zip(meshed, meshed[1:])), meshed
