@@ -24,6 +24,20 @@ def test_each_blendshape_driven_change_is_on_screen_within_two_frames(movement):
     assert m.shape[-1] > m.shape[0] + 0.04, m  # the blendshape itself rose (not only the 468-point signals)
 
 
+@pytest.mark.parametrize("rest_frames", [75, 76])
+def test_with_the_mesh_on_every_other_frame_a_wink_is_still_on_screen_within_two_frames(rest_frames):
+    """motion.full_rate_faces = 0 (half the mesh's cost): the change lands on a frame the face is
+    meshed on, or on one it is not; either way it is drawn within the target."""
+    from edge.config import Config
+
+    cfg = Config()
+    cfg.motion.full_rate_faces = 0
+    m = measure("wink", cfg, rest_frames=rest_frames)
+    assert m.held_change > max(2 * m.rest_noise, 1.0) + 1.0, m
+    assert m.first_frames is not None and m.first_frames <= 1, m  # a frame late at most
+    assert m.half_frames is not None and m.half_frames <= TARGET_FRAMES, m
+
+
 def test_the_source_changes_at_its_frame_on_a_cameras_clock():
     rest = camera_frame(np.full((60, 50, 3), 100, np.uint8))
     src = StepSource(rest, rest + 50, change_at=3, frames=5, fps=30.0)
