@@ -62,7 +62,7 @@ class Keeper:
         self.gif: list[np.ndarray] = []
         self.strip: dict[int, np.ndarray] = {}
 
-    def show(self, surface: pygame.Surface) -> list[str]:
+    def show(self, surface: pygame.Surface, rects: list | None = None) -> list[str]:
         if self.index % GIF_EVERY == 0 or self.index in self.strip_frames:
             rgb = pygame.surfarray.array3d(surface).transpose(1, 0, 2)
             screen = cv2.resize(rgb, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)

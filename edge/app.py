@@ -199,12 +199,16 @@ class Mirror:
 
     def _present(self, scene: Scene, t0: float) -> list[str]:
         surface = self.renderer.render(scene, t0)
+        rects = getattr(self.renderer, "changed", None)
         if self.booth is not None:
             surface = self.booth.decorate(surface)
+            if self.booth.drew:  # on the renderer's screen: this frame goes out whole, the next is redrawn
+                rects = None
+                self.renderer.invalidate()
         t_render = time.monotonic()
         self.stats.stage_ms["render"].append((t_render - t0) * 1000)
         self.stats.warm_ms.append(getattr(self.renderer, "warm_ms", 0.0))
-        commands = self.display.show(surface)
+        commands = self.display.show(surface, rects)
         t_end = time.monotonic()
         self._saved_ms = getattr(self.display, "last_save_ms", 0.0)
         self.stats.stage_ms["display"].append((t_end - t_render) * 1000 - self._saved_ms)

@@ -41,6 +41,7 @@ class Booth:
         self.cfg = cfg
         self.look = look
         self.live = live
+        self.drew = False  # the last decorate() drew on the frame it was given
         self.store = store
         self.stats = stats
         self.wall = wall
@@ -101,6 +102,7 @@ class Booth:
     def decorate(self, screen: pygame.Surface) -> pygame.Surface:
         """The finished frame with the countdown, the frozen picture or the latest news on it."""
         t = self._t
+        self.drew = True
         if self.store is not None:
             version, status = self.store.status()
             if status is not None and version != self._seen_version:
@@ -115,6 +117,8 @@ class Booth:
             self.overlay.flash(screen, 1.0 - (t - self.countdown.since) / FLASH_S)
         if self._notice is not None and t - self._notice[2] < NOTICE_S:
             self.overlay.banner(screen, self._notice[0], self._notice[1])
+        elif self.countdown.state not in ("counting", "frozen"):
+            self.drew = False
         return screen
 
     def close(self) -> None:

@@ -116,13 +116,19 @@ class Display:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         log.info("display %s via %s, %dx%d, rotation %d", self.mode, driver, w, h, cfg.rotation)
 
-    def show(self, surface) -> list[str]:
-        """Present one frame; returns the user's commands since the last one ('quit', 'toggle_fps', 'snapshot')."""
+    def show(self, surface, rects: list | None = None) -> list[str]:
+        """Present one frame; returns the user's commands since the last one ('quit', 'toggle_fps', 'snapshot').
+        rects: the only parts that differ from the last frame (the renderer's `changed`); None: all of it."""
         pg = self._pg
         if self.rotation:
-            surface = pg.transform.rotate(surface, -self.rotation)
-        self.screen.blit(surface, (0, 0))
-        pg.display.flip()
+            surface, rects = pg.transform.rotate(surface, -self.rotation), None
+        if rects is None:
+            self.screen.blit(surface, (0, 0))
+            pg.display.flip()
+        else:
+            for r in rects:
+                self.screen.blit(surface, r, r)
+            pg.display.update(rects)
         self.last_save_ms = 0.0
         if self.out_dir and self._presented % self.save_every == 0 and self.saved < self.save_max:
             t = time.perf_counter()

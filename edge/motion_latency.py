@@ -124,7 +124,7 @@ class FaceWatcher:
         self.faces: list[np.ndarray | None] = []
         self.shown_at: list[float] = []
 
-    def show(self, surface: pygame.Surface) -> list[str]:
+    def show(self, surface: pygame.Surface, rects: list | None = None) -> list[str]:
         self.shown_at.append(time.monotonic())
         rgb = pygame.surfarray.array3d(surface).astype(np.int16)  # (W, H, 3)
         mask = np.abs(rgb - self._background).max(axis=2) > 40

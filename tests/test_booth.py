@@ -39,7 +39,7 @@ class KeyDisplay:
     def __init__(self):
         self.shown = 0
 
-    def show(self, surface):
+    def show(self, surface, rects=None):
         self.shown += 1
         return ["snapshot"] if self.shown == KEY_AT else []
 
@@ -224,3 +224,58 @@ def test_off_by_default_and_no_card_without_a_face(tmp_path, detector):
     mirror.run(60)
     booth.close()
     assert not list((tmp_path / "cards").glob("*.png")) and "Nobody" in booth._notice[0]
+
+
+class CompositingDisplay(KeyDisplay):
+    """KeyDisplay that composes what it is shown as the real display does (whole frames, or only the
+    parts the renderer says changed) and checks each time that its screen is the frame it was given."""
+
+    def __init__(self):
+        super().__init__()
+        self.screen, self.partial, self.whole = None, 0, 0
+
+    def show(self, surface, rects=None):
+        frame = pygame.surfarray.array3d(surface)
+        if rects is None or self.screen is None:
+            self.screen, self.whole = frame, self.whole + 1
+        else:
+            for r in rects:
+                self.screen[r.left:r.right, r.top:r.bottom] = frame[r.left:r.right, r.top:r.bottom]
+            self.partial += 1
+        assert np.array_equal(self.screen, frame), self.shown
+        return super().show(surface, rects)
+
+
+class ReplayRenderer:
+    """The real renderer; remembers its last call so the test can draw that frame again from scratch."""
+
+    def __init__(self, size):
+        self.inner, self.last = Renderer(size), None
+
+    def render(self, scene, now):
+        self.last = (scene, now)
+        return self.inner.render(scene, now)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_the_countdown_goes_out_whole_and_leaves_nothing_behind(tmp_path, portraits, detector):
+    """The booth draws its countdown on the renderer's screen: those frames are presented whole, and
+    the frame after them is redrawn whole, so no digit stays behind once the mirror is back to
+    redrawing only where the faces are."""
+    cfg = Config()
+    cfg.snapshot.dir, cfg.snapshot.countdown_s = str(tmp_path / "cards"), 1
+    booth = build_booth(cfg, Look(), live=False)
+    renderer, display = ReplayRenderer((480, 270)), CompositingDisplay()
+    mirror = Mirror(cfg, lambda: MemorySource([camera_frame(portraits)]),
+                    Perception(detector, ClassifierSet(tmp_path, skin_tone=False)), renderer, display,
+                    pace=False, booth=booth)
+    mirror.run(300)  # the key at frame 5, a 1 s countdown, the card, its 6 s notice, then the mirror again
+    booth.close()
+    assert len(list((tmp_path / "cards").glob("card-*.png"))) == 1
+    assert display.whole >= 30 and display.partial >= 20, (display.whole, display.partial)
+    scene, now = renderer.last
+    renderer.invalidate()
+    again = pygame.surfarray.array3d(renderer.inner.render(scene, now))
+    assert np.array_equal(again, display.screen)

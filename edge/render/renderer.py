@@ -10,6 +10,9 @@ waits a frame: a new face starts its fade-in, or a changed face its crossfade, o
 later; a face whose size changed is scaled from its old size meanwhile; blink frames are warmed in
 the background (edge/render/warm.py) and a blink is skipped rather than stalled for.
 
+While only faces are on screen, a frame erases just where the last one drew (edge/render/dirty.py);
+`changed` lists what differs from the last frame, for a display that updates only those parts.
+
 No pygame.display call is made here: the caller owns the display (or has none).
 """
 from __future__ import annotations
@@ -19,15 +22,16 @@ import logging
 import math
 import time
 
-import numpy as np
 import pygame
 
 from edge.render import layout
 from edge.render.anim import CROSSFADE_S, Anim, Look, blinkable, ease, size_key
+from edge.render.dirty import DirtyRects
 from edge.render.emoticon import CACHE_BYTES, Style, VariantCache
 from edge.render.look import Look as ExhibitorLook
 from edge.render.looks import face_looks
 from edge.render.params import expression_params
+from edge.render.pip import draw_pip, pip_rect
 from edge.render.text import TextCache
 from edge.render.warm import WarmQueue
 from edge.state import EmoticonState, FaceView, Scene
@@ -96,6 +100,7 @@ class Renderer:
         self._warm = WarmQueue(self.cache)
         self._pip_rect: layout.Rect | None = None
         self._warned_many = False
+        self._dirty = DirtyRects()
 
     # ---------------------------------------------------------------------------------------- public
 
@@ -105,12 +110,13 @@ class Renderer:
         dt = 0.0 if self._last_now is None else min(0.25, max(0.0, now - self._last_now))
         self._last_now = now
         screen = self._screen
-        screen.blit(self._background, (0, 0))
 
         mode = "message" if scene.message else ("faces" if scene.faces else "attract")
-        self._pip_rect = self._pip_layout(scene.camera_rgb) if self.pip and scene.camera_rgb is not None else None
+        self._pip_rect = pip_rect(self.size, scene.camera_rgb) if self.pip and scene.camera_rgb is not None else None
         self._attract_alpha = self._fade(self._attract_alpha, mode == "attract", dt)
         self._message_alpha = self._fade(self._message_alpha, mode == "message", dt)
+        faces_only = mode == "faces" and self._attract_alpha == 0 and self._message_alpha == 0 and self._pip_rect is None
+        self._dirty.begin(screen, self._background, faces_only)
 
         self._update_faces(scene.faces if mode == "faces" else [], now, dt)
         if self._attract_alpha > 0:
@@ -125,11 +131,26 @@ class Renderer:
             self._message = None
         self._draw_faces(now)
         if self._pip_rect is not None:
-            self._draw_pip(scene.camera_rgb, self._pip_rect)
+            draw_pip(screen, scene.camera_rgb, self._pip_rect)
         if scene.overlay:
             self._draw_overlay(scene.overlay)
         self._built = self._warm.build(self._frame_t0, BUILD_BUDGET_S * 0.6, self._built)
+        self._dirty.end(faces_only)
         return screen
+
+    @property
+    def changed(self) -> list[pygame.Rect] | None:
+        """The parts of the last frame that differ from the one before (None: all of it)."""
+        return self._dirty.changed
+
+    def invalidate(self) -> None:
+        """Someone drew on the returned screen (the booth's countdown): the next frame redraws it all."""
+        self._dirty.invalidate()
+
+    def _put(self, surf: pygame.Surface, pos: tuple[int, int], alpha: float = 1.0) -> None:
+        """A blit onto the screen that the next frame knows to erase."""
+        _blit_alpha(self._screen, surf, pos, alpha)
+        self._dirty.add(self._screen, pos, surf.get_size())
 
     @property
     def warm_ms(self) -> float:
@@ -276,10 +297,10 @@ class Renderer:
         else:
             anim.prev = None
         if old is not None:
-            _blit_alpha(self._screen, self._scaled(old, d), pos, alpha)
-            _blit_alpha(self._screen, self._scaled(cur, d), pos, alpha * ease(t))
+            self._put(self._scaled(old, d), pos, alpha)
+            self._put(self._scaled(cur, d), pos, alpha * ease(t))
         else:
-            _blit_alpha(self._screen, self._scaled(cur, d), pos, alpha)
+            self._put(self._scaled(cur, d), pos, alpha)
 
     @staticmethod
     def _scaled(surf: pygame.Surface, d: int) -> pygame.Surface:
@@ -366,37 +387,8 @@ class Renderer:
         h = sum(s.get_height() for s in surfs) + 2 * pad
         box = pygame.Surface((w, h), pygame.SRCALPHA)
         box.fill((0, 0, 0, 150))
-        self._screen.blit(box, (pad, pad))
+        self._put(box, (pad, pad))  # the lines below lie inside it
         y = 2 * pad
         for s in surfs:
             self._screen.blit(s, (2 * pad, y))
             y += s.get_height()
-
-    # ---------------------------------------------------------------------------------------- pip
-
-    def _pip_layout(self, rgb: np.ndarray) -> layout.Rect | None:
-        shape = getattr(rgb, "shape", ())
-        if len(shape) != 3 or shape[2] != 3 or shape[0] < 2 or shape[1] < 2:
-            return None
-        W, H = self.size
-        w = (0.22 if W >= H else 0.34) * W
-        h = w * shape[0] / shape[1]
-        m = 0.025 * min(W, H)
-        return layout.Rect(W - w - m, H - h - m, w, h)
-
-    def _draw_pip(self, rgb: np.ndarray, rect: layout.Rect) -> None:
-        """The camera picture, mirrored like the faces so people find themselves in it."""
-        arr = np.asarray(rgb)
-        if arr.dtype != np.uint8:
-            arr = np.clip(arr, 0, 255).astype(np.uint8)
-        h, w = arr.shape[:2]
-        mirrored = np.ascontiguousarray(arr[:, ::-1, :])
-        surf = pygame.image.frombuffer(mirrored.tobytes(), (w, h), "RGB")
-        size = (max(2, int(rect.w)), max(2, int(rect.h)))
-        pic = pygame.transform.smoothscale(surf, size)
-        pos = (int(rect.x), int(rect.y))
-        border = max(2, int(min(self.size) * 0.004))
-        self._screen.blit(pic, pos)
-        pygame.draw.rect(self._screen, (235, 235, 250), (pos[0] - border, pos[1] - border,
-                                                         size[0] + 2 * border, size[1] + 2 * border),
-                         border, border_radius=border * 2)
