@@ -33,6 +33,9 @@ LOG_EVERY_S = 60.0  # a source that stays away is logged once, then once a minut
 MAX_STUCK = 3  # sources whose driver never returned; no new one is opened while this many are stuck
 SHED_S = 30.0  # motion "auto": after shedding for a slow frame rate, try again this much later
 SHED_WINDOW = 30  # frames whose median processing time is compared with the budget
+# motion.turns_when_busy: every face's mesh on turns once a frame's processing takes this share of the
+# camera's frame interval, full rate again below TURNS_OFF (at turns a frame costs ~0.6 of one at full rate)
+TURNS_ON, TURNS_OFF = 0.85, 0.45
 
 
 @dataclass
@@ -85,11 +88,27 @@ class MotionPolicy:
     max_faces, and none for SHED_S after the frames got slower than the budget - the expression
     still shows, and the overlay and the log say why motion stopped."""
 
-    def __init__(self, mode: str, max_faces: int, min_fps: int):
+    def __init__(self, mode: str, max_faces: int, min_fps: int, turns_when_busy: bool = False):
         self.mode, self.max_faces = mode, max_faces
         self.budget_ms = 1000.0 / min_fps
+        self.turns_when_busy, self.turns = turns_when_busy, False
         self.shed_until = -1.0
         self.note = "" if mode == "auto" else f"motion {mode}"
+
+    def full_rate_faces(self, configured: int, busy_ms: deque, interval_ms: float) -> int:
+        """motion.full_rate_faces, or 0 (every face's mesh on turns, the largest one's too) while frames
+        take most of the camera's frame interval: on a slow device (a Pi 4) half the mesh's cost keeps
+        the loop at the camera's rate, and the motion moves at half of it rather than the frames
+        falling behind. Back to full rate once frames take less than half the interval."""
+        if self.turns_when_busy and len(busy_ms) == busy_ms.maxlen:
+            busy = statistics.median(busy_ms)
+            if not self.turns and busy > TURNS_ON * interval_ms:
+                self.turns = True
+                log.info("frames take %.0f ms of the camera's %.0f: face meshes take turns", busy, interval_ms)
+            elif self.turns and busy < TURNS_OFF * interval_ms:
+                self.turns = False
+                log.info("frames take %.0f ms of the camera's %.0f: face meshes on every frame again", busy, interval_ms)
+        return 0 if self.turns else configured
 
     def faces(self, n: int, busy_ms: deque, now: float) -> int:
         if self.mode != "auto":
@@ -149,7 +168,7 @@ class Mirror:
         self._classes = {h: classifiers.classes(h) for h in classifiers.heads}
         self._tone = None if cfg.render.tone == "auto" else cfg.render.tone
         self.motion = MotionPolicy(cfg.motion.mode if perception.mesh is not None else "off",
-                                   cfg.motion.max_faces, cfg.motion.min_fps)
+                                   cfg.motion.max_faces, cfg.motion.min_fps, cfg.motion.turns_when_busy)
 
     def step(self) -> list[str]:
         """One frame through every stage; returns the display's commands."""
@@ -168,6 +187,8 @@ class Mirror:
             ms[stage].append(v)
         t_lm = time.monotonic()
         k = self.motion.faces(len(percepts), self.stats.busy_ms, t_lm)
+        self.perception.full_rate_faces(self.motion.full_rate_faces(self.cfg.motion.full_rate_faces, self.stats.busy_ms,
+                                                                    1000.0 / self.cfg.source.fps))
         # shed: the 468-point mesh for everybody until the frames are fast again
         self.perception.fine_faces(self.cfg.motion.blendshapes if k == len(percepts) or not percepts else 0)
         tracks = self.smoother.update([p.face for p in percepts], [p.probs for p in percepts], frame.t_capture,

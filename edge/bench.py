@@ -162,7 +162,9 @@ def bench_threads(cfg: Config, threads: int, frames: int) -> dict:
     for label, scene, mode, motion in SCENARIOS:
         if mode == "on" and mesh is None:
             continue
-        run_cfg = replace(cfg, motion=replace(cfg.motion, mode=mode, max_faces=4, **motion))
+        # each scene at the mesh rate it names: the loop's own switch to turns (motion.turns_when_busy)
+        # would follow this machine's load
+        run_cfg = replace(cfg, motion=replace(cfg.motion, mode=mode, max_faces=4, turns_when_busy=False, **motion))
         loops[label] = _loop(run_cfg, scenes[scene], frames, threads)
     return {
         "threads": threads,

@@ -117,6 +117,9 @@ class MotionConfig:
                                   "group take turns, every other frame each (their motion moves at half the camera "
                                   "rate, and a group of four costs three meshes a frame instead of four); 0 = every "
                                   "face takes turns, the largest too: half the mesh's cost for a slow device", lo=0, hi=4)
+    turns_when_busy: bool = key(True, "while a frame's processing takes most of the camera's frame interval (a Pi 4), "
+                                      "every face's mesh takes turns as with full_rate_faces = 0, so the loop keeps "
+                                      "the camera's rate; full rate again once frames take less than half of it")
     threads: int = key(1, "interpreter threads for the face mesh", lo=1, hi=8)
 
 

@@ -123,6 +123,11 @@ class Perception:
     def tracking(self) -> bool:
         return self.tracker is not None
 
+    def full_rate_faces(self, n: int) -> None:
+        """How many faces (largest first) are meshed on every frame from now on; the others take turns."""
+        if self.tracker is not None:
+            self.tracker.full_rate_faces = max(0, n)
+
     def fine_faces(self, n: int) -> None:
         """How many faces (largest first) get the 478-point mesh and blendshapes from now on: the frame
         loop sheds them to the cheap mesh while frames are slow."""

@@ -187,6 +187,24 @@ def test_auto_motion_covers_max_faces_and_sheds_when_frames_are_slow():
     assert MotionPolicy("off", 1, 20).faces(4, busy, 0.0) == 0
 
 
+def test_busy_frames_put_every_face_mesh_on_turns_and_quiet_ones_take_it_back():
+    """motion.turns_when_busy: frames that take most of a 30 fps camera's 33 ms (a Pi 4 with one
+    blendshape face) put every mesh on turns, the largest face's too; the rate comes back only
+    well below (a frame at full rate costs ~1.6x one at turns, so it must not flap in between)."""
+    from collections import deque
+
+    busy, interval = deque(maxlen=30), 1000 / 30
+    policy = MotionPolicy("auto", max_faces=4, min_fps=20, turns_when_busy=True)
+    assert policy.full_rate_faces(2, busy, interval) == 2  # no full window yet
+    busy.extend([30.0] * 30)
+    assert policy.full_rate_faces(2, busy, interval) == 0
+    busy.extend([20.0] * 30)  # at turns: what full rate would make 32 ms again
+    assert policy.full_rate_faces(2, busy, interval) == 0
+    busy.extend([14.0] * 30)
+    assert policy.full_rate_faces(2, busy, interval) == 2
+    assert MotionPolicy("auto", 4, 20).full_rate_faces(2, deque([30.0] * 30, maxlen=30), interval) == 2  # switched off
+
+
 def test_overlay_says_when_motion_is_shed(detector, tmp_path, portraits, mesh):
     cfg = Config()
     cfg.display.show_fps = True
