@@ -41,3 +41,15 @@ def box_close(found, expected, tol: float = 0.10) -> bool:
     size = max(ew, eh)
     return all(abs(a - b) <= tol * size for a, b in
                ((fx, ex), (fy, ey), (fx + fw, ex + ew), (fy + fh, ey + eh)))
+
+
+@pytest.fixture
+def torch_one_thread():
+    """torch, or a skip without the training extras; one thread and a fixed seed, since CI and the
+    dev box have two cores, often shared with a training run."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    yield torch
+    torch.set_num_threads(before)

@@ -21,15 +21,10 @@ FERPLUS_NPZ = REPO.parent / "shared/data/ferplus/ferplus.npz"
 
 
 @pytest.fixture
-def torch_one_thread():
-    """torch, or a skip without the training extras; one thread, since CI and the dev box have two
-    cores, often shared with a training run."""
-    torch = pytest.importorskip("torch")
+def torch_one_thread(torch_one_thread):
+    """conftest's, and a skip without the converter."""
     pytest.importorskip("litert_torch")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(before)
+    return torch_one_thread
 
 
 def _briefly_trained_expression_net(x, y):

@@ -17,13 +17,9 @@ MODELS = REPO / "models_tflite"
 
 
 @pytest.fixture
-def torch():
-    torch = pytest.importorskip("torch")
+def torch(torch_one_thread):
     pytest.importorskip("ai_edge_litert")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(before)
+    return torch_one_thread
 
 
 def _variants(crop: np.ndarray) -> list[np.ndarray]:

@@ -16,13 +16,8 @@ KEYPOINTS = np.array([[21.6, 18.5], [42.5, 18.5], [31.9, 30.3], [31.9, 40.5], [1
 
 
 @pytest.fixture
-def torch():
-    torch = pytest.importorskip("torch")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield torch
-    torch.set_num_threads(before)
+def torch(torch_one_thread):
+    return torch_one_thread
 
 
 def _batch(torch, labels: list[int], shape: list[int] | None = None, grey: float = 0.6):

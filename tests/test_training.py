@@ -10,12 +10,8 @@ import numpy as np
 import pytest
 
 @pytest.fixture
-def torch():
-    torch = pytest.importorskip("torch")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(before)
+def torch(torch_one_thread):
+    return torch_one_thread
 
 
 @pytest.mark.parametrize("size", [64, 96])
