@@ -88,8 +88,10 @@ def test_a_gated_class_is_never_the_answer_below_its_confidence(detector, portra
                        MODELS)
     q = gated.probabilities(gated.crop(image, face))["expression"]
     assert q[happy] == 0 and q.argmax() != happy and abs(q.sum() - 1) < 1e-6
-    # the rest keep their proportions, to within float32 rounding of a near-1 probability (1 - p[happy])
-    np.testing.assert_allclose(q / q.sum(), np.where(np.arange(len(p)) == happy, 0, p) / (1 - p[happy]), atol=5e-4)
+    # the rest keep their proportions (their own sum, not 1 - p[happy]: that loses float32's digits when
+    # happy is near 1, and the two views' average differs from a single softmax there)
+    rest = np.where(np.arange(len(p)) == happy, 0, p)
+    np.testing.assert_allclose(q / q.sum(), rest / rest.sum(), atol=5e-4)
     with pytest.raises(ModelError, match="min_confidence"):
         Classifier("expression", {**entry, "min_confidence": {"expression": {"smug": 0.5}}}, MODELS)
 
