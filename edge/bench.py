@@ -93,8 +93,7 @@ def coming_and_going_frames(cfg: Config) -> list[np.ndarray]:
     return [demo.frame_at(i) for i in range(demo.loop_frames)]
 
 
-# (label, frames, motion mode): every face gets motion where it is on
-# (label, frames, motion mode, other motion settings than the config's)
+# (label, frames, motion mode, other motion settings than the config's): every face gets motion where it is on
 SCENARIOS = (("1 face, motion off", "one", "off", {}), ("1 face, motion on", "one", "on", {}),
              ("1 face, motion on, mesh every other frame", "one", "on", {"full_rate_faces": 0}),
              ("4 faces, motion on all", "four", "on", {}),

@@ -102,7 +102,6 @@ class Booth:
     def decorate(self, screen: pygame.Surface) -> pygame.Surface:
         """The finished frame with the countdown, the frozen picture or the latest news on it."""
         t = self._t
-        self.drew = True
         if self.store is not None:
             version, status = self.store.status()
             if status is not None and version != self._seen_version:
@@ -115,10 +114,10 @@ class Booth:
                 self._frozen = screen.copy()  # the moment of the picture stays on screen
             screen = self._frozen.copy()
             self.overlay.flash(screen, 1.0 - (t - self.countdown.since) / FLASH_S)
-        if self._notice is not None and t - self._notice[2] < NOTICE_S:
+        notice = self._notice is not None and t - self._notice[2] < NOTICE_S
+        if notice:
             self.overlay.banner(screen, self._notice[0], self._notice[1])
-        elif self.countdown.state not in ("counting", "frozen"):
-            self.drew = False
+        self.drew = notice or self.countdown.state in ("counting", "frozen")
         return screen
 
     def close(self) -> None:

@@ -4,11 +4,12 @@
     python -m training expression-from-tflite --out runs/expression_shipped
 
 Each shipped model is several training cycles (the attribute model 57 minutes of two cores, the
-expression model 3.3 hours of one); their run folders stayed on the machines that trained them. The int8 file still holds every weight (per-channel int8 convs with their
-folded BatchNorm, int8 dense layers), so a further cycle can start from it instead of from scratch:
-each conv gets its dequantized kernel, and its BatchNorm is set so that it passes the conv's output
-through plus the folded bias, both in eval mode (running statistics) and in train mode (batch
-statistics close to the running ones measured on `sample`), the way `nets.deepen` starts new convs.
+expression model 3.3 hours of one); their run folders stayed on the machines that trained them. The
+int8 file still holds every weight (per-channel int8 convs with their folded BatchNorm, int8 dense
+layers), so a further cycle can start from it instead of from scratch: each conv gets its
+dequantized kernel, and its BatchNorm is set so that it passes the conv's output through plus the
+folded bias, both in eval mode (running statistics) and in train mode (batch statistics close to the
+running ones measured on `sample`), the way `nets.deepen` starts new convs.
 The folder gets a `train_summary.json` whose lineage is the manifest's, so a cycle started from it
 with `--init` counts the shipped model's training time.
 """
