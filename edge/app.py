@@ -220,7 +220,7 @@ class Mirror:
 
     def _present(self, scene: Scene, t0: float) -> list[str]:
         surface = self.renderer.render(scene, t0)
-        rects = getattr(self.renderer, "changed", None)
+        rects = self.renderer.changed
         if self.booth is not None:
             surface = self.booth.decorate(surface)
             if self.booth.drew:  # on the renderer's screen: this frame goes out whole, the next is redrawn

@@ -18,15 +18,20 @@ from edge.state import Face
 
 
 class RecordingRenderer:
-    """The real renderer, remembering every scene it was given."""
+    """The real renderer, remembering every scene it was given (and the last call, to draw it again)."""
 
     def __init__(self, size=(320, 180)):
         self.inner = Renderer(size)
         self.scenes = []
+        self.last = None
 
     def render(self, scene, now):
         self.scenes.append(scene)
+        self.last = (scene, now)
         return self.inner.render(scene, now)
+
+    def __getattr__(self, name):  # changed, invalidate, ...: the real renderer's
+        return getattr(self.inner, name)
 
 
 class NullDisplay:

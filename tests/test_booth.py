@@ -24,6 +24,7 @@ from edge.perceive import Perception  # noqa: E402
 from edge.render import Renderer  # noqa: E402
 from edge.render.look import Look  # noqa: E402
 from edge.sources.memory import MemorySource  # noqa: E402
+from test_app import RecordingRenderer  # noqa: E402
 from test_snapshot import CAMERA_GREEN, camera_pixels, fake_lp  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -246,20 +247,6 @@ class CompositingDisplay(KeyDisplay):
         return super().show(surface, rects)
 
 
-class ReplayRenderer:
-    """The real renderer; remembers its last call so the test can draw that frame again from scratch."""
-
-    def __init__(self, size):
-        self.inner, self.last = Renderer(size), None
-
-    def render(self, scene, now):
-        self.last = (scene, now)
-        return self.inner.render(scene, now)
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-
 def test_the_countdown_goes_out_whole_and_leaves_nothing_behind(tmp_path, portraits, detector):
     """The booth draws its countdown on the renderer's screen: those frames are presented whole, and
     the frame after them is redrawn whole, so no digit stays behind once the mirror is back to
@@ -267,7 +254,7 @@ def test_the_countdown_goes_out_whole_and_leaves_nothing_behind(tmp_path, portra
     cfg = Config()
     cfg.snapshot.dir, cfg.snapshot.countdown_s = str(tmp_path / "cards"), 1
     booth = build_booth(cfg, Look(), live=False)
-    renderer, display = ReplayRenderer((480, 270)), CompositingDisplay()
+    renderer, display = RecordingRenderer((480, 270)), CompositingDisplay()
     mirror = Mirror(cfg, lambda: MemorySource([camera_frame(portraits)]),
                     Perception(detector, ClassifierSet(tmp_path, skin_tone=False)), renderer, display,
                     pace=False, booth=booth)
