@@ -27,7 +27,8 @@ LOOP_TASKS = {"expression": "training.expression"}
 TOOLS = {"attributes": "training.attributes", "attributes-from-tflite": "training.from_tflite",
          "expression-from-tflite": "training.from_tflite:expression_main", "edge-gap": "training.edge_gap", "report": "training.report",
          "detection-rate": "training.detection_rate", "detection-range": "training.detection_range",
-         "blendshape-features": "training.blendshape_features", "expression-fusion": "training.fusion"}
+         "blendshape-features": "training.blendshape_features", "expression-fusion": "training.fusion",
+         "expression-aux-head": "training.aux_head", "expression-average": "training.average"}
 
 
 def load_recipe(path: Path, task: str) -> dict[str, Any]:
