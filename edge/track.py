@@ -26,6 +26,10 @@ BOX_PER_EYES = 2.24
 CENTRE_BELOW_EYES = 0.56
 NOSE_TIP = 4
 SAME_FACE = 0.5  # boxes sharing this share of the smaller one are one face (a tile sees part of a big face)
+# A face keeps the 478-point mesh (blendshapes) until another face is this much larger in area: two
+# people of one size swap ranks frame by frame, and the fine mesh would hop between them, switching both
+# emoticons between the blendshape rig and the plain one on every frame.
+FINE_STICKY = 1.3
 
 
 def overlap(a: np.ndarray, b: np.ndarray) -> float:
@@ -116,6 +120,7 @@ class FaceTracker:
         self.mesh = mesh
         self.fine = fine  # the 478-point mesh (blendshapes) for the fine_faces largest faces
         self.fine_faces = fine_faces
+        self._fine_ids: set[int] = set()  # the tracks whose last mesh was the fine one
         self.detect_every = max(1, detect_every)
         self.max_faces = max_faces
         self.full_rate_faces = max(0, full_rate_faces)
@@ -139,6 +144,7 @@ class FaceTracker:
             fresh = [t for t in self.tracks if t.age == 0]
             alive = [t for t in alive] + self._follow(frame_bgr, fresh, matched)
         self.tracks = self._dedupe(alive)
+        self._fine_ids &= {t.track_id for t in self.tracks}
         self._since_detect += 1
         return sorted(self.tracks, key=lambda t: -t.face.area)
 
@@ -158,14 +164,17 @@ class FaceTracker:
         fine = self.fine_faces if self.fine is not None else 0
         ranked = sorted(tracks, key=lambda t: -t.face.area)
         turn = {tid: i for i, tid in enumerate(sorted(t.track_id for t in ranked[self.full_rate_faces:]))}
+        sticky = sorted(tracks, key=lambda t: -t.face.area * (FINE_STICKY if t.track_id in self._fine_ids else 1.0))
+        fine_ids = {t.track_id for t in sticky[:fine]}
         for rank, t in enumerate(ranked):
             if (rank >= self.full_rate_faces and t.age > 0 and t.landmarks is not None
                     and t.track_id not in matched and (self.frames + turn[t.track_id]) % 2):
                 alive.append(Tracked(t.track_id, t.face, None, t.age + 1, t.calib, t.look))
                 continue  # its turn is the next frame: this one keeps its box
-            lm = (self.fine if rank < fine else self.mesh)(frame_bgr, t.face)
+            lm = (self.fine if t.track_id in fine_ids else self.mesh)(frame_bgr, t.face)
             if lm is None:  # gone, or (a new detection, often on a tile) never a face: the mesh vetoes
                 continue
+            (self._fine_ids.add if t.track_id in fine_ids else self._fine_ids.discard)(t.track_id)
             made = face_from_mesh(lm.points, lm.score)
             seen = look(frame_bgr, made)
             track_id, age, calib, before = t.track_id, t.age, t.calib, t.look

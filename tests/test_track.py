@@ -191,3 +191,56 @@ def test_four_faces_of_one_size_on_turns_cost_two_meshes_a_frame(mesh, detector,
         if i >= 2 and tracker.detections == detections:
             calls.append(counting.calls - before)
     assert calls and all(c == 2 for c in calls), calls
+
+
+def _mesh_points(cx: float, cy: float, iod: float, n: int) -> np.ndarray:
+    """n mesh points with the eyes, nose tip, inner lips and cheeks where face_from_mesh reads them."""
+    from edge.motion import CHEEKS, LEFT_EYE, LIP_INNER, RIGHT_EYE
+    from edge.track import NOSE_TIP
+
+    p = np.zeros((n, 3))
+    p[list(RIGHT_EYE), :2] = (cx - iod / 2, cy)
+    p[list(LEFT_EYE), :2] = (cx + iod / 2, cy)
+    p[NOSE_TIP, :2] = (cx, cy + 0.4 * iod)
+    p[list(LIP_INNER), :2] = (cx, cy + 0.8 * iod)
+    p[list(CHEEKS), :2] = ((cx - iod, cy + 0.3 * iod), (cx + iod, cy + 0.3 * iod))
+    return p
+
+
+def test_the_fine_mesh_stays_with_one_of_two_faces_of_one_size_until_the_other_is_clearly_larger() -> None:
+    """fine_faces = 1 (blendshapes on the largest face) with two people of one size whose meshes make
+    each the larger one every other frame: the 478-point mesh stays on one of them instead of hopping
+    with the ranks (which switched both emoticons between two rigs on every frame), and moves to the
+    other once that one steps clearly closer."""
+    from edge.landmarks import Landmarks
+    from edge.state import Face
+
+    frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    boxes = {"left": [60.0, 150.0, 150.0], "right": [380.0, 150.0, 150.0]}  # x, y, side
+    clock = {"frame": 0}
+
+    def detect(_frame):
+        return [Face(np.float32([x, y, s, s]), 0.9, np.zeros((6, 2), np.float32)) for x, y, s in boxes.values()]
+
+    def meshes(n):
+        def run(_frame, face):
+            who = "left" if face.box[0] + face.box[2] / 2 < 320 else "right"
+            x, y, side = boxes[who]
+            wobble = 1.03 if (clock["frame"] + (who == "left")) % 2 else 1 / 1.03
+            iod = side / 2.24 * wobble
+            return Landmarks(_mesh_points(x + side / 2, y + side / 2 - 0.56 * iod, iod, n), 1.0)
+        return run
+
+    tracker = FaceTracker(detect, meshes(468), detect_every=6, fine=meshes(478), fine_faces=1)
+    owner = []
+    for i in range(40):
+        clock["frame"] = i
+        if i == 24:  # the person on the right steps closer: 1.3x wider, 1.7x the area
+            boxes["right"] = [360.0, 120.0, 195.0]
+        tracked = tracker.update(frame)
+        assert len(tracked) == 2, i
+        fine = [t for t in tracked if t.landmarks is not None and len(t.landmarks.points) == 478]
+        assert len(fine) == 1, i
+        owner.append("left" if fine[0].face.box[0] < 320 else "right")
+    assert len(set(owner[1:24])) == 1, owner
+    assert set(owner[27:]) == {"right"}, owner
