@@ -60,8 +60,12 @@ class Measure:
     pitch_deg: float  # + = chin up
 
 
-def _dist(p: np.ndarray, a: int, b: int) -> float:
-    return float(np.linalg.norm(p[a, :2] - p[b, :2]))
+_PAIRS = np.array(RIGHT_EYE_LIDS + (RIGHT_EYE_CORNERS,) + LEFT_EYE_LIDS + (LEFT_EYE_CORNERS,) + (LIP_INNER, MOUTH_CORNERS))
+_READ = np.array(RIGHT_EYE + LEFT_EYE + SKIN_PATCHES)  # the points whose pixels are read
+
+
+def _patch_radius(iod: float) -> int:
+    return max(1, int(round(0.08 * iod)))
 
 
 def _dark_share(grey: np.ndarray, poly: np.ndarray, skin: float) -> float:
@@ -79,8 +83,7 @@ def _dark_share(grey: np.ndarray, poly: np.ndarray, skin: float) -> float:
     return float((inside < DARK * skin).mean()) if inside.size else 0.0
 
 
-def _skin_brightness(grey: np.ndarray, p: np.ndarray, iod: float) -> float:
-    r = max(1, int(round(0.08 * iod)))
+def _skin_brightness(grey: np.ndarray, p: np.ndarray, r: int) -> float:
     h, w = grey.shape
     values = []
     for i in SKIN_PATCHES:
@@ -91,12 +94,14 @@ def _skin_brightness(grey: np.ndarray, p: np.ndarray, iod: float) -> float:
     return float(np.median(v)) if v.size else 128.0
 
 
-def _face_grey(frame_bgr: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Grey pixels of the part of the frame the mesh covers, and the points in its coordinates:
-    converting the whole frame for every face and frame would cost more than the signals do."""
+def _face_grey(frame_bgr: np.ndarray, xy: np.ndarray, margin: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grey pixels of the part of the frame the eyes and the skin patches cover (margin px around
+    them), and all the points in its coordinates: converting the whole frame, or the whole face, for
+    every face and frame would cost more than the signals do."""
     h, w = frame_bgr.shape[:2]
-    x0, y0 = np.clip(np.floor(xy.min(0)).astype(int), 0, (w, h))
-    x1, y1 = np.clip(np.ceil(xy.max(0)).astype(int) + 1, 0, (w, h))
+    read = xy[_READ]
+    x0, y0 = np.clip(np.floor(read.min(0)).astype(int) - margin, 0, (w, h))
+    x1, y1 = np.clip(np.ceil(read.max(0)).astype(int) + margin + 1, 0, (w, h))
     region = frame_bgr[y0:y1, x0:x1]
     if region.size == 0:  # the whole face off the frame: no pixels to read
         return np.zeros((1, 1), np.uint8), xy - (x0, y0)
@@ -118,8 +123,9 @@ def measure(points: np.ndarray, frame_bgr: np.ndarray) -> Measure:
     up = p.copy()  # the face turned upright, so "above" means above on the face
     up[:, :2] = (p[:, :2] - centre) @ np.array([[c, s], [-s, c]]) + centre
 
-    def ratio(lids, corners):
-        return float(np.mean([_dist(up, a, b) for a, b in lids]) / max(_dist(up, *corners), 1e-6))
+    # every length at once: per eye three lid gaps and the corners, then the inner lips and mouth corners
+    d = np.linalg.norm(up[_PAIRS[:, 0], :2] - up[_PAIRS[:, 1], :2], axis=1)
+    ratio_r, ratio_l = (float(d[k:k + 3].mean() / max(d[k + 3], 1e-6)) for k in (0, 4))
 
     lip_y = (up[LIP_INNER[0], 1] + up[LIP_INNER[1], 1]) / 2
     eye_y_r = up[[RIGHT_EYE_LIDS[0][0], RIGHT_EYE_LIDS[0][1]], 1].mean()
@@ -129,15 +135,16 @@ def measure(points: np.ndarray, frame_bgr: np.ndarray) -> Measure:
     yaw = -math.atan2(zl - zr, xl - xr)  # the left cheek nearer the camera = turned to one's right
     pitch = -math.atan2(up[CHIN, 2] - up[FOREHEAD, 2], up[CHIN, 1] - up[FOREHEAD, 1])
 
-    grey, xy = _face_grey(frame_bgr, p[:, :2])
-    skin = _skin_brightness(grey, xy, iod)
+    r = _patch_radius(iod)
+    grey, xy = _face_grey(frame_bgr, p[:, :2], r + 1)
+    skin = _skin_brightness(grey, xy, r)
     return Measure(
-        eye_ratio_r=ratio(RIGHT_EYE_LIDS, RIGHT_EYE_CORNERS),
-        eye_ratio_l=ratio(LEFT_EYE_LIDS, LEFT_EYE_CORNERS),
+        eye_ratio_r=ratio_r,
+        eye_ratio_l=ratio_l,
         eye_dark_r=_dark_share(grey, xy[list(RIGHT_EYE)], skin),
         eye_dark_l=_dark_share(grey, xy[list(LEFT_EYE)], skin),
-        mouth_gap=_dist(up, *LIP_INNER) / iod,
-        mouth_width=_dist(up, *MOUTH_CORNERS) / iod,
+        mouth_gap=float(d[8]) / iod,
+        mouth_width=float(d[9]) / iod,
         smile=float(lip_y - up[list(MOUTH_CORNERS), 1].mean()) / iod,
         brow=float(brow) / iod,
         roll_deg=-math.degrees(roll),
