@@ -160,3 +160,18 @@ def test_the_committed_fusion_says_how_it_was_made_and_what_it_scored():
     assert "expression-fusion" in entry["training"]["command"]
     val = entry["metrics"]["val"]
     assert val["fused"]["balanced_accuracy"] >= val["alone"]["balanced_accuracy"] + 0.005  # the rule it shipped by
+
+
+def test_alpha_is_chosen_among_those_that_keep_plain_accuracy():
+    """The session-10 refit chose the alpha with the best balanced accuracy, which bought 13 contempt
+    faces with 2 points of accuracy; now an alpha that costs more than half a point is not a candidate."""
+    from training.fusion import Scores, choose_alpha
+
+    def s(acc, bal):
+        return Scores(acc, bal, {}, 100)
+
+    alone = s(0.85, 0.688)
+    curve = {0.6: s(0.83, 0.702), 0.85: s(0.848, 0.697), 0.9: s(0.851, 0.690), 1.0: alone}
+    alpha, allowed = choose_alpha(curve, alone)
+    assert alpha == 0.85 and allowed == [0.85, 0.9, 1.0]
+    assert choose_alpha({0.5: s(0.80, 0.75), 1.0: alone}, alone)[0] == 1.0
