@@ -17,7 +17,6 @@ right ear toward the shoulder is a positive (clockwise as seen) head_roll.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -87,8 +86,8 @@ class FaceParams:
 
     def quantized(self) -> "FaceParams":
         """Rounded copy, the form used as a cache key. Remembered on the instance (it is frozen): the
-        renderer asks for one face's key several times a frame, and rounding ~40 fields each time cost
-        about 1 ms a frame for a group."""
+        renderer asks for each face's key several times a frame (12 times for a group of four), each
+        time rounding every field."""
         q = self.__dict__.get("_quantized")
         if q is None:
             q = FaceParams(*[round(round(getattr(self, name) / step) * step, 4) for name, step in _steps()])
@@ -222,7 +221,7 @@ def with_motion(p: FaceParams, m: Motion) -> FaceParams:
     )
 
 
-@functools.cache
+@lru_cache(maxsize=None)
 def _steps() -> tuple[tuple[str, float], ...]:
     """Each field's name and cache step, in field order (head roll in degrees, the rest in QUANTUM)."""
     return tuple((f.name, 1.0 if f.name == "head_roll" else QUANTUM) for f in fields(FaceParams))
