@@ -1,6 +1,5 @@
 """Average the weights of expression runs that share a start (a weight soup, SWA over cycle ends).
 
-    python -m training expression-average --recipe training/recipes/expression_avg.toml
     python -m training expression-average --runs runs/expression_c4 runs/expression_c4b --out runs/expression_avg
 
 Runs continued from one checkpoint stay in one basin of the loss, where the average of their weights
@@ -16,7 +15,6 @@ import argparse
 import copy
 import json
 import time
-import tomllib
 from pathlib import Path
 
 import torch
@@ -56,21 +54,14 @@ def measure_batchnorm(net: ExpressionNet, faces, batch: int = 256) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training expression-average", description=__doc__.splitlines()[0])
-    ap.add_argument("--recipe", type=Path, help="a TOML recipe (task = \"expression-average\") naming runs and out")
-    ap.add_argument("--runs", type=Path, nargs="+", help="expression run folders with best.pt")
-    ap.add_argument("--out", type=Path)
+    ap.add_argument("--runs", type=Path, nargs="+", required=True, help="expression run folders with best.pt")
+    ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--data", type=Path, default=ferplus.DEFAULT_NPZ)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--limit", type=int, default=0, help="BatchNorm from the first N training faces only (smoke runs)")
     args = ap.parse_args(argv)
-    if args.recipe:
-        recipe = tomllib.loads(args.recipe.read_text())
-        if recipe.get("task") != "expression-average":
-            raise ValueError(f"recipe {args.recipe} is for task {recipe.get('task')!r}, not 'expression-average'")
-        args.runs = args.runs or [Path(r) for r in recipe["train"]["runs"]]
-        args.out = args.out or Path(recipe["train"]["out"])
-    if not args.runs or len(args.runs) < 2 or args.out is None:
-        raise ValueError("name two or more --runs and an --out folder (or a --recipe)")
+    if len(args.runs) < 2:
+        raise ValueError("name two or more --runs to average")
     torch.set_num_threads(args.threads)
     t0 = time.monotonic()
     nets = [load_expression_net(r / "best.pt") for r in args.runs]
@@ -82,10 +73,9 @@ def main(argv: list[str] | None = None) -> int:
                  for r in args.runs]
     own = [{k: s.get(k) for k in ("command", "wall_seconds", "epochs_run", "best_epoch", "init")} for s in summaries]
     earlier = summaries[0].get("lineage", [])  # the ingredients share their start and its history
-    command = (f"python -m training expression-average --recipe {args.recipe}" if args.recipe else
-               "python -m training expression-average --runs " + " ".join(map(str, args.runs)) + f" --out {args.out}")
+    command = "python -m training expression-average --runs " + " ".join(map(str, args.runs)) + f" --out {args.out}"
     summary = {
-        "task": "expression", "recipe": str(args.recipe) if args.recipe else None, "command": command,
+        "task": "expression", "recipe": None, "command": command,
         "average_of": [str(r) for r in args.runs], "settings": {"average_of": [str(r) for r in args.runs]},
         "data_fingerprint": summaries[0].get("data_fingerprint"), "device": "cpu",
         "wall_seconds": round(time.monotonic() - t0, 1), "parameters": sum(p.numel() for p in net.parameters()),
