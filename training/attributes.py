@@ -17,7 +17,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from convert.manifest import sha256_file
 from edge.crop import CropRule, crop_face, crop_matrix
 from edge.detect import RETRY_MIN_SCORE, STILL_PADDINGS, BlazeFaceDetector, detect_still
-from training import lenses, views
+from training import lenses, paired_views, steadiness, views
 from training.augment import AugmentConfig, augment
 from training.metrics import summarize
 from training.nets import AttributeNet
@@ -158,10 +158,11 @@ class AttributeTeacher:
 class AttributesTask:
     def __init__(self, data: AttributeData, head_weights: dict[str, float] | None = None,
                  teacher: AttributeTeacher | None = None, lens: lenses.LensConfig | None = None,
-                 view: views.ViewConfig | None = None):
+                 view: views.ViewConfig | None = None, pairs: paired_views.PairConfig | None = None):
         self.data = data
         self.teacher = teacher
         self.lens, self.view = lens, view  # synthetic eyewear and camera views (issue 20); None = off
+        self.pairs = pairs  # two views per crop, read alike (issue 23); None = off
         self.keypoints = torch.from_numpy(data.keypoints["train"]) if lens else None
         # glasses_shape learns from ~8% of the photos: its loss is diluted by the others' unless weighted
         self.head_weights = {h: 1.0 for h in CLASSES} | (head_weights or {})
@@ -189,7 +190,11 @@ class AttributesTask:
                     soft = targets["teacher"]["eyewear"].clone()
                     soft[relabelled] = F.one_hot(targets["eyewear"][relabelled], soft.shape[1]).float()
                     targets["teacher"]["eyewear"] = soft
-            yield augment(xb, self.aug), targets
+            if self.pairs is None:
+                yield augment(xb, self.aug), targets
+                continue
+            views_ab = [augment(paired_views.view(xb, self.pairs), self.aug) for _ in range(2)]
+            yield torch.cat(views_ab), paired_views.repeat_targets(targets)
 
     def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
         total = torch.zeros(())
@@ -206,11 +211,22 @@ class AttributesTask:
                 if some.any():
                     p_none = logits[some].softmax(-1)[:, 0]
                     total = total - torch.log1p(-p_none.clamp(max=1 - 1e-6)).mean()
+        if self.pairs is not None:
+            total = total + paired_views.divergence(outputs, self.pairs.weight)
         return total
 
     def evaluate(self, model: torch.nn.Module, split: str, flip: bool = False) -> dict[str, Any]:
+        """With paired views the epoch is chosen for steadiness too: the mean of the heads' accuracy
+        and their steadiness (training/steadiness.py), since accuracy alone keeps the first epoch."""
         probs = predict(model, self.x[split], flip=flip)
-        return evaluate_probs(probs, self.data.y[split], self.data.group[split])
+        out = evaluate_probs(probs, self.data.y[split], self.data.group[split])
+        if self.pairs is not None:
+            steady = steadiness.steadiness(self.data.x[split], self.data.y[split],
+                                           lambda xu8: predict(model, to_input(xu8), flip=flip))
+            out |= {f"steady_{h}": v for h, v in steady.items()}
+            out["accuracy_mean"] = out["score"]
+            out["score"] = (out["score"] + steady["mean"]) / 2
+        return out
 
 
 def evaluate_probs(probs: dict[str, np.ndarray], y: dict[str, np.ndarray], group: np.ndarray) -> dict[str, Any]:
@@ -261,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"synthetic eyewear painted on train crops: none, all or a comma list of {','.join(lenses.KINDS)}")
     ap.add_argument("--lens-p", type=float, default=lenses.LensConfig.p, help="share of eligible crops painted")
     ap.add_argument("--views", action="store_true", help="camera angle (keystone) and distance (low resolution)")
+    ap.add_argument("--pairs", type=float, default=0.0, metavar="WEIGHT",
+                    help="two views of each crop (light, size, flip) and this weight on reading them alike; 0 = off")
     ap.add_argument("--threads", type=int, default=TrainConfig.threads, help="CPU threads for torch")
     args = ap.parse_args(argv)
     try:
@@ -293,8 +311,12 @@ def main(argv: list[str] | None = None) -> int:
         log.info("teacher: %d runs, train accuracy %s", len(args.teacher), {
             h: round(float((p.argmax(1).numpy() == data.y["train"][h])[data.y["train"][h] >= 0].mean()), 4)
             for h, p in teacher.probs.items()})
+    try:
+        pairs = paired_views.PairConfig(weight=args.pairs) if args.pairs else None
+    except ValueError as e:
+        ap.error(f"--pairs: {e}")
     task = AttributesTask(data, head_weights, teacher, lens if lens.kinds else None,
-                          views.ViewConfig() if args.views else None)
+                          views.ViewConfig() if args.views else None, pairs)
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=64, patience=25, max_minutes=args.max_minutes,
                       seed=args.seed, threads=args.threads)
     steps = len(data.x["train"]) // cfg.batch_size
@@ -314,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         "no_detection": data.dropped, "detector_attempts": data.attempts, "crop": CROP.to_manifest(),
         "size": args.size, **lineage_summary(args.init, history.wall_seconds),
         "lenses": {"kinds": list(lens.kinds), "p": lens.p} if lens.kinds else None, "views": args.views,
+        "pairs": asdict(pairs) if pairs else None,
     }
     if teacher is not None:
         summary["teacher"] = teacher.made_by
