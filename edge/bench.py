@@ -148,7 +148,7 @@ def bench_threads(cfg: Config, threads: int, frames: int) -> dict:
         per_model[c.name]["views_used"] = views
     if classifiers.skin is not None:
         classifiers.begin_frame(images[0], [face])
-        per_model["skin_tone"] = {"ms": _median_ms(lambda: classifiers.skin.measure(images[0], face))}
+        per_model["skin_tone"] = {"ms": _median_ms(lambda: classifiers.skin.read(classifiers.skin.cut(images[0], face)))}
     mesh = build.mesh(replace(cfg, motion=replace(cfg.motion, mode="auto")), threads)
     landmark_ms = {}
     if mesh is not None:

@@ -17,7 +17,7 @@ from edge.crop import CropRule, crop_face
 from edge.model_files import MODELS_DIR, checked, read_manifest
 from edge.preprocess import lookup
 from edge.runtime import ModelError, TFLiteModel
-from edge.skin_tone import SkinToneMeter, band_scores
+from edge.skin_tone import SkinCrop, SkinToneMeter, band_scores
 from edge.state import Face
 
 log = logging.getLogger(__name__)
@@ -155,11 +155,11 @@ class Classifier:
 
 @dataclass
 class FaceCrops:
-    """What the crop stage takes from the frame for one face: one crop per model, and the
-    measured skin colour (its ITA angle), or None where no skin was visible."""
+    """What the crop stage takes from the frame for one face: one crop per model, and the face
+    cut for the skin tone (read once the attribute model has said what covers it)."""
 
     crops: list[np.ndarray | None]  # None: that model does not run this time
-    skin_ita: float | None
+    skin: SkinCrop | None
 
 
 class ClassifierSet:
@@ -205,7 +205,7 @@ class ClassifierSet:
         skin = self.skin is not None and (models is None or SKIN_WITH in models)
         return FaceCrops([c.crop(frame_bgr, face) if models is None or c.name in models else None
                           for c in self.classifiers],
-                         self.skin.measure(frame_bgr, face) if skin else None)
+                         self.skin.cut(frame_bgr, face) if skin else None)
 
     def classify(self, face_crops: FaceCrops, models: set[str] | None = None) -> dict[str, np.ndarray]:
         """head -> probabilities (for skin tone: soft band scores) for one face, for the models named."""
@@ -213,9 +213,17 @@ class ClassifierSet:
         for c, crop in zip(self.classifiers, face_crops.crops):
             if crop is not None and (models is None or c.name in models):
                 out.update(c.probabilities(crop))
-        if face_crops.skin_ita is not None:
-            out["skin_tone"] = band_scores(face_crops.skin_ita)
+        if face_crops.skin is not None:
+            ita = self.skin.read(face_crops.skin, **self._cover(out))
+            if ita is not None:
+                out["skin_tone"] = band_scores(ita)
         return out
+
+    def _cover(self, probs: dict[str, np.ndarray]) -> dict[str, bool]:
+        """What hides the cheeks in this answer (a mask, sunglasses); nothing without the attribute model."""
+        def top(head: str) -> str | None:
+            return self.classes(head)[int(np.argmax(probs[head]))] if head in probs else None
+        return {"mask": top("mask") == "mask", "sunglasses": top("eyewear") == "sunglasses"}
 
     def perceive(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False) -> list[dict[str, np.ndarray]]:
         """One frame's answer for each face, before any smoothing: the white balance for the frame,

@@ -1,8 +1,9 @@
 """Skin tone, measured from skin colour: never a classifier of race or ethnicity.
 
-Cheek and forehead patches are placed with the detector's keypoints and read at a fixed eye
-distance; what is not skin there (a mask, sunglasses, beard, hair, specular highlights) is dropped
-by a colour test and robust statistics, and skin the camera clipped gets its colour back from the
+Cheek, forehead and nose-bridge patches are placed with the detector's keypoints and read at a
+fixed eye distance, only those a mask or sunglasses (the attribute model's answer) leave bare; what
+is not skin there (beard, hair, a frame, specular highlights) is dropped by a colour test and robust
+statistics, and skin the camera clipped gets its colour back from the
 unclipped skin; white balance and exposure are corrected from the face's own surroundings (the
 near-grey pixels vote on its colour, the brightest tenth sets the exposure), so the answer does not depend on where the
 face stands in the frame, how large it is, or who stands next to it (issue 23); the median skin
@@ -135,8 +136,32 @@ def white_balance_gains(frame_bgr: np.ndarray, exclude: list[np.ndarray] | None 
     return (gains * exposure).astype(np.float32)
 
 
-def patch_centres(face: Face) -> list[tuple[float, float, float]]:
-    """(x, y, radius) of both cheeks and the forehead, in frame pixels, following head roll.
+# Where skin is read, in eye distances d from the eyes ("down" toward the mouth, "out" away from
+# the nose) and radii in PATCH_RADIUS. Which patches are read depends on what covers the face: the
+# cheeks lie under a mask and partly under sunglasses, whose lenses and frame then passed the skin
+# colour test in some frames and not in others (a face in sunglasses 0.61 of variants one tone,
+# half of its mirror images another; masked faces 0.58), so a masked face is read on the forehead
+# and the bridge of the nose, a face in sunglasses on the forehead alone (issue 23). Patches under
+# the eyes as well steadied one masked face and unsteadied another, and read a mask whose top edge
+# sits high (tests/test_skin_tone.py): not kept.
+PATCHES: dict[str, tuple[str, float, float, float]] = {  # name: (from, down, out, radius factor)
+    "right_cheek": ("right_eye", 0.55, 0.05, 1.0),
+    "left_cheek": ("left_eye", 0.55, 0.05, 1.0),
+    "forehead": ("eyes", -0.45, 0.0, 1.2),
+    "nose_bridge": ("eyes", 0.08, 0.0, 0.7),  # above where a mask's top edge sits
+}
+OPEN = ("right_cheek", "left_cheek", "forehead")
+MASKED = ("forehead", "nose_bridge")
+SUNGLASSES = ("forehead",)
+
+
+def patches_for(mask: bool, sunglasses: bool) -> tuple[str, ...]:
+    """The patches where skin shows, given what the attribute model says the face wears."""
+    return SUNGLASSES if sunglasses else MASKED if mask else OPEN
+
+
+def patch_centres(face: Face) -> dict[str, tuple[float, float, float]]:
+    """(x, y, radius) of every patch in PATCHES, in frame pixels, following head roll.
 
     The patches are wide (PATCH_RADIUS): the detector's eye keypoints move by a few pixels between
     frames and sizes, and small patches then read a different mix of cheek, shadow and lens rim."""
@@ -148,12 +173,43 @@ def patch_centres(face: Face) -> list[tuple[float, float, float]]:
     down = np.array([-across[1], across[0]])
     if np.dot(down, mouth - eyes) < 0:  # keypoints upside down would flip it
         down = -down
-    r = PATCH_RADIUS * d
-    return [
-        (*(right_eye + 0.55 * d * down - 0.05 * d * across), r),
-        (*(left_eye + 0.55 * d * down + 0.05 * d * across), r),
-        (*(eyes - 0.45 * d * down), r * 1.2),
-    ]
+    points = {"right_eye": (right_eye, -across), "left_eye": (left_eye, across), "eyes": (eyes, across)}
+    out = {}
+    for name, (origin, along, outward, radius) in PATCHES.items():
+        at, away = points[origin]
+        out[name] = (*(at + along * d * down + outward * d * away), PATCH_RADIUS * d * radius)
+    return out
+
+
+@dataclass
+class SkinCrop:
+    """What the crop stage cuts for the skin tone: the face resampled to CANON_EYES between the
+    eyes, the light it stands in, and where each patch inside the frame falls on it. Which patches
+    are read is decided later, once the attribute model has said whether a mask or sunglasses
+    cover some of them."""
+
+    canvas: np.ndarray  # CANON_PX x CANON_PX BGR, float32
+    gains: np.ndarray
+    patches: dict[str, tuple[int, int, int, int]]  # name -> (y0, y1, x0, x1) on the canvas
+
+
+def cut(frame_bgr: np.ndarray, face: Face, gains: np.ndarray) -> SkinCrop:
+    h, w = frame_bgr.shape[:2]
+    d = max(float(np.hypot(*(face.keypoints[1] - face.keypoints[0]))), 4.0)
+    k = CANON_EYES / d
+    ex, ey = (face.keypoints[0] + face.keypoints[1]) / 2
+    m = np.array([[k, 0, CANON_PX / 2 - k * ex], [0, k, CANON_PX / 2 - k * ey]], np.float32)
+    canvas = warp(frame_bgr, m, (CANON_PX, CANON_PX)).astype(np.float32)
+    patches = {}
+    for name, (cx, cy, r) in patch_centres(face).items():
+        if not (0 <= cx < w and 0 <= cy < h):
+            continue  # a patch off the frame would read the repeated border
+        u, v, rk = cx * k + m[0, 2], cy * k + m[1, 2], r * k
+        x0, x1 = int(max(0, round(u - rk))), int(min(CANON_PX, round(u + rk) + 1))
+        y0, y1 = int(max(0, round(v - rk))), int(min(CANON_PX, round(v + rk) + 1))
+        if x1 - x0 >= 2 and y1 - y0 >= 2:
+            patches[name] = (y0, y1, x0, x1)
+    return SkinCrop(canvas, gains, patches)
 
 
 def _skin_locus(px: np.ndarray) -> np.ndarray:
@@ -189,28 +245,14 @@ def _unclip(raw: np.ndarray, gains: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return out, fix_g | fix_r
 
 
-def skin_pixels(frame_bgr: np.ndarray, face: Face, gains: np.ndarray) -> np.ndarray:
-    """White-balanced BGR float pixels (N, 3) from the patches that pass the skin colour test,
-    read on the face resampled to CANON_EYES between the eyes (see there)."""
-    h, w = frame_bgr.shape[:2]
-    d = max(float(np.hypot(*(face.keypoints[1] - face.keypoints[0]))), 4.0)
-    k = CANON_EYES / d
-    ex, ey = (face.keypoints[0] + face.keypoints[1]) / 2
-    m = np.array([[k, 0, CANON_PX / 2 - k * ex], [0, k, CANON_PX / 2 - k * ey]], np.float32)
-    canvas = warp(frame_bgr, m, (CANON_PX, CANON_PX)).astype(np.float32)
-    chunks = []
-    for cx, cy, r in patch_centres(face):
-        if not (0 <= cx < w and 0 <= cy < h):
-            continue  # a patch off the frame would read the repeated border
-        u, v, rk = cx * k + m[0, 2], cy * k + m[1, 2], r * k
-        x0, x1 = int(max(0, round(u - rk))), int(min(CANON_PX, round(u + rk) + 1))
-        y0, y1 = int(max(0, round(v - rk))), int(min(CANON_PX, round(v + rk) + 1))
-        if x1 - x0 >= 2 and y1 - y0 >= 2:
-            chunks.append(canvas[y0:y1, x0:x1].reshape(-1, 3))
+def skin_pixels(crop: SkinCrop, names: tuple[str, ...] = OPEN) -> np.ndarray:
+    """White-balanced BGR float pixels (N, 3) from the named patches that pass the skin colour test."""
+    chunks = [crop.canvas[y0:y1, x0:x1].reshape(-1, 3)
+              for name, (y0, y1, x0, x1) in crop.patches.items() if name in names]
     if not chunks:
         return np.zeros((0, 3), np.float32)
-    raw, fixed = _unclip(np.concatenate(chunks), gains)
-    px = raw * gains
+    raw, fixed = _unclip(np.concatenate(chunks), crop.gains)
+    px = raw * crop.gains
     px = px[_skin_locus(px) | fixed]  # re-estimated skin may be redder than the locus allows
     if len(px) >= MIN_SKIN_PIXELS:
         lum = px.mean(axis=1)  # robust: see SKIN_LUMA
@@ -219,8 +261,8 @@ def skin_pixels(frame_bgr: np.ndarray, face: Face, gains: np.ndarray) -> np.ndar
     return px
 
 
-def measure(frame_bgr: np.ndarray, face: Face, gains: np.ndarray) -> SkinSample | None:
-    px = skin_pixels(frame_bgr, face, gains)
+def measure(crop: SkinCrop, names: tuple[str, ...] = OPEN) -> SkinSample | None:
+    px = skin_pixels(crop, names)
     if len(px) < MIN_SKIN_PIXELS // 2:
         return None
     lightness, a_star, b_star = lab_of(np.median(px, axis=0))
@@ -299,7 +341,12 @@ class SkinToneMeter:
         self._light.append((box.copy(), gains, self._frames))
         return gains
 
-    def measure(self, frame_bgr: np.ndarray, face: Face) -> float | None:
-        """The face's ITA in degrees; None if no skin is visible."""
-        sample = measure(frame_bgr, face, self.gains(frame_bgr, face))
+    def cut(self, frame_bgr: np.ndarray, face: Face) -> SkinCrop:
+        return cut(frame_bgr, face, self.gains(frame_bgr, face))
+
+    @staticmethod
+    def read(crop: SkinCrop, mask: bool = False, sunglasses: bool = False) -> float | None:
+        """The face's ITA in degrees, from the patches a mask or sunglasses leave bare; None if no
+        skin is visible there."""
+        sample = measure(crop, patches_for(mask, sunglasses))
         return None if sample is None else sample.ita

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import PORTRAIT_FACES
-from edge.skin_tone import ITA_EDGES, band_scores, measure, patch_centres, tone_of, white_balance_gains
+from edge.skin_tone import (ITA_EDGES, MASKED, OPEN, SUNGLASSES, band_scores, cut, measure, patch_centres, patches_for,
+                            tone_of, white_balance_gains)
 from edge.state import SKIN_TONES
 
 LIGHTING = {
@@ -19,7 +20,7 @@ LIGHTING = {
 
 def tone(image, detector):
     face = detector.detect(image)[0]
-    sample = measure(image, face, white_balance_gains(image, [face.box]))
+    sample = measure(cut(image, face, white_balance_gains(image, [face.box])))
     assert sample is not None
     return tone_of(sample.ita)
 
@@ -71,10 +72,38 @@ def test_masked_and_sunglassed_faces_still_get_a_tone(detector, portraits, name,
     image = portraits[name]
     face = detector.detect(image)[0]
     covered = paint(image, face)
-    sample = measure(covered, face, white_balance_gains(covered, [face.box]))
-    assert sample is not None
     plain = tone(image, detector)
-    assert abs(SKIN_TONES.index(tone_of(sample.ita)) - SKIN_TONES.index(plain)) <= 1
+    crop = cut(covered, face, white_balance_gains(covered, [face.box]))
+    for names in (OPEN, patches_for(mask=paint is paint_mask, sunglasses=paint is paint_sunglasses)):
+        sample = measure(crop, names)
+        assert sample is not None
+        assert abs(SKIN_TONES.index(tone_of(sample.ita)) - SKIN_TONES.index(plain)) <= 1
+
+
+@pytest.mark.parametrize("name", sorted(PORTRAIT_FACES))
+def test_a_skin_coloured_mask_is_not_read_once_the_face_is_known_to_wear_one(detector, portraits, name):
+    """A beige or tan mask passes the skin colour test: read on the cheeks it moves the tone, on
+    the forehead and the bridge of the nose (the masked layout) it does not."""
+    image = portraits[name]
+    face = detector.detect(image)[0]
+    plain = measure(cut(image, face, white_balance_gains(image, [face.box])), MASKED).ita
+    moved = []
+    for colour in ((60, 110, 170), (150, 190, 235)):  # tan, beige (BGR)
+        (rx, ry), (lx, ly), _, (mx, my) = face.keypoints[:4]
+        d = lx - rx
+        pts = np.array([[rx - 0.5 * d, ry + 0.3 * d], [lx + 0.5 * d, ly + 0.3 * d],
+                        [lx + 0.3 * d, my + 0.7 * d], [rx - 0.3 * d, my + 0.7 * d]], np.int32)
+        masked = cv2.fillPoly(image.copy(), [pts], colour)
+        crop = cut(masked, face, white_balance_gains(masked, [face.box]))
+        assert abs(measure(crop, MASKED).ita - plain) < 2.0
+        moved.append(abs(measure(crop, OPEN).ita - plain))
+    assert max(moved) > 5.0
+
+
+def test_the_patches_read_are_the_ones_left_bare():
+    assert patches_for(False, False) == OPEN
+    assert patches_for(True, False) == MASKED and not any("cheek" in p for p in MASKED)
+    assert patches_for(True, True) == patches_for(False, True) == SUNGLASSES == ("forehead",)
 
 
 def test_bands_are_ordered_and_scores_are_soft():
@@ -92,7 +121,7 @@ def test_bands_are_ordered_and_scores_are_soft():
 def test_patches_sit_on_the_face_and_follow_roll(detector, portraits):
     face = detector.detect(portraits["grace_hopper.jpg"])[0]
     x, y, w, h = face.box
-    for cx, cy, r in patch_centres(face):
+    for cx, cy, r in patch_centres(face).values():
         assert x < cx < x + w and y < cy < y + h and r > 2
 
 

@@ -69,7 +69,7 @@ def skin_tone_table(data_dir: Path) -> tuple[dict[str, dict[str, int]], int]:
     import cv2
 
     from edge.detect import BlazeFaceDetector, detect_still
-    from edge.skin_tone import measure, tone_of, white_balance_gains
+    from edge.skin_tone import cut, measure, tone_of, white_balance_gains
     from edge.state import SKIN_TONES
 
     det, far = BlazeFaceDetector("short", 1), BlazeFaceDetector("full", 1)
@@ -80,7 +80,7 @@ def skin_tone_table(data_dir: Path) -> tuple[dict[str, dict[str, int]], int]:
             continue
         img = cv2.imread(str(data_dir / r["file"]))
         faces, _ = detect_still(det, img, far)
-        sample = measure(img, faces[0], white_balance_gains(img, [faces[0].box])) if faces else None
+        sample = measure(cut(img, faces[0], white_balance_gains(img, [faces[0].box]))) if faces else None
         row = table.setdefault(r["skin_group"], {t: 0 for t in (*SKIN_TONES, "none")})
         if sample is None:
             unmeasured += 1

@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         acc = [ev[h]["accuracy"] for h in attr.CLASSES]
         steady = steadiness(x, y, run)
         painted = eyewear_eval.synthetic(x, data.keypoints["val"], y["eyewear"], lambda xf: run_tflite(tfl, xf, outputs))
+        kinds = ", ".join(f"{r['kind']} {r['correct']:.2f}" for r in painted)
         print(f"| {folder} | " + " | ".join(f"{a:.4f}" for a in acc) + f" | {np.mean(acc):.4f} | "
               + " | ".join(f"{steady[h]:.4f}" for h in attr.CLASSES) + f" | {steady['mean']:.4f} | "
-              + f"{np.mean([r['correct'] for r in painted]):.4f} ({', '.join(f'{r['correct']:.2f}' for r in painted)}) |")
+              + f"{np.mean([r['correct'] for r in painted]):.4f} ({kinds}) |")
     return 0
