@@ -21,8 +21,11 @@ import torch.nn.functional as F
 class PairConfig:
     weight: float = 2.0  # the divergence's share of the loss, per head
     exposure: tuple[float, float] = (0.7, 1.3)  # camera gain on [0, 1] pixels, clipped: x0.7 .. x1.3
-    p_low_res: float = 0.3  # share of views cut from a small face (resampled down and up)
-    low_res_side: tuple[int, int] = (16, 40)
+    p_low_res: float = 0.3  # share of views cut from a smaller face (resampled down and up)
+    # The live crop of the smallest face the mirror finds (40 px wide, 1.3x for the crop) has ~52 px
+    # across: a view cut from 16-40 px (the first candidate, p1) wiped out thin frames, and reading the
+    # two views alike then taught the net to miss them (Grace Hopper's glasses, painted thin frames).
+    low_res_side: tuple[int, int] = (40, 56)
 
     def __post_init__(self) -> None:
         if self.weight < 0 or not 0 <= self.p_low_res <= 1 or not 0 < self.exposure[0] <= self.exposure[1]:
