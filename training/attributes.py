@@ -286,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         ap.error(f"--lenses: {e}")
     try:
+        pairs = paired_views.PairConfig(weight=args.pairs) if args.pairs else None
+    except ValueError as e:
+        ap.error(f"--pairs: {e}")
+    try:
         head_weights = {k: float(v) for k, v in (hw.split("=", 1) for hw in args.head_weight)}
     except ValueError:
         ap.error("--head-weight wants HEAD=NUMBER, e.g. glasses_shape=2")
@@ -311,10 +315,6 @@ def main(argv: list[str] | None = None) -> int:
         log.info("teacher: %d runs, train accuracy %s", len(args.teacher), {
             h: round(float((p.argmax(1).numpy() == data.y["train"][h])[data.y["train"][h] >= 0].mean()), 4)
             for h, p in teacher.probs.items()})
-    try:
-        pairs = paired_views.PairConfig(weight=args.pairs) if args.pairs else None
-    except ValueError as e:
-        ap.error(f"--pairs: {e}")
     task = AttributesTask(data, head_weights, teacher, lens if lens.kinds else None,
                           views.ViewConfig() if args.views else None, pairs)
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=64, patience=25, max_minutes=args.max_minutes,
