@@ -16,6 +16,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from training import views
+
 
 @dataclass
 class PairConfig:
@@ -44,10 +46,8 @@ def low_res(x_nhwc: torch.Tensor, p: float, sides: tuple[int, int]) -> torch.Ten
     if not pick.any():
         return x_nhwc
     x = x_nhwc.permute(0, 3, 1, 2).clone()
-    h, w = x.shape[-2:]
     side = int(torch.randint(sides[0], sides[1] + 1, ()))  # one side per batch: one resampling call
-    small = F.interpolate(x[pick], size=(side, side), mode="area")
-    x[pick] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    x[pick] = views.far_away(x[pick], side)
     return x.permute(0, 2, 3, 1).contiguous()
 
 
