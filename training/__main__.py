@@ -122,13 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if name in TOOLS:
-        module, _, entry = TOOLS[name].partition(":")
-        return getattr(importlib.import_module(module), entry or "main")(rest)
-    if name not in LOOP_TASKS:
+    if name not in LOOP_TASKS and name not in TOOLS:
         print(f"error: unknown task {name!r}; tasks: {', '.join(tasks)}", file=sys.stderr)
         return 2
-    try:
+    try:  # bad input is one line for every task, tools with a main() of their own included
+        if name in TOOLS:
+            module, _, entry = TOOLS[name].partition(":")
+            return getattr(importlib.import_module(module), entry or "main")(rest)
         return run_loop_task(name, rest)
     except (OSError, ValueError, RuntimeError) as e:
         print(f"error: {e}".splitlines()[0], file=sys.stderr)

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="BatchNorm from the first N training faces only (smoke runs)")
     args = ap.parse_args(argv)
     if len(args.runs) < 2:
-        raise ValueError("name two or more --runs to average")
+        ap.error("name two or more --runs to average")
     torch.set_num_threads(args.threads)
     t0 = time.monotonic()
     nets = [load_expression_net(r / "best.pt") for r in args.runs]

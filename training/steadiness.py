@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     val: accuracy per head, steadiness per head and the painted eyewear kinds (a candidate's
     scratch folder from `convert attributes --val-only` or models_tflite)."""
     import argparse
+    import sys
     from pathlib import Path
 
     from convert import manifest
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             entry = manifest.read(folder / "manifest.json")["attributes"]
         except (OSError, KeyError, ValueError) as e:
-            print(f"error: {folder}: no attribute entry in its manifest ({e})")
+            print(f"error: {folder}: no attribute entry in its manifest ({e})", file=sys.stderr)
             return 2
         tfl, outputs = folder / entry["file"], {h: o["index"] for h, o in entry["outputs"].items()}
 
