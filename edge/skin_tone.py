@@ -60,6 +60,7 @@ PATCH_RADIUS = 0.28  # eye distances; 0.16 before: 4.2 -> 3.2 degrees of ITA spr
 # top tenth is highlight (20-80 before; 40-90 steadied 5 of 21 faces, issue 23).
 SKIN_LUMA = (40, 90)
 SATURATED = 250  # a channel this bright was clipped by the camera: its value is a lower bound
+START_PERCENTILE = 95  # where the white balance's search for grey starts (white_balance_gains); 99: the same
 
 
 @dataclass
@@ -119,7 +120,13 @@ def white_balance_gains(frame_bgr: np.ndarray, exclude: list[np.ndarray] | None 
     # Dark pixels' colour is mostly noise and the colour of dark things (a navy suit under a warm
     # lamp looks grey): only the brighter half of the surroundings votes on the light's colour.
     px = px[px.mean(axis=1) >= np.median(px.mean(axis=1))]
-    gains = np.ones(3, np.float32)
+    # The search for grey starts from the colour of the brightest surfaces (each channel's
+    # START_PERCENTILE: a collar, a cap, a lit wall are nearly white), which moves with the light,
+    # not from gains of 1, which assume the camera balanced already: under a warm lamp the search
+    # from 1 settled on Grace Hopper's light-blue backdrop, which looks grey there, and doubled the
+    # cast (her skin read two bands apart between a warm and a cool lamp; issue 23).
+    top = np.percentile(px, START_PERCENTILE, axis=0)
+    gains = (top.mean() / np.maximum(top, 1.0)).astype(np.float32)
     for _ in range(3):
         balanced = px * gains
         sat = (balanced.max(axis=1) - balanced.min(axis=1)) / np.maximum(balanced.max(axis=1), 1)
