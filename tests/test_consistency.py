@@ -51,15 +51,17 @@ def test_mask_and_eyewear_hold_their_targets_on_the_demo(report):
 def test_the_demo_skin_tones_are_steady(report):
     """Issue 23, on this 60-variant grid (the full check's figures are in the README). Before: the
     astronaut "light" in 0.55 of the variants and two bands apart; Grace Hopper 0.45, three bands
-    apart, 0.68 of mirror pairs alike. Now the astronaut holds the target; Grace Hopper's tone sits
-    near the light / medium-light / medium edges (ITA ~47, her light is read off a blue flag and a
-    navy uniform) and is asserted at what it reaches (0.63 majority, 0.83 of mirror pairs)."""
+    apart, 0.68 of mirror pairs alike. Now the astronaut holds the target, and so does Grace Hopper's
+    majority (0.63 -> 0.80 since the white balance starts its search for grey from the brightest
+    surfaces: her light-blue backdrop no longer passes for grey under a warm lamp); her tone still sits
+    near the light / medium-light edge (ITA ~47), so the bands and the mirror pairs are asserted at what
+    they reach (0.83 of mirror pairs)."""
     faces, total = report
     astronaut, grace = (faces[n]["heads"]["skin_tone"] for n in ("astronaut.png", "grace_hopper.jpg"))
     assert astronaut["agreement"] >= cons.TARGETS["skin_tone"], astronaut
     assert astronaut["band_spread"] <= cons.SKIN_MAX_BANDS, astronaut
-    assert grace["agreement"] >= 0.55, grace
-    assert total["heads"]["skin_tone"]["mean"] >= 0.77, total["heads"]["skin_tone"]
+    assert grace["agreement"] >= cons.SKIN_WORST, grace
+    assert total["heads"]["skin_tone"]["mean"] >= 0.85, total["heads"]["skin_tone"]
     assert faces["astronaut.png"]["mirror"]["skin_tone"] >= 0.95, faces["astronaut.png"]["mirror"]
     assert faces["grace_hopper.jpg"]["mirror"]["skin_tone"] >= 0.75, faces["grace_hopper.jpg"]["mirror"]
 
