@@ -27,6 +27,7 @@ from convert import manifest
 from convert.manifest import InputSpec
 from convert.pipeline import EvalData, ModelSpec, add_val_only, build, head_metrics, scored_splits, table
 from edge.classify import Classifier, apply_gate, read_manifest
+from edge.preprocess import PREPROCESS
 from edge.state import EXPRESSIONS
 from training import ferplus
 from training.expression import DEFAULT_DATA, PIXEL_OFFSET, PIXEL_SCALE, to_input
@@ -38,6 +39,9 @@ NAME = "expression"
 DEFAULT_CROP: dict[str, Any] = {"kind": "eyes_aligned", "scale": 1.0, "shift_y": 0.0}
 GATED = "contempt"  # rare and easily confused with neutral: shown only above a confidence chosen on val
 GATE_PRECISION = 0.6
+# What the edge applies to a face before the model: the training transform (ferplus.PREPROCESS_NAME)
+# without its 1.2 boost, which only clipped over-exposed faces; chosen on val (training/README.md).
+SERVE_PREPROCESS = "equalizeHist(x)"
 
 
 def load_model(run_dir: Path) -> ExpressionNet:
@@ -122,6 +126,12 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     add_val_only(ap)
     ap.add_argument("--gap", type=Path, nargs="*", default=[],
                     help="JSON results of training.edge_gap to record as the edge path's accuracy")
+    ap.add_argument("--serve-preprocess", default=SERVE_PREPROCESS, choices=sorted(PREPROCESS),
+                    help="what the edge applies to a face before the model (the manifest's input.preprocess); "
+                         f"the training transform, {ferplus.PREPROCESS_NAME}, is recorded beside it")
+    ap.add_argument("--rescore", action="store_true",
+                    help="no conversion: score the file already in --out again the way the mirror runs it "
+                         "(after a change to --serve-preprocess), contempt's gate chosen on val anew")
 
 
 def edge_probabilities(clf: Classifier, raw: np.ndarray) -> np.ndarray:
@@ -174,9 +184,10 @@ def edge_metrics(out_dir: Path, views: int, raw: ferplus.Splits,
     clf = Classifier(NAME, read_manifest(out_dir)[NAME], out_dir, 1, views=views)
     probs = {s: edge_probabilities(clf, raw[s].x) for s in splits_scored}
     gate = {GATED: choose_gate(probs["val"], raw["val"].majority)}
-    out: dict[str, Any] = {"note": f"edge Classifier with {views} test-time view(s) on the raw 48x48 FER+ faces; "
-                                   f"FER+ protocol labels; '{GATED}' shown only at >= {gate[GATED]} (chosen on val "
-                                   f"for precision >= {GATE_PRECISION})"}
+    preprocess = read_manifest(out_dir)[NAME]["input"]["preprocess"]
+    out: dict[str, Any] = {"note": f"edge Classifier with {views} test-time view(s) on the raw 48x48 FER+ faces, "
+                                   f"{preprocess} applied by the edge; FER+ protocol labels; '{GATED}' shown only "
+                                   f"at >= {gate[GATED]} (chosen on val for precision >= {GATE_PRECISION})"}
     for s in splits_scored:
         gated = apply_gate(probs[s], list(EXPRESSIONS), gate)
         out[s] = view_metrics(gated, raw[s])
@@ -190,7 +201,35 @@ def edge_path(gap_files: list[Path]) -> dict[str, Any]:
         {"command": "python -m training edge-gap --split test --views 4"} if gap_files else {})
 
 
+def rescore(args: argparse.Namespace) -> int:
+    """The committed file through the edge again, after a change on the edge's side (its
+    preprocessing): the model is not touched, only how the mirror feeds it and what that scores."""
+    manifest_path = args.out / "manifest.json"
+    entry = manifest.read(manifest_path).get(NAME)
+    if entry is None:
+        raise ValueError(f"{manifest_path}: no {NAME!r} entry to score again")
+    entry["training"]["preprocess"] = entry["training"].get("preprocess", entry["input"]["preprocess"])
+    entry["input"]["preprocess"] = args.serve_preprocess
+    manifest.write_entry(manifest_path, NAME, entry)  # the edge Classifier reads it from there
+    views, gate = edge_metrics(args.out, args.views, ferplus.load_raw(args.data, args.pixels_csv), scored_splits(args))
+    entry["metrics"][f"int8_views{args.views}"] = views
+    entry["min_confidence"] = {NAME: gate}
+    manifest.write_entry(manifest_path, NAME, entry)
+    print_selection(views, args.views, gate)
+    return 0
+
+
+def print_selection(views: dict[str, Any], n_views: int, gate: dict[str, float]) -> None:
+    v = views["val"]
+    print(f"selection (val, int8, {n_views} views, gated): FER+ accuracy {v['accuracy']:.4f} "
+          f"(of {v['n']} kept), FER2013 macro recall {v['fer2013_macro_recall']:.4f}, "
+          f"mean {(v['accuracy'] + v['fer2013_macro_recall']) / 2:.4f}; {GATED} gate {gate[GATED]:.2f}: "
+          f"{v[f'{GATED}_gated']}")
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.rescore:
+        return rescore(args)
     manifest_path = args.out / "manifest.json"
     splits_scored = scored_splits(args)
     crop, crop_source = choose_crop(args.crop_json, manifest_path)
@@ -203,8 +242,8 @@ def run(args: argparse.Namespace) -> int:
         model=model,
         heads={NAME: list(EXPRESSIONS)},
         input=InputSpec(size=(48, 48), color="gray", pixel_scale=PIXEL_SCALE, pixel_offset=PIXEL_OFFSET,
-                        preprocess=ferplus.PREPROCESS_NAME, crop=crop),
-        training=training_info(args.run, data.fingerprint),
+                        preprocess=args.serve_preprocess, crop=crop),
+        training=training_info(args.run, data.fingerprint) | {"preprocess": ferplus.PREPROCESS_NAME},
     )
     entry = build(spec, data, args.run, args.out, bench_runs=args.bench_runs, flip=not args.no_flip)
     raw = ferplus.load_raw(args.data, args.pixels_csv)
@@ -215,10 +254,6 @@ def run(args: argparse.Namespace) -> int:
         entry["edge_path"] = edge_path(args.gap)
     entry = manifest.write_entry(manifest_path, NAME, entry)
     print(table(NAME, entry))
-    v = views["val"]
-    print(f"selection (val, int8, {args.views} views, gated): FER+ accuracy {v['accuracy']:.4f} "
-          f"(of {v['n']} kept), FER2013 macro recall {v['fer2013_macro_recall']:.4f}, "
-          f"mean {(v['accuracy'] + v['fer2013_macro_recall']) / 2:.4f}; {GATED} gate {gate[GATED]:.2f}: "
-          f"{v[f'{GATED}_gated']}")
+    print_selection(views, args.views, gate)
     print(f"wrote {args.out / entry['file']} and {manifest_path}")
     return 0

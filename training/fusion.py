@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -99,11 +100,17 @@ def score(pred: np.ndarray, y: np.ndarray, classes: tuple[str, ...]) -> Scores:
     return Scores(float((pred == y).mean()), float(np.mean(list(recall.values()))), recall, len(y))
 
 
-def expression_probs(clf: Classifier, sha: str, split: str, raw: np.ndarray, feats: bsf.Features,
+def served_as(entry: dict) -> str:
+    """The expression model as the edge serves it - its file and the transform the edge applies - as a
+    short name for caches: the same file fed another way answers differently."""
+    return f"{entry['sha256'][:12]}_{hashlib.sha256(entry['input']['preprocess'].encode()).hexdigest()[:6]}"
+
+
+def expression_probs(clf: Classifier, served: str, split: str, raw: np.ndarray, feats: bsf.Features,
                      rows: np.ndarray, frames: bsf.Frames, cache_dir: Path) -> np.ndarray:
     """(len(rows), C) the expression model's gated probabilities on the edge crop of each face's frame
-    (NaN where the detector missed), cached per model and split in runs/."""
-    path = cache_dir / f"fusion_expr_{sha[:12]}_{split}_s{frames.seed}.npz"
+    (NaN where the detector missed), cached per model as served (`served_as`) and split in runs/."""
+    path = cache_dir / f"fusion_expr_{served}_{split}_s{frames.seed}.npz"
     if path.is_file():
         z = np.load(path)
         if np.array_equal(z["rows"], rows):
@@ -139,14 +146,14 @@ class Split:
         return pred
 
 
-def load_split(split: str, args: argparse.Namespace, raw: ferplus.Splits, clf: Classifier, sha: str,
+def load_split(split: str, args: argparse.Namespace, raw: ferplus.Splits, clf: Classifier, served: str,
                frames: bsf.Frames) -> Split:
     feats, meta = bsf.load(args.features, split)
     if meta["fingerprint"] != raw.fingerprint or meta["seed"] != frames.seed:
         raise ValueError(f"{args.features}: made from other data or another seed; rerun blendshape-features")
     y_all = raw[split].majority[: len(feats.detected)]
     rows = np.flatnonzero(y_all >= 0)
-    p = expression_probs(clf, sha, split, raw[split].x, feats, rows, frames, args.cache)
+    p = expression_probs(clf, served, split, raw[split].x, feats, rows, frames, args.cache)
     return Split(y_all[rows], p, feats.shapes[rows], feats.works[rows])
 
 
@@ -233,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     clf = Classifier(EXPRESSION, entry, args.models, 1, views=args.views)
     raw = ferplus.load_raw(args.data, args.pixels_csv)
     frames = bsf.Frames(bsf.load(args.features, "val")[1]["seed"])
-    val = load_split("val", args, raw, clf, sha, frames)
+    val = load_split("val", args, raw, clf, served_as(entry), frames)
     head, head_info = choose_head(args, raw, val, classes)
     alone = score(val.predict(None), val.y, classes)
     curve = {float(a): score(val.predict(Fusion(head, float(a), sha)), val.y, classes) for a in ALPHAS}
@@ -264,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                        "gain_bootstrap_90": [round(lo, 4), round(hi, 4)],
                        "balanced_by_alpha": {f"{a:.2f}": round(s.balanced, 4) for a, s in curve.items()}}}
     if args.test:
-        test = load_split("test", args, raw, clf, sha, frames)
+        test = load_split("test", args, raw, clf, served_as(entry), frames)
         t_alone, t_fused = score(test.predict(None), test.y, classes), score(test.predict(fusion), test.y, classes)
         print(table({"expression model alone (test)": t_alone, f"fused, alpha {alpha:.2f} (test)": t_fused}, classes))
         metrics["test"] = {"alone": t_alone.as_dict(), "fused": t_fused.as_dict()}
@@ -272,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         _, meta = bsf.load(args.features, "val")
         path = write(args.out, fusion, {
             "what": "expression x blendshape head, late fusion (edge/fusion.py)", "alpha": alpha,
-            "expression_sha256": sha, "classes": list(classes),
+            "expression_sha256": sha, "expression_preprocess": entry["input"]["preprocess"], "classes": list(classes),
             "training": {"command": "python -m training expression-fusion --write"
                          + (f" --models {args.models}" if args.models != MODELS_DIR else ""),
                          "date": dt.date.today().isoformat(), "head": head_info,
