@@ -119,6 +119,10 @@ def check_fusion(models_dir: Path = MODELS_DIR) -> tuple[Fusion | None, str]:
     if expression.get("sha256") != fusion.expression_sha256:
         return None, (f"off: chosen with expression model {fusion.expression_sha256[:12]}..., the manifest ships "
                       f"{str(expression.get('sha256'))[:12]}... (refit: python -m training expression-fusion --write)")
+    fitted, fed = manifest[NAME].get("expression_preprocess"), expression.get("input", {}).get("preprocess")
+    if fitted is not None and fitted != fed:
+        return None, (f"off: chosen with the expression model fed {fitted}, the manifest feeds it {fed} "
+                      "(refit: python -m training expression-fusion --write)")
     if list(expression.get("classes", [])) != list(fusion.classes):
         return None, f"off: its classes {list(fusion.classes)} are not the expression model's {expression.get('classes')}"
     return fusion, f"on for the largest face, alpha {fusion.alpha:.2f} ({path.name})"

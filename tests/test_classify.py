@@ -57,7 +57,7 @@ def test_expression_classes_and_size():
 
 @pytest.mark.parametrize("name", ["astronaut.png", "grace_hopper.jpg"])
 def test_an_over_exposed_face_keeps_its_expression(portraits, detector, name):
-    """A face lit 1.7x brighter, clipped as a camera clips it: T's 1.2 boost turned the rest of the
+    """A face lit 1.7x brighter, clipped as a camera clips it: T's 1.2 boost turned the
     cheeks and teeth white before equalizing (the astronaut read neutral, Grace Hopper happy); the
     transform the edge serves the model with does not boost, and both keep their answer."""
     clf = Classifier("expression", MANIFEST["expression"], MODELS, views=2)

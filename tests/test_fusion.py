@@ -83,12 +83,13 @@ def test_the_fusion_weighs_both_answers_and_never_shows_a_gated_class():
     assert np.all(fused[:, CLASSES.index("contempt")] == 0.0)
 
 
-def models_with_fusion(tmp_path: Path, fusion: Fusion) -> Path:
-    """A models folder: the committed manifest's expression entry plus this fusion."""
+def models_with_fusion(tmp_path: Path, fusion: Fusion, **entry) -> Path:
+    """A models folder: the committed manifest's expression entry plus this fusion (`entry`: more of
+    the fusion's manifest entry)."""
     shutil.copy(MODELS_DIR / "manifest.json", tmp_path / "manifest.json")
     (tmp_path / FILE).write_text(json.dumps(fusion.to_json()))
     manifest = read_manifest(tmp_path)
-    manifest[NAME] = {"file": FILE, "sha256": sha256_file(tmp_path / FILE)}
+    manifest[NAME] = {"file": FILE, "sha256": sha256_file(tmp_path / FILE), **entry}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     return tmp_path
 
@@ -103,6 +104,15 @@ def test_a_fusion_chosen_with_another_expression_model_is_refused_in_one_line(tm
     caplog.clear()
     matched = load_fusion(models_with_fusion(tmp_path, toy_fusion(0.5, entry["sha256"], classes)))
     assert matched is not None and matched.classes == classes and not caplog.records
+
+
+def test_a_fusion_chosen_with_the_model_fed_another_way_is_refused(tmp_path):
+    """The same expression file fed another transform answers differently (session 13 changed what the
+    edge feeds it), so a fusion records the transform it was chosen with."""
+    entry = read_manifest(MODELS_DIR)["expression"]
+    fusion = toy_fusion(0.5, entry["sha256"], tuple(entry["classes"]))
+    assert load_fusion(models_with_fusion(tmp_path, fusion, expression_preprocess="equalizeHist(clip(1.2*x))")) is None
+    assert load_fusion(models_with_fusion(tmp_path, fusion, expression_preprocess=entry["input"]["preprocess"])) is not None
 
 
 def test_the_perception_pass_fuses_only_where_the_face_has_blendshapes_this_frame(portraits):

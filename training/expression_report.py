@@ -45,7 +45,8 @@ def _row(name: str, m: dict[str, Any], fer: bool = True) -> str:
 def gap_lines(gap: dict[str, dict]) -> list[str]:
     lines = ["## Train/serve gap (whole edge path)", "",
              "Raw FER+ faces (those the protocol keeps) upscaled to 120-200 px and pasted at random places on "
-             "640x480 backgrounds, then BlazeFace -> crop rule -> T -> int8 model (`python -m training edge-gap`). "
+             "640x480 backgrounds, then BlazeFace -> crop rule -> the manifest's transform -> int8 model "
+             "(`python -m training edge-gap`). "
              "A face the detector misses counts as wrong.", "",
              "| split | views | direct accuracy | edge-path accuracy | gap (points) | detector missed | "
              "direct, detected faces | edge path, detected faces | gap on detected faces |",
@@ -83,6 +84,9 @@ def expression_report(entry: dict, history: dict, gap: dict[str, dict], out_dir:
         f"unknown and not-a-face out) + {1 - (settings.get('ferplus_weight') or 0):.2f} x FER2013's own label; "
         f"class weights (largest mass / class mass) ** {settings.get('class_weight_power')}. Selection on val: "
         "the mean of FER+ protocol accuracy and FER2013 macro recall on its own labels.", "",
+        f"Pixels: the net learned on {tr.get('preprocess', entry['input']['preprocess'])} of each face; the "
+        f"mirror applies {entry['input']['preprocess']} (the rows marked \"what the mirror runs\"; the others "
+        "are the training transform).", "",
         "FER+ protocol (FER+'s `ferplus.py`, majority mode): single votes dropped, an image is kept when its top "
         f"emotion holds more than half of the remaining votes. Kept: val {entry['metrics']['int8']['val']['n']}, "
         f"test {test['n']} of 3574.", "",
