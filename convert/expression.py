@@ -178,13 +178,15 @@ def gate_report(probs: np.ndarray, majority: np.ndarray, cls: str) -> dict[str, 
             "recall": round(float((pred[y == c] == c).mean()), 4), "n": int((y == c).sum())}
 
 
-def edge_metrics(out_dir: Path, views: int, raw: ferplus.Splits,
-                 splits_scored: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, float]]:
-    """The shipped file through edge.classify with its views; the gate chosen on val, then applied."""
-    clf = Classifier(NAME, read_manifest(out_dir)[NAME], out_dir, 1, views=views)
+def edge_metrics(out_dir: Path, views: int, raw: ferplus.Splits, splits_scored: tuple[str, ...],
+                 entry: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, float]]:
+    """The shipped file through edge.classify with its views (as `entry` describes it; default: as the
+    manifest in out_dir does); the gate chosen on val, then applied."""
+    entry = entry or read_manifest(out_dir)[NAME]
+    clf = Classifier(NAME, entry, out_dir, 1, views=views)
     probs = {s: edge_probabilities(clf, raw[s].x) for s in splits_scored}
     gate = {GATED: choose_gate(probs["val"], raw["val"].majority)}
-    preprocess = read_manifest(out_dir)[NAME]["input"]["preprocess"]
+    preprocess = entry["input"]["preprocess"]
     out: dict[str, Any] = {"note": f"edge Classifier with {views} test-time view(s) on the raw 48x48 FER+ faces, "
                                    f"{preprocess} applied by the edge; FER+ protocol labels; '{GATED}' shown only "
                                    f"at >= {gate[GATED]} (chosen on val for precision >= {GATE_PRECISION})"}
@@ -210,8 +212,8 @@ def rescore(args: argparse.Namespace) -> int:
         raise ValueError(f"{manifest_path}: no {NAME!r} entry to score again")
     entry["training"]["preprocess"] = entry["training"].get("preprocess", entry["input"]["preprocess"])
     entry["input"]["preprocess"] = args.serve_preprocess
-    manifest.write_entry(manifest_path, NAME, entry)  # the edge Classifier reads it from there
-    views, gate = edge_metrics(args.out, args.views, ferplus.load_raw(args.data, args.pixels_csv), scored_splits(args))
+    views, gate = edge_metrics(args.out, args.views, ferplus.load_raw(args.data, args.pixels_csv), scored_splits(args),
+                               entry)
     entry["metrics"][f"int8_views{args.views}"] = views
     entry["min_confidence"] = {NAME: gate}
     manifest.write_entry(manifest_path, NAME, entry)

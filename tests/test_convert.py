@@ -196,6 +196,30 @@ def test_val_only_loads_no_test_faces(torch_one_thread) -> None:
     assert set(load_data(splits, 16, 16, 0).x) == {"val", "test"}
 
 
+@pytest.mark.skipif(not FERPLUS_NPZ.is_file(), reason=f"FER+ not found at {FERPLUS_NPZ}")
+def test_rescore_changes_how_the_edge_feeds_the_model_and_not_the_model(tmp_path: Path, torch_one_thread) -> None:
+    """`--rescore` scores the committed file again as the edge would feed it: the manifest's input.preprocess
+    changes, the transform the net learned on is kept beside it, the file and its sha256 stay."""
+    import shutil
+
+    from convert.__main__ import main
+
+    shipped = json.loads((REPO / "models_tflite" / "manifest.json").read_text())["expression"]
+    shutil.copy(REPO / "models_tflite" / shipped["file"], tmp_path / shipped["file"])
+    (tmp_path / "manifest.json").write_text(json.dumps({"expression": shipped}))
+    args = ["expression", "--rescore", "--val-only", "--views", "1", "--out", str(tmp_path),
+            "--serve-preprocess", "equalizeHist(clip(1.2*x))"]
+    assert main(args) == 0
+    entry = manifest.read(tmp_path / "manifest.json")["expression"]
+    assert entry["input"]["preprocess"] == "equalizeHist(clip(1.2*x))"
+    assert entry["training"]["preprocess"] == shipped["training"]["preprocess"] == "equalizeHist(clip(1.2*x))"
+    assert entry["sha256"] == shipped["sha256"]
+    val = entry["metrics"]["int8_views1"]["val"]
+    assert "equalizeHist(clip(1.2*x)) applied" in entry["metrics"]["int8_views1"]["note"]
+    # the plain int8 file under its training transform is what the pipeline measured at conversion
+    assert val["accuracy"] == pytest.approx(shipped["metrics"]["int8"]["val"]["accuracy"], abs=0.002)
+
+
 def test_the_contempt_gate_is_chosen_for_precision_on_val() -> None:
     from convert.expression import choose_gate, gate_report
     from edge.state import EXPRESSIONS
