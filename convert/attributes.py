@@ -65,15 +65,15 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     splits_scored = scored_splits(args)
-    size = attr.run_size(args.run)
-    data = attr.prepare(args.data, args.cache or attr.crop_cache(size), size)
+    size, rule = attr.run_size(args.run), attr.run_crop(args.run)
+    data = attr.data_for(size, rule, args.data, args.cache)
     eval_data = load_data(data, args.calib, args.parity, args.seed, str(args.data), splits_scored)
     spec = ModelSpec(
         name=NAME,
         model=load_model(args.run),
         heads={h: list(c) for h, c in attr.CLASSES.items()},
         input=InputSpec(size=(size, size), color="rgb", pixel_scale=attr.PIXEL_SCALE,
-                        pixel_offset=attr.PIXEL_OFFSET, preprocess="none", crop=attr.CROP.to_manifest()),
+                        pixel_offset=attr.PIXEL_OFFSET, preprocess="none", crop=rule.to_manifest()),
         training=training_info(args.run, data.fingerprint),
     )
     entry = build(spec, eval_data, args.run, args.out, bench_runs=args.bench_runs, flip=not args.no_flip)

@@ -157,16 +157,8 @@ def choose_gate(probs: np.ndarray, majority: np.ndarray, cls: str = GATED,
 def view_metrics(probs: np.ndarray, part: ferplus.FerPlus) -> dict[str, Any]:
     m = head_metrics({NAME: probs}, {NAME: part.majority}, {NAME: list(EXPRESSIONS)})
     m["fer2013_macro_recall"] = round(ferplus.macro_recall_fer(part.fer_y, probs), 4)
-    m["fer2013_recall"] = {c: round(float(r), 4) for c, r in per_class_fer_recall(part.fer_y, probs).items()}
+    m["fer2013_recall"] = {c: round(float(r), 4) for c, r in ferplus.fer2013_recall(part.fer_y, probs).items()}
     return m
-
-
-def per_class_fer_recall(fer_y: np.ndarray, probs: np.ndarray) -> dict[str, float]:
-    keep = fer_y >= 0
-    p = probs[keep].copy()
-    p[:, EXPRESSIONS.index(GATED)] = -1
-    pred, y = p.argmax(1), fer_y[keep]
-    return {EXPRESSIONS[c]: float((pred[y == c] == c).mean()) for c in ferplus.FER_TO_EXPRESSION if (y == c).any()}
 
 
 def gate_report(probs: np.ndarray, majority: np.ndarray, cls: str) -> dict[str, Any]:

@@ -14,23 +14,37 @@ import numpy as np
 
 from edge.state import Face
 
+FILTERS = ("pyramid", "area")
+
 
 @dataclass(frozen=True)
 class CropRule:
-    """side = scale x detector box width; centre = box centre moved shift_y x side down the face."""
+    """side = scale x detector box width; centre = box centre moved shift_y x side down the face.
+
+    filter: how a big face is shrunk to the crop. "pyramid" (pyrDown, then bilinear) is what the
+    models before issue 23 learned on; "area" (`warp`) reads a face alike wherever it sits on the
+    pixel grid, and is only right for a model trained on crops cut that way (the manifest says)."""
 
     scale: float = 1.0
     shift_y: float = 0.0
     rotate: bool = True  # level the eyes
+    filter: str = "pyramid"
+
+    def __post_init__(self) -> None:
+        if self.filter not in FILTERS:
+            raise ValueError(f"unknown crop filter {self.filter!r}; known: {', '.join(FILTERS)}")
 
     @classmethod
     def from_manifest(cls, d: dict) -> "CropRule":
         if d.get("kind", "eyes_aligned") != "eyes_aligned":
             raise ValueError(f"unknown crop kind {d.get('kind')!r}")
-        return cls(float(d.get("scale", 1.0)), float(d.get("shift_y", 0.0)), bool(d.get("rotate", True)))
+        return cls(float(d.get("scale", 1.0)), float(d.get("shift_y", 0.0)), bool(d.get("rotate", True)),
+                   str(d.get("filter", "pyramid")))
 
     def to_manifest(self) -> dict:
-        return {"kind": "eyes_aligned", "scale": self.scale, "shift_y": self.shift_y, "rotate": self.rotate}
+        """The default filter is left out, so rules written before it existed read (and hash) the same."""
+        d = {"kind": "eyes_aligned", "scale": self.scale, "shift_y": self.shift_y, "rotate": self.rotate}
+        return d if self.filter == "pyramid" else d | {"filter": self.filter}
 
 
 def roll_degrees(face: Face) -> float:
@@ -66,12 +80,16 @@ def crop_face(frame_bgr: np.ndarray, face: Face, rule: CropRule, out_size: tuple
     black, so a face cut by the frame edge does not gain a hard bar the model never saw.
 
     The classifiers were trained on crops cut by exactly this rule (training/attributes.py and
-    training/edge_crops.py call this function), so it stays: an area-filtered crop (`warp`) was
-    tried for issue 23 and moved val accuracy by -0.3 points (expression through the edge path)
-    and +-0 (attributes) without steadying the labels; it is for the next retraining to adopt.
+    training/edge_gap.py call this function). A rule with filter "area" shrinks with `warp` instead:
+    served to a model trained the pyramid way it moved val accuracy by -0.3 points (expression through
+    the edge path) and +-0 (attributes) without steadying the labels (issue 23), so only a model
+    retrained on area crops gets it (`python -m training attributes --crop-filter area`).
     """
     src = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY) if color == "gray" else frame_bgr
     m = crop_matrix(face, rule, out_size)
+    if rule.filter == "area":
+        out = warp(src, m, out_size)
+        return cv2.cvtColor(out, cv2.COLOR_BGR2RGB) if color == "rgb" else out
     side = rule.scale * float(face.box[2])
     while side > 4 * out_size[1] and min(src.shape[:2]) >= 4:
         src = cv2.pyrDown(src)

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from edge.crop import warp
+from edge.detect import BlazeFaceDetector, mirror_pooled
 from edge.state import SKIN_TONES, Face
 
 # ITA band edges in degrees, lightest first, after Chardon et al. (1991): very light > 55,
@@ -322,7 +323,11 @@ class SkinToneMeter:
 
     WB_EVERY = 15  # frames: the light around a person changes over seconds, not frames
 
-    def __init__(self) -> None:
+    def __init__(self, detector: BlazeFaceDetector | None = None, pooled: bool = True) -> None:
+        """pooled: patches and light placed by keypoints read on the face and on its mirror image
+        (`mirror_pooled`, with `detector` or a short-range BlazeFace of its own), so a visitor and
+        their mirror image get the same patches; one more pair of detector runs a measurement."""
+        self.detector = (detector or BlazeFaceDetector("short", 1)) if pooled else None
         self._boxes: list[np.ndarray] = []
         self._frames = 0
         self._light: list[tuple[np.ndarray, np.ndarray, int]] = []  # (box, gains, frame measured)
@@ -349,7 +354,12 @@ class SkinToneMeter:
         return gains
 
     def cut(self, frame_bgr: np.ndarray, face: Face) -> SkinCrop:
-        return cut(frame_bgr, face, self.gains(frame_bgr, face))
+        """The light is read around the face as detected (the others' boxes are cut out by identity);
+        the patches are placed by the pooled keypoints."""
+        gains = self.gains(frame_bgr, face)
+        if self.detector is not None:
+            face = mirror_pooled(self.detector, frame_bgr, face)
+        return cut(frame_bgr, face, gains)
 
     @staticmethod
     def read(crop: SkinCrop, mask: bool = False, sunglasses: bool = False) -> float | None:

@@ -159,3 +159,20 @@ def test_the_eight_expressions_are_one_list_everywhere() -> None:
     if entry is not None:
         assert set(entry["classes"]) <= set(EXPRESSIONS)
         assert ClassifierSet(views=1, skin_tone=False).classes("expression") == list(entry["classes"])
+
+
+def test_the_crowd_scored_as_a_model_on_fer2013s_labels() -> None:
+    """The yardstick for issue 17's FER2013 target: where the crowd and FER2013 disagree, the crowd
+    scores zero; faces without a crowd answer or a FER2013 label are left out, not counted wrong."""
+    e = EXPRESSIONS.index
+    part = _part([vote(happiness=8, neutral=2),  # FER2013: happy -> right
+                  vote(neutral=7, sadness=3),  # FER2013: sad -> the crowd says neutral
+                  vote(sadness=9, neutral=1),  # FER2013: sad -> right
+                  vote(unknown=9, neutral=1),  # no crowd answer: left out
+                  vote(anger=10)],  # no FER2013 label: left out
+                 [e("happy"), e("sad"), e("sad"), e("angry"), -1])
+    probs, fer_y = ferplus.crowd_as_model(part)
+    assert len(fer_y) == 3
+    recall = ferplus.fer2013_recall(fer_y, probs)
+    assert recall == {"happy": 1.0, "sad": 0.5}
+    assert ferplus.macro_recall_fer(fer_y, probs) == pytest.approx(0.75)

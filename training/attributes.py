@@ -17,7 +17,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from convert.manifest import sha256_file
-from edge.crop import CropRule, crop_face, crop_matrix
+from edge.crop import FILTERS, CropRule, crop_face, crop_matrix
 from edge.detect import RETRY_MIN_SCORE, STILL_PADDINGS, BlazeFaceDetector, detect_still
 from training import lenses, paired_views, steadiness, views
 from training.augment import AugmentConfig, augment
@@ -66,10 +66,10 @@ def _labels(rows: list[dict]) -> dict[str, np.ndarray]:
     }
 
 
-def prepare(data_dir: Path, cache: Path, size: int = SIZE) -> AttributeData:
+def prepare(data_dir: Path, cache: Path, size: int = SIZE, rule: CropRule = CROP) -> AttributeData:
     """Edge-style crops of every labelled photo, cached (the detector pass takes a few minutes)."""
     labels_csv = data_dir / "labels.csv"
-    recipe = json.dumps([CROP.to_manifest(), STILL_PADDINGS, RETRY_MIN_SCORE])  # a new detector recipe re-crops
+    recipe = json.dumps([rule.to_manifest(), STILL_PADDINGS, RETRY_MIN_SCORE])  # a new detector recipe re-crops
     digest = hashlib.sha256(labels_csv.read_bytes() + recipe.encode()).hexdigest()
     rows = list(csv.DictReader(open(labels_csv)))
     z = np.load(cache) if cache.exists() else None
@@ -86,8 +86,8 @@ def prepare(data_dir: Path, cache: Path, size: int = SIZE) -> AttributeData:
             faces, how = detect_still(det, img, far)
             attempts[how] = attempts.get(how, 0) + 1
             if faces:
-                crops[i] = crop_face(img, faces[0], CROP, (size, size), "rgb")
-                m = crop_matrix(faces[0], CROP, (size, size))
+                crops[i] = crop_face(img, faces[0], rule, (size, size), "rgb")
+                m = crop_matrix(faces[0], rule, (size, size))
                 points[i] = faces[0].keypoints @ m[:, :2].T + m[:, 2]
                 found[i] = True
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -107,14 +107,28 @@ def prepare(data_dir: Path, cache: Path, size: int = SIZE) -> AttributeData:
     return AttributeData(x, y, groups, dropped, attempts, fp, kps)
 
 
-def crop_cache(size: int) -> Path:
-    return Path(f"runs/attribute_crops_{size}.npz")
+def crop_cache(size: int, rule: CropRule = CROP) -> Path:
+    return Path(f"runs/attribute_crops_{size}" + ("" if rule.filter == CROP.filter else f"_{rule.filter}") + ".npz")
+
+
+def _summary(run: Path) -> dict:
+    path = run / "train_summary.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def run_size(run: Path) -> int:
     """The input side a run was trained at (runs from before --size are 64)."""
-    summary = run / "train_summary.json"
-    return int(json.loads(summary.read_text()).get("size", SIZE)) if summary.exists() else SIZE
+    return int(_summary(run).get("size", SIZE))
+
+
+def run_crop(run: Path) -> CropRule:
+    """The crop rule a run was trained on (runs from before --crop-filter: CROP)."""
+    return CropRule.from_manifest(_summary(run).get("crop") or CROP.to_manifest())
+
+
+def data_for(size: int, rule: CropRule, data_dir: Path = DEFAULT_DATA, cache: Path | None = None) -> AttributeData:
+    """The crops a model of this size and crop rule reads: what convert, report and the checks score it on."""
+    return prepare(data_dir, cache or crop_cache(size, rule), size, rule)
 
 
 def to_input(x_uint8: np.ndarray) -> torch.Tensor:
@@ -279,8 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--views", action="store_true", help="camera angle (keystone) and distance (low resolution)")
     ap.add_argument("--pairs", type=float, default=0.0, metavar="WEIGHT",
                     help="two views of each crop (light, size, flip) and this weight on reading them alike; 0 = off")
+    ap.add_argument("--crop-filter", choices=FILTERS, default=CROP.filter,
+                    help="how a big face is shrunk to the crop (edge/crop.py); the manifest passes it to the edge")
     ap.add_argument("--threads", type=int, default=TrainConfig.threads, help="CPU threads for torch")
     args = ap.parse_args(argv)
+    rule = replace(CROP, filter=args.crop_filter)
     try:
         lens = lenses.LensConfig(p=args.lens_p, kinds=lenses.parse_kinds(args.lenses))
     except ValueError as e:
@@ -299,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--size must be a multiple of 16, at least 32 (four 2x2 pools)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     t0 = time.monotonic()
-    data = prepare(args.data, args.cache or crop_cache(args.size), args.size)
+    data = data_for(args.size, rule, args.data, args.cache)
     log = logging.getLogger("training")
     log.info("crops ready in %.0fs: %s; no face found (left out): %s", time.monotonic() - t0,
              {s: len(v) for s, v in data.x.items()}, data.dropped)
@@ -333,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m training attributes " + " ".join(argv if argv is not None else sys.argv[1:]),
         "wall_seconds": round(history.wall_seconds, 1), "best_epoch": history.best_epoch,
         "epochs_run": len(history.epochs), "parameters": sum(p.numel() for p in model.parameters()),
-        "no_detection": data.dropped, "detector_attempts": data.attempts, "crop": CROP.to_manifest(),
+        "no_detection": data.dropped, "detector_attempts": data.attempts, "crop": rule.to_manifest(),
         "size": args.size, **lineage_summary(args.init, history.wall_seconds),
         "lenses": {"kinds": list(lens.kinds), "p": lens.p} if lens.kinds else None, "views": args.views,
         "pairs": asdict(pairs) if pairs else None,

@@ -61,8 +61,22 @@ def gap_lines(gap: dict[str, dict]) -> list[str]:
     return lines + [""]
 
 
+def crowd_lines(crowd: dict[str, float], model: dict[str, float], n: int) -> list[str]:
+    """The FER+ crowd itself scored on FER2013's labels, beside the model: issue 17 asks for FER2013
+    PrivateTest macro recall >= 0.66 and FER+ test >= 0.86 at once."""
+    macro_c, macro_m = sum(crowd.values()) / len(crowd), sum(model.values()) / len(model)
+    return ["The FER+ crowd as a model: the majority of each test face's cleaned votes, scored on FER2013's own "
+            f"labels ({n} faces where both answer). A model that answered exactly as the crowd does would score the "
+            "crowd's macro recall; every point above it is bought by disagreeing with the FER+ majority that the FER+ "
+            "target is scored on (training/README.md, the trade-off).", "",
+            "| answers | " + " | ".join(crowd) + " | macro |", "|---" * (len(crowd) + 2) + "|",
+            "| the FER+ crowd | " + " | ".join(f"{v:.3f}" for v in crowd.values()) + f" | {macro_c:.4f} |",
+            "| this model (what the mirror runs) | " + " | ".join(f"{model[c]:.3f}" for c in crowd)
+            + f" | {macro_m:.4f} |", ""]
+
+
 def expression_report(entry: dict, history: dict, gap: dict[str, dict], out_dir: Path,
-                      plot_confusion) -> str:
+                      plot_confusion, crowd: tuple[dict[str, float], int] | None = None) -> str:
     plot_val_curves(history, out_dir / "expression_curves.png")
     classes = entry["classes"]
     views_key = next((k for k in entry["metrics"] if k.startswith("int8_views")), None)
@@ -110,6 +124,8 @@ def expression_report(entry: dict, history: dict, gap: dict[str, dict], out_dir:
                   "many FER2013 'sad', 'angry' and 'fear' faces are 'neutral' or 'surprise' by the crowd's majority.", "",
                   "| " + " | ".join(fer) + " | macro |", "|" + "---|" * (len(fer) + 1),
                   "| " + " | ".join(f"{v:.3f}" for v in fer.values()) + f" | {test['fer2013_macro_recall']:.4f} |", ""]
+        if crowd is not None:
+            lines += crowd_lines(crowd[0], fer, crowd[1])
         g = entry.get("min_confidence", {}).get("expression", {})
         for cls, t in g.items():
             lines += [f"**{cls}** is shown only at a confidence >= {t:.2f}, chosen on val for precision >= 0.6:", "",

@@ -184,12 +184,25 @@ def targets(part: FerPlus, ferplus_weight: float) -> np.ndarray:
     return (w * dist + (1 - w) * onehot).astype(np.float32)
 
 
-def macro_recall_fer(fer_y: np.ndarray, probs: np.ndarray) -> float:
-    """Macro recall on FER2013's own 7 labels: contempt is not among them, so the answer is the best
-    of the other seven (what keeps the model sensitive to sad, angry and afraid faces)."""
+def fer2013_recall(fer_y: np.ndarray, probs: np.ndarray) -> dict[str, float]:
+    """Per class recall on FER2013's own 7 labels: contempt is not among them, so the answer is the
+    best of the other seven (what keeps the model sensitive to sad, angry and afraid faces)."""
     keep = fer_y >= 0
     p = probs[keep].copy()
     p[:, EXPRESSIONS.index("contempt")] = -1
     pred, y = p.argmax(1), fer_y[keep]
-    recalls = [float((pred[y == c] == c).mean()) for c in FER_TO_EXPRESSION if (y == c).any()]
-    return float(np.mean(recalls))
+    return {EXPRESSIONS[c]: float((pred[y == c] == c).mean()) for c in FER_TO_EXPRESSION if (y == c).any()}
+
+
+def macro_recall_fer(fer_y: np.ndarray, probs: np.ndarray) -> float:
+    return float(np.mean(list(fer2013_recall(fer_y, probs).values())))
+
+
+def crowd_as_model(part: FerPlus) -> tuple[np.ndarray, np.ndarray]:
+    """The FER+ crowd's own answer, scored as if it were a model: (probabilities, FER2013 labels),
+    over the faces where both the crowd (an expression holds the cleaned votes) and FER2013 answer.
+
+    A model trained to agree with the crowd cannot be expected to agree with FER2013 more than the
+    crowd itself does; this is the yardstick for issue 17's FER2013 target (training/README.md)."""
+    answered = part.trainable & (part.fer_y >= 0) & (part.distribution.sum(1) > 0)
+    return part.distribution[answered], part.fer_y[answered]

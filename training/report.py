@@ -116,8 +116,8 @@ def attributes_report(entry: dict, history: dict, run: Path, out_dir: Path) -> s
 
     plot_curves(history, out_dir / "attributes_curves.png", "Attribute model (mask, eyewear, glasses shape)")
     summary = json.loads((run / "train_summary.json").read_text())
-    size = attr.run_size(run)
-    data = attr.prepare(attr.DEFAULT_DATA, REPO / attr.crop_cache(size), size)
+    size, rule = attr.run_size(run), attr.run_crop(run)
+    data = attr.data_for(size, rule, cache=REPO / attr.crop_cache(size, rule))
     tfl = REPO / "models_tflite" / entry["file"]
     outputs = {h: o["index"] for h, o in entry["outputs"].items()}
     lines = ["# Attribute model report", "",
@@ -182,9 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     history = json.loads((run / "history.json").read_text())
     REPORTS.mkdir(parents=True, exist_ok=True)
     if args.model == "expression":
+        from training import ferplus
         from training.expression_report import expression_report, load_gap
 
-        text = expression_report(entry, history, load_gap(args.gap), REPORTS, plot_confusion)
+        crowd = None
+        if ferplus.DEFAULT_NPZ.is_file():
+            probs, fer_y = ferplus.crowd_as_model(ferplus.load_raw(ferplus.DEFAULT_NPZ)["test"])
+            crowd = (ferplus.fer2013_recall(fer_y, probs), len(fer_y))
+        text = expression_report(entry, history, load_gap(args.gap), REPORTS, plot_confusion, crowd)
     else:
         text = attributes_report(entry, history, run, REPORTS)
     (REPORTS / f"{args.model}.md").write_text(text)

@@ -64,14 +64,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from convert import manifest
     from convert.int8 import run_tflite
+    from edge.crop import CropRule
     from training import attributes as attr
     from training import eyewear_eval
 
     ap = argparse.ArgumentParser(prog="python -m training attributes-steadiness", description=main.__doc__.splitlines()[0])
     ap.add_argument("models", type=Path, nargs="+", help="folders with manifest.json and the attribute file")
     args = ap.parse_args(argv)
-    data = attr.prepare(attr.DEFAULT_DATA, attr.crop_cache(attr.SIZE), attr.SIZE)
-    x, y = data.x["val"], data.y["val"]
     print("| models | mask | eyewear | glasses shape | mean | steady mask | eyewear | shape | mean | painted kinds mean |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for folder in args.models:
@@ -81,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {folder}: no attribute entry in its manifest ({e})", file=sys.stderr)
             return 2
         tfl, outputs = folder / entry["file"], {h: o["index"] for h, o in entry["outputs"].items()}
+        data = attr.data_for(entry["input"]["size"][0], CropRule.from_manifest(entry["input"].get("crop", {})))
+        x, y = data.x["val"], data.y["val"]
 
         def run(xu8: np.ndarray) -> dict[str, np.ndarray]:
             return run_tflite(tfl, attr.to_input(xu8).numpy(), outputs)
