@@ -22,8 +22,9 @@ class CropRule:
     """side = scale x detector box width; centre = box centre moved shift_y x side down the face.
 
     filter: how a big face is shrunk to the crop. "pyramid" (pyrDown, then bilinear) is what the
-    models before issue 23 learned on; "area" (`warp`) reads a face alike wherever it sits on the
-    pixel grid, and is only right for a model trained on crops cut that way (the manifest says)."""
+    models before issue 23 learned on, and pyrDown keeps every other pixel, so a face over ~200 px
+    gets another crop when it moves by one pixel; "area" (`warp`) gives the same crop, and is only
+    right for a model trained on crops cut that way (the manifest says)."""
 
     scale: float = 1.0
     shift_y: float = 0.0

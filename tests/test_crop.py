@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from edge.crop import CropRule, crop_face, roll_degrees
+from edge.state import Face
 
 
 def ncc(a: np.ndarray, b: np.ndarray) -> float:
@@ -68,3 +69,33 @@ def test_warp_filters_fine_detail_the_same_at_every_scale():
         assert abs(float(out.mean()) - 100) < 5 and float(out.std()) < 15, k
     plain = cv2.warpAffine(stripes, np.array([[1 / 4, 0, 0], [0, 1 / 4, 0]], np.float32), (32, 32))
     assert abs(float(plain.mean()) - 100) > 50  # bilinear alone reads every 4th column: all one colour
+
+
+def test_a_crop_rule_names_its_filter_only_when_it_is_not_the_default():
+    """Rules written before the filter existed read (and hash, in training's crop cache) the same."""
+    old = {"kind": "eyes_aligned", "scale": 1.3, "shift_y": 0.05, "rotate": True}
+    assert CropRule.from_manifest(old).filter == "pyramid"
+    assert CropRule.from_manifest(old).to_manifest() == old
+    area = CropRule(1.3, 0.05, filter="area")
+    assert CropRule.from_manifest(area.to_manifest()) == area
+    with pytest.raises(ValueError, match="unknown crop filter"):
+        CropRule.from_manifest(old | {"filter": "lanczos"})
+
+
+def test_an_area_crop_of_a_big_face_does_not_depend_on_pixel_parity(detector, portraits):
+    """A big face (over ~200 px, where the pyramid halves the frame first) moved by one pixel: its
+    pyramid crop changes, since pyrDown keeps every other pixel; the area-filtered crop is the same
+    crop. Faces that need no halving get the same bilinear crop either way."""
+    image = cv2.resize(portraits["grace_hopper.jpg"], None, fx=1.5, fy=1.5, interpolation=cv2.INTER_AREA)
+    face = detector.detect(image)[0]
+    assert face.box[2] * 1.3 > 4 * 64  # big enough to be halved by the pyramid
+    shifted = cv2.warpAffine(image, np.float32([[1, 0, 1], [0, 1, 1]]), image.shape[1::-1],
+                             flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    moved = Face(face.box + np.float32([1, 1, 0, 0]), face.score, face.keypoints + 1)
+    change = {}
+    for f in ("pyramid", "area"):
+        rule = CropRule(1.3, 0.05, filter=f)
+        a = crop_face(image, face, rule, (64, 64), "rgb").astype(np.float32)
+        b = crop_face(shifted, moved, rule, (64, 64), "rgb").astype(np.float32)
+        change[f] = float(np.abs(a - b).mean())
+    assert change["pyramid"] > 0.5 and change["area"] < 0.05, change
