@@ -324,9 +324,9 @@ class SkinToneMeter:
     WB_EVERY = 15  # frames: the light around a person changes over seconds, not frames
 
     def __init__(self, detector: BlazeFaceDetector | None = None, pooled: bool = True) -> None:
-        """pooled: patches and light placed by keypoints read on the face and on its mirror image
+        """pooled: the patches placed by keypoints read on the face and on its mirror image
         (`mirror_pooled`, with `detector` or a short-range BlazeFace of its own), so a visitor and
-        their mirror image get the same patches; one more pair of detector runs a measurement."""
+        their mirror image get the same patches; two more detector runs a measurement."""
         self.detector = (detector or BlazeFaceDetector("short", 1)) if pooled else None
         self._boxes: list[np.ndarray] = []
         self._frames = 0
