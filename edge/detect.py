@@ -305,4 +305,4 @@ def mirror_pooled(detector: BlazeFaceDetector, frame_bgr: np.ndarray, face: Face
     kps = (kps_a + kps_b[MIRROR_KEYPOINTS]) / 2
     lo = (np.minimum(box_a[0], box_a[1]) + np.minimum(box_b[0], box_b[1])) / 2
     hi = (np.maximum(box_a[0], box_a[1]) + np.maximum(box_b[0], box_b[1])) / 2
-    return Face(np.array([*lo, *(hi - lo)], np.float32), face.score, kps.astype(np.float32))
+    return Face(np.array([*lo, *(hi - lo)], np.float32), face.score, kps.astype(np.float32), "pooled")

@@ -27,6 +27,10 @@ class Face:
     box: np.ndarray
     score: float
     keypoints: np.ndarray
+    # Who placed the keypoints: "detector" (BlazeFace, whose eyes on a frame and on its mirror image
+    # differ by several pixels), "mesh" (a tracked face, edge/track.py) or "pooled" (edge/detect.py
+    # mirror_pooled). The skin tone re-reads only the detector's (issue 23).
+    keypoints_from: str = "detector"
 
     @property
     def area(self) -> float:

@@ -50,7 +50,7 @@ def face_from_mesh(points: np.ndarray, score: float) -> Face:
     box = np.array([centre[0] - side / 2, centre[1] - side / 2, side, side], np.float32)
     mouth = points[list(LIP_INNER), :2].mean(0)
     kp = np.stack([right, left, points[NOSE_TIP, :2], mouth, points[CHEEKS[0], :2], points[CHEEKS[1], :2]])
-    return Face(box, score, kp.astype(np.float32))
+    return Face(box, score, kp.astype(np.float32), keypoints_from="mesh")
 
 
 @dataclass
@@ -97,7 +97,8 @@ def corrected(made: Face, calib: tuple[float, float, float]) -> Face:
     w = made.box[2]
     cx, cy = made.box[0] + w / 2 + dx * w, made.box[1] + made.box[3] / 2 + dy * w
     side = w * s
-    return Face(np.array([cx - side / 2, cy - side / 2, side, side], np.float32), made.score, made.keypoints)
+    return Face(np.array([cx - side / 2, cy - side / 2, side, side], np.float32), made.score, made.keypoints,
+                made.keypoints_from)
 
 
 class FaceTracker:

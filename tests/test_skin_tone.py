@@ -178,3 +178,25 @@ def test_a_face_and_its_mirror_image_read_alike(detector, portraits):
                         diffs[key].append(abs(reads[0] - reads[1]))
     assert np.mean(diffs["pooled"]) < 0.9, np.mean(diffs["pooled"])
     assert np.mean(diffs["pooled"]) < 0.75 * np.mean(diffs["plain"]), (np.mean(diffs["pooled"]), np.mean(diffs["plain"]))
+
+
+def test_a_tracked_faces_mesh_keypoints_are_not_read_again(detector, portraits):
+    """The two extra detector runs are for faces straight from the detector; a tracked face's
+    keypoints come from its mesh, which a mirror image reads alike already."""
+    from dataclasses import replace
+
+    class Counting:
+        calls = 0
+
+        def detect(self, frame):
+            Counting.calls += 1
+            return detector.detect(frame)
+
+    image = portraits["grace_hopper.jpg"]
+    face = detector.detect(image)[0]
+    meter = SkinToneMeter(Counting())
+    meter.begin_frame(image, [face], fresh=True)
+    meter.cut(image, face)
+    assert Counting.calls == 2
+    meter.cut(image, replace(face, keypoints_from="mesh"))
+    assert Counting.calls == 2
