@@ -245,9 +245,14 @@ def _unclip(raw: np.ndarray, gains: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     fix_r = clipped[:, 2] & ~clipped[:, 0]
     if ok.sum() < MIN_SKIN_PIXELS:
         return raw, fix_r | fix_g  # nearly all of the skin is clipped: keep it as it is
+    # The ratios come from the brighter half of the unclipped skin (by green, which clips last on
+    # skin): the clipped pixels are the brightest skin, and the darker unclipped pixels include
+    # lipstick, a red frame and shadow, whose R/G is far higher - on a face in red glasses under an
+    # orange light they made the re-estimated skin read two bands apart between x1.0 and x1.3 (issue 23).
+    ref = ok & (raw[:, 1] >= np.median(raw[ok, 1]))
     out = raw.copy()
-    g_over_b = float(np.median(raw[ok, 1] / raw[ok, 0]))
-    r_over_g = float(np.median(raw[ok, 2] / raw[ok, 1]))
+    g_over_b = float(np.median(raw[ref, 1] / raw[ref, 0]))
+    r_over_g = float(np.median(raw[ref, 2] / raw[ref, 1]))
     out[fix_g, 1] = np.maximum(out[fix_g, 1], out[fix_g, 0] * g_over_b)
     out[fix_r, 2] = np.maximum(out[fix_r, 2], out[fix_r, 1] * r_over_g)
     return out, fix_g | fix_r

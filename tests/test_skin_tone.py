@@ -200,3 +200,19 @@ def test_a_tracked_faces_mesh_keypoints_are_not_read_again(detector, portraits):
     assert Counting.calls == 2
     meter.cut(image, replace(face, keypoints_from="mesh"))
     assert Counting.calls == 2
+
+
+def test_clipped_skin_gets_its_red_back_from_the_bright_skin_not_from_a_red_frame():
+    """One skin colour under shading, its brightest 40% clipped in red by the camera, beside the
+    unclipped pixels of a red glasses frame that pass the skin colour test too (the val face under
+    an orange light): the clipped red is re-estimated from the brighter unclipped skin, so it keeps
+    the skin's R/G (1.44); from all unclipped pixels it took the frame's (2.1)."""
+    from edge.skin_tone import _unclip
+
+    rng = np.random.default_rng(0)
+    skin = np.array([[120, 160, 230]], np.float32) * np.linspace(0.75, 1.35, 120)[:, None]  # B, G, R
+    frame = np.array([[70, 80, 170]], np.float32) * rng.uniform(0.8, 1.1, (110, 1))
+    seen = np.minimum(np.concatenate([skin, frame]), 255)
+    out, fixed = _unclip(seen, np.ones(3, np.float32))
+    assert fixed.sum() == int((skin[:, 2] >= 250).sum())
+    assert np.median(out[fixed, 2] / out[fixed, 1]) == pytest.approx(230 / 160, rel=0.05)
