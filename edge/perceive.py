@@ -23,7 +23,7 @@ from edge.fusion import Fusion
 from edge.landmarks import FaceMesh, Landmarks
 from edge.motion import Measure, measure
 from edge.state import Face, box_iou
-from edge.track import FaceTracker
+from edge.track import FaceTracker, distinct
 
 EVERY_S = {"expression": 0.1, "attributes": 1.0}  # model -> seconds between runs on one face
 EXPRESSION_PER_FRAME = 2  # at most this many faces' expressions a frame, so four faces are staggered
@@ -164,10 +164,12 @@ class Perception:
 
     def once(self, frame_bgr: np.ndarray) -> list[Percept]:
         """One frame as a scene of its own (the consistency check's variants): the live detector with
-        every tile, every model, no history - what the loop shows once a face has been there a moment."""
+        every tile, every model, no history - what the loop shows once a face has been there a moment.
+        A part of a big face found on a tile is dropped, as the tracker drops it (it used to count as
+        another face: cut out of the big face's surroundings, it changed the light its skin was read in)."""
         detect = getattr(self.detector, "detect")
-        faces = (detect(frame_bgr, every_tile=True) if self.detector is not self.plain_detector
-                 else detect(frame_bgr))[: self.max_faces]
+        faces = distinct(detect(frame_bgr, every_tile=True) if self.detector is not self.plain_detector
+                         else detect(frame_bgr))[: self.max_faces]
         percepts = [Percept(i, f) for i, f in enumerate(faces)]
         for p, probs in zip(percepts, self.classifiers.perceive(frame_bgr, faces, fresh=True)):
             p.probs = probs

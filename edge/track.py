@@ -39,6 +39,16 @@ def overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float(iw * ih / max(min(a[2] * a[3], b[2] * b[3]), 1e-9))
 
 
+def distinct(faces: list[Face]) -> list[Face]:
+    """The faces, largest first, without those that lie mostly inside a larger one: a tile sees part
+    of a big face as a face of its own. The tracker drops them as it starts tracks (`_merge`)."""
+    keep: list[Face] = []
+    for f in sorted(faces, key=lambda f: -f.area):
+        if all(overlap(k.box, f.box) < SAME_FACE for k in keep):
+            keep.append(f)
+    return keep
+
+
 def face_from_mesh(points: np.ndarray, score: float) -> Face:
     """A detection made from the mesh: box and the 6 BlazeFace keypoints in frame pixels."""
     right, left = points[list(RIGHT_EYE), :2].mean(0), points[list(LEFT_EYE), :2].mean(0)

@@ -8,7 +8,7 @@ import pytest
 from edge.config import SourceConfig
 from edge.landmarks import FaceMesh
 from edge.sources.demo import DemoSource
-from edge.state import box_iou
+from edge.state import Face, box_iou
 from edge.track import FaceTracker, face_from_mesh
 from tests.conftest import box_close
 
@@ -244,3 +244,15 @@ def test_the_fine_mesh_stays_with_one_of_two_faces_of_one_size_until_the_other_i
         owner.append("left" if fine[0].face.box[0] < 320 else "right")
     assert len(set(owner[1:24])) == 1, owner
     assert set(owner[27:]) == {"right"}, owner
+
+
+def test_a_part_of_a_big_face_found_on_a_tile_is_not_a_face_of_its_own():
+    """What the tracker does as it starts tracks, for one frame seen on its own (Perception.once)."""
+    from edge.track import distinct
+
+    kp = np.zeros((6, 2), np.float32)
+    big = Face(np.array([300, 140, 300, 300], np.float32), 0.9, kp)
+    part = Face(np.array([470, 166, 146, 146], np.float32), 0.8, kp)  # inside the big face: a tile's find
+    other = Face(np.array([60, 100, 120, 120], np.float32), 0.9, kp)  # somebody else
+    kept = distinct([part, other, big])
+    assert len(kept) == 2 and kept[0] is big and kept[1] is other
