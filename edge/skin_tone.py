@@ -51,6 +51,12 @@ FACE_MARGIN = 0.25
 # 298 "black"-labelled photos as "light"). When less than this share of the ring is usable scene,
 # the camera's own balance is kept.
 MIN_BACKGROUND = 0.10
+# Below this share the reading is still made, but it rests on a few pixels beside the face (a navy
+# uniform, a flag): Grace Hopper read 50 degrees at 320 px and anything from -65 to 43 at 340-480 px.
+# In the live loop a face with less usable surroundings than this is read under the room's light as
+# last measured around anybody with more (SkinToneMeter): a visitor who walks up to the screen keeps
+# the light seen while they approached.
+RELIABLE_BACKGROUND = 0.25
 # Skin is measured on the face resampled to a fixed eye distance (area-averaged when shrinking),
 # so a 60 px face and a 300 px face give the median of the same patches at the same smoothing.
 CANON_EYES = 40.0
@@ -337,6 +343,7 @@ class SkinToneMeter:
         self._boxes: list[np.ndarray] = []
         self._frames = 0
         self._light: list[tuple[np.ndarray, np.ndarray, int]] = []  # (box, gains, frame measured)
+        self._scene: np.ndarray | None = None  # the room's light, last read around a face with room around it
 
     def begin_frame(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False) -> None:
         """Remember the frame's faces (each is cut out of the others' surroundings). fresh: an
@@ -345,17 +352,25 @@ class SkinToneMeter:
         self._boxes = [f.box for f in faces]
         self._frames += 1
         if fresh:
-            self._light = []
+            self._light, self._scene = [], None
         self._light = [e for e in self._light if self._frames - e[2] < self.WB_EVERY]
 
     def gains(self, frame_bgr: np.ndarray, face: Face) -> np.ndarray:
         """The white balance around this face, re-measured every WB_EVERY frames for a face that
-        stayed about where it was (the surroundings are the costly part of the measurement)."""
+        stayed about where it was (the surroundings are the costly part of the measurement); the
+        room's light instead for a face with too little around it (RELIABLE_BACKGROUND)."""
         box = face.box
         for old, gains, _ in self._light:
             if abs(old[0] + old[2] / 2 - box[0] - box[2] / 2) < 0.25 * box[2] and 0.8 < old[2] / box[2] < 1.25:
                 return gains
-        gains = white_balance_gains(frame_bgr, [box], [b for b in self._boxes if b is not box])
+        others = [b for b in self._boxes if b is not box]
+        share = _ring_pixels(frame_bgr, box, [box, *others])[1]
+        if share < RELIABLE_BACKGROUND and self._scene is not None:
+            gains = self._scene
+        else:
+            gains = white_balance_gains(frame_bgr, [box], others)
+            if share >= RELIABLE_BACKGROUND:
+                self._scene = gains
         self._light.append((box.copy(), gains, self._frames))
         return gains
 

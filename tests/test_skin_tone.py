@@ -216,3 +216,23 @@ def test_clipped_skin_gets_its_red_back_from_the_bright_skin_not_from_a_red_fram
     out, fixed = _unclip(seen, np.ones(3, np.float32))
     assert fixed.sum() == int((skin[:, 2] >= 250).sum())
     assert np.median(out[fixed, 2] / out[fixed, 1]) == pytest.approx(230 / 160, rel=0.05)
+
+
+@pytest.mark.parametrize("name", sorted(PORTRAIT_FACES))
+def test_a_visitor_walking_up_to_the_screen_keeps_their_tone(detector, portraits, name):
+    """Live: a face growing from 200 to 480 px wide in 640x480 under a cool lamp. Past ~320 px its
+    surroundings are nearly all face, and read on their own they gave gains of 1 or the colour of a
+    uniform (the astronaut 60 -> -16 degrees, Grace Hopper 55 -> -46); the light seen while the
+    visitor approached is kept."""
+    from edge.consistency import LIGHTS, place, surroundings
+
+    image = portraits[name]
+    region, fw = surroundings(image, detector.detect(image)[0])
+    meter = SkinToneMeter(detector)
+    reads = []
+    for size in range(200, 481, 40):
+        frame = place(region, fw, size, (320, 250), LIGHTS["cool"])
+        face = detector.detect(frame)[0]
+        meter.begin_frame(frame, [face])
+        reads.append(meter.read(meter.cut(frame, face)))
+    assert max(reads) - min(reads) < 5, [round(r) for r in reads]
