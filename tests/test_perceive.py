@@ -134,7 +134,7 @@ def test_a_face_between_its_meshes_is_fused_with_its_last_blendshapes(monkeypatc
     p = Perception.__new__(Perception)
     p.blendshapes, p._shapes = None, {}
     p.fusion = lambda probs, shapes: fused.append(float(shapes[0])) or probs
-    face = Face(np.array([0, 0, 10, 10], np.float32), np.zeros((6, 2), np.float32), 0.9)
+    face = Face(np.array([0, 0, 10, 10], np.float32), 0.9, np.zeros((6, 2), np.float32))
 
     def frame(meshed: dict[int, float], expression: set[int]) -> None:
         percepts = []
