@@ -165,11 +165,16 @@ class Perception:
     def once(self, frame_bgr: np.ndarray) -> list[Percept]:
         """One frame as a scene of its own (the consistency check's variants): the live detector with
         every tile, every model, no history - what the loop shows once a face has been there a moment.
-        A part of a big face found on a tile is dropped, as the tracker drops it (it used to count as
-        another face: cut out of the big face's surroundings, it changed the light its skin was read in)."""
+        As in the loop, a part of a big face found on a tile is not a face, and with tracking on, a
+        detection the mesh does not confirm is not followed (the flag's stars and the badge on Grace
+        Hopper's cap were three more "faces" here, cut out of her surroundings, moving the light her
+        skin was read in)."""
         detect = getattr(self.detector, "detect")
         faces = distinct(detect(frame_bgr, every_tile=True) if self.detector is not self.plain_detector
-                         else detect(frame_bgr))[: self.max_faces]
+                         else detect(frame_bgr))
+        if self.tracker is not None:
+            faces = [f for f in faces if self.mesh(frame_bgr, f) is not None]
+        faces = faces[: self.max_faces]
         percepts = [Percept(i, f) for i, f in enumerate(faces)]
         for p, probs in zip(percepts, self.classifiers.perceive(frame_bgr, faces, fresh=True)):
             p.probs = probs

@@ -152,3 +152,18 @@ def test_a_face_between_its_meshes_is_fused_with_its_last_blendshapes(monkeypatc
     assert fused == [0.3, 0.7]
     frame({1: 0.5}, expression={1})
     assert fused == [0.3, 0.7, 0.5]
+
+
+def test_one_frame_on_its_own_shows_the_faces_the_loop_would_follow(perception, portraits):
+    """Perception.once (the consistency check): Grace Hopper 300 px wide with the flag behind her, as
+    the check pastes her; the tiles also find "faces" in the flag's stars and her cap's badge, which
+    the mesh does not confirm, so the loop never follows them - and neither does a frame seen alone."""
+    from edge import consistency as cons
+    from edge.track import distinct
+
+    image = portraits["grace_hopper.jpg"]
+    region, fw = cons.surroundings(image, cons.source_face(perception.plain_detector, image))
+    frame = cons.place(region, fw, 300, cons.centres(cons.Grid())[300][1], cons.LIGHTS["warm"])
+    assert len(distinct(perception.detector.detect(frame, every_tile=True))) > 1  # the stars, the badge
+    found = perception.once(frame)
+    assert len(found) == 1 and found[0].face.box[2] > 250
