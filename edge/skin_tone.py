@@ -112,14 +112,23 @@ def white_balance_gains(frame_bgr: np.ndarray, exclude: list[np.ndarray] | None 
     refined three times. Clipped and near-black pixels do not vote; surroundings with too little
     scene in them keep gains of 1 (see MIN_BACKGROUND).
     """
+    px, share = _surroundings(frame_bgr, exclude, others)
+    return _balance(px) if share >= MIN_BACKGROUND else np.ones(3, np.float32)
+
+
+def _surroundings(frame_bgr: np.ndarray, exclude: list[np.ndarray] | None,
+                  others: list[np.ndarray] | tuple = ()) -> tuple[np.ndarray, float]:
+    """The pixels the light is read from (around the faces in `exclude`, all of them cut out; the
+    whole frame with no face), and the mean share of each face's square they fill."""
     if not exclude:
-        px = cv2.resize(frame_bgr, (80, 60), interpolation=cv2.INTER_AREA).astype(np.float32).reshape(-1, 3)
-    else:
-        cut = [*exclude, *others]
-        parts = [_ring_pixels(frame_bgr, box, cut) for box in exclude]
-        if sum(share for _, share in parts) / len(parts) < MIN_BACKGROUND:
-            return np.ones(3, np.float32)
-        px = np.concatenate([p for p, _ in parts])
+        return cv2.resize(frame_bgr, (80, 60), interpolation=cv2.INTER_AREA).astype(np.float32).reshape(-1, 3), 1.0
+    cut = [*exclude, *others]
+    parts = [_ring_pixels(frame_bgr, box, cut) for box in exclude]
+    return np.concatenate([p for p, _ in parts]), sum(share for _, share in parts) / len(parts)
+
+
+def _balance(px: np.ndarray) -> np.ndarray:
+    """The gains (colour and exposure) that the surroundings' pixels `px` call for."""
     scene = px  # every pixel has a brightness, clipped and dark ones too
     px = px[(px.max(axis=1) < SATURATED) & (px.min(axis=1) > 10)]  # clipped or black: no colour
     if len(px) < 30:
@@ -363,12 +372,11 @@ class SkinToneMeter:
         for old, gains, _ in self._light:
             if abs(old[0] + old[2] / 2 - box[0] - box[2] / 2) < 0.25 * box[2] and 0.8 < old[2] / box[2] < 1.25:
                 return gains
-        others = [b for b in self._boxes if b is not box]
-        share = _ring_pixels(frame_bgr, box, [box, *others])[1]
+        px, share = _surroundings(frame_bgr, [box], [b for b in self._boxes if b is not box])
         if share < RELIABLE_BACKGROUND and self._scene is not None:
             gains = self._scene
         else:
-            gains = white_balance_gains(frame_bgr, [box], others)
+            gains = _balance(px) if share >= MIN_BACKGROUND else np.ones(3, np.float32)
             if share >= RELIABLE_BACKGROUND:
                 self._scene = gains
         self._light.append((box.copy(), gains, self._frames))
