@@ -5,6 +5,10 @@ five times a second looks broken. Each face keeps an exponentially smoothed prob
 head (the time constant, not the frame rate, sets how calm it is) and a label changes only when
 another class clearly wins. A head may have its own time constant: a person's eyewear, mask and
 glasses change rarely, so one frame with a reflection on a lens must not put sunglasses on them.
+Each head steps by the time since it last ran on that face, not since the last frame: the models run
+on schedules (the expression ten times a second, the attributes once a second), and a step sized by
+the frame interval would make a head that runs once a second thirty times slower than its time
+constant says.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ class Track:
     last_seen: float
     probs: dict[str, np.ndarray] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)
+    updated_at: dict[str, float] = field(default_factory=dict)  # head -> when it last ran on this face
     frames: int = 0
     motion_track: MotionTrack | None = None  # created at the first measurement: baseline + filters
     motion_at: float = -math.inf
@@ -62,12 +67,17 @@ class Track:
     def named_labels(self, classes: dict[str, list[str]]) -> dict[str, str]:
         return {h: classes[h][i] for h, i in self.labels.items() if h in classes}
 
-    def update(self, probs: dict[str, np.ndarray], alpha: float, head_alpha: Mapping[str, float] | None = None) -> None:
-        """alpha: the step towards this frame's probabilities; head_alpha overrides it for some heads."""
+    def update(self, probs: dict[str, np.ndarray], now: float, tau: float,
+               head_tau: Mapping[str, float] | None = None) -> None:
+        """tau: the time constant, in seconds; head_tau overrides it for some heads."""
         for head, p in probs.items():
-            old = self.probs.get(head)
-            a = (head_alpha or {}).get(head, alpha)
-            self.probs[head] = p.copy() if old is None or old.shape != p.shape else old + a * (p - old)
+            old, then = self.probs.get(head), self.updated_at.get(head)
+            self.updated_at[head] = now
+            if old is None or then is None or old.shape != p.shape:
+                self.probs[head] = p.copy()
+            else:
+                a = _alpha(max(0.0, now - then), (head_tau or {}).get(head, tau))
+                self.probs[head] = old + a * (p - old)
             s = self.probs[head]
             best = int(np.argmax(s))
             shown = self.labels.get(head)
@@ -86,17 +96,12 @@ class Smoother:
         self.min_iou = min_iou
         self.tracks: list[Track] = []
         self._next_id = 1
-        self._last_t: float | None = None
 
     def update(self, faces: list[Face], probs: list[dict[str, np.ndarray]], now: float,
                measures: list[Measure | None] | None = None, ids: list[int] | None = None,
                shapes: list[np.ndarray | None] | None = None) -> list[Track]:
         """ids: the tracker's own identities (a face followed by its mesh), which survive two people
         crossing; without them faces are matched to tracks by overlap."""
-        dt = 0.0 if self._last_t is None else max(0.0, now - self._last_t)
-        self._last_t = now
-        alpha = _alpha(dt, self.tau)
-        head_alpha = {h: _alpha(dt, tau) for h, tau in self.head_tau.items()}
         free = [t for t in self.tracks if now - t.last_seen <= self.timeout]
         current: list[Track] = []
         for k, (face, p) in enumerate(zip(faces, probs)):
@@ -109,11 +114,11 @@ class Smoother:
             if best is not None:
                 free.remove(best)
                 best.face, best.last_seen = face, now
-                best.update(p, alpha, head_alpha)
+                best.update(p, now, self.tau, self.head_tau)
             else:
                 best = Track(ids[k] if ids is not None else self._next_id, face, now)
                 self._next_id += ids is None
-                best.update(p, 1.0)
+                best.update(p, now, self.tau)
             best.frames += 1
             current.append(best)
         for track, m in zip(current, measures or []):

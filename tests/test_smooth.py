@@ -84,3 +84,41 @@ def test_state_defaults_for_heads_without_a_model_and_tone_override():
     st = emoticon_state({"expression": "happy", "mask": "mask", "skin_tone": "dark"}, None)
     assert st.expression == "happy" and st.mask and st.tone == "dark"
     assert emoticon_state({"skin_tone": "dark"}, "yellow").tone == "yellow"
+
+
+def _scheduled(s: Smoother, change_at: float, until: float) -> list[tuple[float, dict[str, str]]]:
+    """A face at 30 fps whose models run on the live schedule (edge/perceive.py): happy in clear
+    glasses until change_at, then sad in sunglasses; the labels shown after each frame."""
+    from edge.perceive import Schedule
+
+    schedule, shown, t = Schedule(), [], 0.0
+    while t < until:
+        before = t < change_at
+        read = {"expression": onehot(3 if before else 5), "eyewear": onehot(1 if before else 2, 3)}
+        due = schedule.due([7], t)[7]
+        probs = {h: p for h, p in read.items() if ("expression" if h == "expression" else "attributes") in due}
+        tr = s.update([face(100)], [probs], t, ids=[7])[0]
+        shown.append((t, tr.named_labels(CLASSES)))
+        t += 1 / 30
+    return shown
+
+
+def _shown_after(shown: list[tuple[float, dict[str, str]]], head: str, label: str) -> float:
+    """Seconds from the first frame to the frame from which `label` stays on `head`."""
+    since = None
+    for t, labels in shown:
+        since = (since if since is not None else t) if labels[head] == label else None
+    return since if since is not None else float("inf")
+
+
+def test_heads_on_schedules_change_as_fast_as_their_time_constants_say():
+    """The attributes run once a second and the expression ten times a second: each head's step is
+    the time since it last ran on this face. Stepped by the frame interval, the sunglasses took about
+    half a minute to show and the expression three times its time constant."""
+    from edge.config import SmoothConfig
+
+    s = Smoother(0.4, 1.0, head_time_constants=SmoothConfig().head_time_constants())
+    shown = _scheduled(s, change_at=3.0, until=8.0)
+    assert all(labels["eyewear"] == "glasses" and labels["expression"] == "happy" for t, labels in shown if t < 3.0)
+    assert _shown_after(shown, "expression", "sad") - 3.0 < 0.6
+    assert _shown_after(shown, "eyewear", "sunglasses") - 3.0 < 3.0
