@@ -71,11 +71,14 @@ class SmoothConfig:
              "lasts a frame or two", lo=0.0, hi=10.0)
     mask_time_constant_s: float = key(1.5, "as time_constant_s, for the face mask", lo=0.0, hi=10.0)
     glasses_shape_time_constant_s: float = key(1.5, "as time_constant_s, for the glasses' shape", lo=0.0, hi=10.0)
+    skin_tone_time_constant_s: float = key(
+        4.0, "as time_constant_s, for the skin tone: read about once a second, the reading moves with the light and "
+             "the turn of the head, the person's skin does not", lo=0.0, hi=30.0)
 
     def head_time_constants(self) -> dict[str, float]:
         """The heads that smooth at their own pace (edge/smooth.py Smoother)."""
         return {"eyewear": self.eyewear_time_constant_s, "mask": self.mask_time_constant_s,
-                "glasses_shape": self.glasses_shape_time_constant_s}
+                "glasses_shape": self.glasses_shape_time_constant_s, "skin_tone": self.skin_tone_time_constant_s}
 
 
 @dataclass

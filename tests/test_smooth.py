@@ -122,3 +122,21 @@ def test_heads_on_schedules_change_as_fast_as_their_time_constants_say():
     assert all(labels["eyewear"] == "glasses" and labels["expression"] == "happy" for t, labels in shown if t < 3.0)
     assert _shown_after(shown, "expression", "sad") - 3.0 < 0.6
     assert _shown_after(shown, "eyewear", "sunglasses") - 3.0 < 3.0
+
+
+def test_a_skin_tone_read_near_a_band_edge_keeps_one_tone_on_screen():
+    """Read once a second, a face near the 41-degree edge reads 44 degrees twice and then 38 (a head
+    turned to the lamp): its own time constant keeps one tone; the expression's flips it each time."""
+    from edge.config import SmoothConfig
+    from edge.skin_tone import SKIN_TONES, band_scores, tone_of
+
+    def shown_tones(s: Smoother) -> set[str]:
+        tones = set()
+        for k in range(30):
+            ita = 38.0 if k % 3 == 2 else 44.0
+            tr = s.update([face(100)], [{"skin_tone": band_scores(ita)}], float(k), ids=[1])[0]
+            tones.add(SKIN_TONES[tr.labels["skin_tone"]])
+        return tones
+
+    assert shown_tones(Smoother(0.4, 1.0, head_time_constants=SmoothConfig().head_time_constants())) == {tone_of(44.0)}
+    assert len(shown_tones(Smoother(0.4, 1.0))) == 2
