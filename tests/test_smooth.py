@@ -91,12 +91,13 @@ def _scheduled(s: Smoother, change_at: float, until: float) -> list[tuple[float,
     glasses until change_at, then sad in sunglasses; the labels shown after each frame."""
     from edge.perceive import Schedule
 
+    model_of = {"expression": "expression", "eyewear": "attributes"}  # the head -> the model that reads it
     schedule, shown, t = Schedule(), [], 0.0
     while t < until:
         before = t < change_at
         read = {"expression": onehot(3 if before else 5), "eyewear": onehot(1 if before else 2, 3)}
         due = schedule.due([7], t)[7]
-        probs = {h: p for h, p in read.items() if ("expression" if h == "expression" else "attributes") in due}
+        probs = {head: p for head, p in read.items() if model_of[head] in due}
         tr = s.update([face(100)], [probs], t, ids=[7])[0]
         shown.append((t, tr.named_labels(CLASSES)))
         t += 1 / 30
