@@ -110,6 +110,13 @@ class MotionPolicy:
                 log.info("frames take %.0f ms of the camera's %.0f: face meshes on every frame again", busy, interval_ms)
         return 0 if self.turns else configured
 
+    def most(self, now: float) -> int | None:
+        """Before a frame is seen: the most faces that can get motion in it (None: every face), so
+        that the perception measures no face whose motion will not be shown."""
+        if self.mode == "off" or (self.mode == "auto" and now < self.shed_until):
+            return 0
+        return None if self.mode == "on" else self.max_faces
+
     def faces(self, n: int, busy_ms: deque, now: float) -> int:
         if self.mode != "auto":
             return n if self.mode == "on" else 0
@@ -182,6 +189,7 @@ class Mirror:
         t_cap, cpu0 = time.monotonic(), time.process_time()
         ms["capture"].append((t_cap - t) * 1000)
         image = as_bgr(frame.image_bgr)
+        self.perception.motion_faces(self.motion.most(t_cap))
         percepts = self.perception.live(image, frame.t_capture) if image is not None else []
         for stage, v in self.perception.ms.items():
             ms[stage].append(v)

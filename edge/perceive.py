@@ -90,6 +90,7 @@ class Perception:
         # of a face on turns (motion.full_rate_faces): kept one frame only
         self._shapes: dict[int, np.ndarray] = {}
         self.ms: dict[str, float] = {}  # the last live() call's time per stage (detect, landmarks, crop, classify)
+        self._measured: int | None = None  # live: how many faces (largest first) get motion signals; None: all
 
     def live(self, frame_bgr: np.ndarray, now: float) -> list[Percept]:
         """This frame's faces, largest first; models run per their schedule."""
@@ -103,7 +104,7 @@ class Perception:
             if self.mesh is not None:
                 for p in percepts:
                     p.landmarks = self.mesh(frame_bgr, p.face)
-                self._signals(frame_bgr, percepts)
+                self._signals(frame_bgr, percepts, measured=self._measured)
             self.ms["landmarks"] = (time.perf_counter() - t0) * 1000
             return percepts
         tracked = self.tracker.update(frame_bgr)
@@ -115,7 +116,7 @@ class Perception:
         self.schedule.forget({p.track_id for p in percepts})
         self._classify(frame_bgr, percepts, due)
         t0 = time.perf_counter()
-        self._signals(frame_bgr, percepts, carry=True)
+        self._signals(frame_bgr, percepts, carry=True, measured=self._measured)
         self.ms["landmarks"] += (time.perf_counter() - t0) * 1000
         return percepts
 
@@ -127,6 +128,12 @@ class Perception:
         """How many faces (largest first) are meshed on every frame from now on; the others take turns."""
         if self.tracker is not None:
             self.tracker.full_rate_faces = max(0, n)
+
+    def motion_faces(self, n: int | None) -> None:
+        """How many faces (largest first) the live path measures motion signals for from now on (None:
+        all). The frame loop sets it from its motion policy: with motion off, or shed, the signals of a
+        face nobody sees move cost 0.5 ms a face and frame. The mesh itself still runs: it tracks."""
+        self._measured = None if n is None else max(0, n)
 
     def fine_faces(self, n: int) -> None:
         """How many faces (largest first) get the 478-point mesh and blendshapes from now on: the frame
@@ -205,16 +212,18 @@ class Perception:
         self.ms["classify"] = self.ms.get("classify", 0.0) + classify_s * 1000
         return percepts
 
-    def _signals(self, frame_bgr: np.ndarray, percepts: list[Percept], carry: bool = False) -> None:
-        """Motion signals and blendshapes from each face's mesh, and the expression fused with them.
-        carry: a tracked face between two of its meshes is fused with its last frame's blendshapes, so
-        its expression is read the same way on every frame whatever its turn."""
+    def _signals(self, frame_bgr: np.ndarray, percepts: list[Percept], carry: bool = False,
+                 measured: int | None = None) -> None:
+        """Motion signals (for the first `measured` faces; None: all) and blendshapes from each face's
+        mesh, and the expression fused with them. carry: a tracked face between two of its meshes is
+        fused with its last frame's blendshapes, so its expression is read the same way on every frame
+        whatever its turn."""
         last, self._shapes = (self._shapes if carry else {}), {}
-        for p in percepts:
-            if p.landmarks is not None:
+        for i, p in enumerate(percepts):
+            if p.landmarks is not None and (measured is None or i < measured):
                 p.measure = measure(p.landmarks.points, frame_bgr)
-                if self.blendshapes is not None and len(p.landmarks.points) == 478:
-                    p.shapes = self.blendshapes.scores(p.landmarks.points)
+            if p.landmarks is not None and self.blendshapes is not None and len(p.landmarks.points) == 478:
+                p.shapes = self.blendshapes.scores(p.landmarks.points)
             shapes = p.shapes if p.shapes is not None else (last.get(p.track_id) if p.landmarks is None else None)
             if carry and p.shapes is not None:
                 self._shapes[p.track_id] = p.shapes

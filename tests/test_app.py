@@ -192,6 +192,17 @@ def test_auto_motion_covers_max_faces_and_sheds_when_frames_are_slow():
     assert MotionPolicy("off", 1, 20).faces(4, busy, 0.0) == 0
 
 
+def test_before_a_frame_the_policy_says_how_many_faces_can_move():
+    """So the perception measures no face whose motion will not be shown (edge/perceive.py motion_faces)."""
+    from collections import deque
+
+    policy = MotionPolicy("auto", max_faces=2, min_fps=20)
+    assert policy.most(0.0) == 2
+    policy.faces(1, deque([80.0] * 30, maxlen=30), 1.0)  # slow frames: motion shed for 30 s
+    assert policy.most(20.0) == 0 and policy.most(31.5) == 2
+    assert MotionPolicy("on", 1, 20).most(0.0) is None and MotionPolicy("off", 4, 20).most(0.0) == 0
+
+
 def test_busy_frames_put_every_face_mesh_on_turns_and_quiet_ones_take_it_back():
     """motion.turns_when_busy: frames that take most of a 30 fps camera's 33 ms (a Pi 4 with one
     blendshape face) put every mesh on turns, the largest face's too; the rate comes back only
