@@ -10,6 +10,7 @@ from edge.detect import BlazeFaceDetector, TiledDetector
 from edge.landmarks import FaceMesh
 from edge.perceive import EXPRESSION_PER_FRAME, Perception, Schedule
 from edge.sources.demo import DemoSource
+from tests.conftest import head_crop
 
 
 def test_new_faces_run_everything_then_each_model_keeps_its_own_pace():
@@ -52,22 +53,13 @@ def test_the_live_pass_follows_the_demo_and_runs_models_on_schedule(perception):
     assert perception.tracker.detections <= 0.25 * perception.tracker.frames
 
 
-def _head(detector, image: np.ndarray, side: int) -> np.ndarray:
-    """A portrait's head and some surroundings (2.2 face widths), side x side pixels."""
-    import cv2
-
-    x, y, w, _ = detector.detect(image)[0].box
-    cx, cy = x + w / 2, y + w / 2
-    return cv2.resize(image[int(cy - 1.1 * w):int(cy + 1.1 * w), int(cx - 1.1 * w):int(cx + 1.1 * w)], (side, side))
-
-
 def test_only_the_faces_that_move_are_measured(portraits):
     """With motion off (or shed) the mesh still tracks every face, but no face gets motion signals; with
     one moving face, only the largest; None: all."""
     perception = Perception(BlazeFaceDetector("short", 1), ClassifierSet(views=1), FaceMesh())
     pair = np.full((480, 640, 3), 100, np.uint8)
     for name, (x, y, side) in (("astronaut.png", (20, 60, 300)), ("grace_hopper.jpg", (400, 140, 200))):
-        pair[y:y + side, x:x + side] = _head(perception.detector, portraits[name], side)
+        pair[y:y + side, x:x + side] = head_crop(perception.detector, portraits[name], side)
     for t, n in enumerate((0, 1, None)):
         perception.motion_faces(n)
         percepts = perception.live(pair, t / 30)
@@ -81,7 +73,7 @@ def test_a_group_reads_expressions_with_fewer_views(portraits):
     classifiers = ClassifierSet(views=4)
     perception = Perception(BlazeFaceDetector("short", 1), classifiers, FaceMesh(), views=(4, 2))
     expression = next(c for c in classifiers.classifiers if c.name == "expression")
-    head = _head(perception.detector, portraits["astronaut.png"], 210)
+    head = head_crop(perception.detector, portraits["astronaut.png"], 210)
     group = np.full((480, 640, 3), 100, np.uint8)
     for x, y in ((40, 15), (360, 15), (40, 255), (360, 255)):
         group[y:y + 210, x:x + 210] = head

@@ -10,7 +10,7 @@ from edge.landmarks import FaceMesh
 from edge.sources.demo import DemoSource
 from edge.state import Face, box_iou
 from edge.track import FaceTracker, face_from_mesh
-from tests.conftest import box_close
+from tests.conftest import box_close, head_crop
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +51,6 @@ def test_a_lost_face_is_looked_for_again_at_once(mesh, detector, portraits):
     assert len(tracker.update(image)) == 1
 
 
-def _head(detector, image: np.ndarray, side: int = 220) -> np.ndarray:
-    """A portrait's head and shoulders, square, side px."""
-    import cv2
-
-    x, y, w, h = detector.detect(image)[0].box
-    cx, cy, s = x + w / 2, y + h / 2, 2.2 * w
-    return cv2.resize(image[int(cy - s / 2):int(cy + s / 2), int(cx - s / 2):int(cx + s / 2)], (side, side))
-
-
 def _who(tracked, centres: dict[str, float]) -> dict[int, str]:
     """track id -> the person whose centre its box is nearest."""
     return {t.track_id: min(centres, key=lambda k: abs(t.face.box[0] + t.face.box[2] / 2 - centres[k]))
@@ -67,7 +58,7 @@ def _who(tracked, centres: dict[str, float]) -> dict[int, str]:
 
 
 def test_two_people_crossing_keep_their_identities(mesh, detector, portraits):
-    a, b = _head(detector, portraits["astronaut.png"]), _head(detector, portraits["grace_hopper.jpg"])
+    a, b = head_crop(detector, portraits["astronaut.png"]), head_crop(detector, portraits["grace_hopper.jpg"])
     tracker = FaceTracker(detector.detect, mesh, detect_every=6)
     owner: dict[int, str] = {}
     for i in range(61):
@@ -86,7 +77,7 @@ def test_two_people_crossing_keep_their_identities(mesh, detector, portraits):
 def test_one_leaves_and_another_enters_where_they_stood(mesh, detector, portraits):
     """The astronaut walks out to the right; within a second Hopper walks in from the left to where the
     astronaut stood. Matching boxes by overlap alone would hand Hopper the astronaut's identity."""
-    a, b = _head(detector, portraits["astronaut.png"]), _head(detector, portraits["grace_hopper.jpg"])
+    a, b = head_crop(detector, portraits["astronaut.png"]), head_crop(detector, portraits["grace_hopper.jpg"])
     tracker = FaceTracker(detector.detect, mesh, detect_every=6)
     seen: dict[str, set[int]] = {"a": set(), "b": set()}
     for i in range(30):
@@ -117,7 +108,7 @@ class _Counting:
 def test_a_group_of_four_costs_three_meshes_a_frame_and_keeps_everyone(mesh, detector, portraits):
     """Four people drifting sideways: the two largest are meshed on every frame, the two smaller take
     turns; everybody stays followed, under one identity, with a box on the moving face."""
-    heads = [_head(detector, portraits[n], side) for n, side in
+    heads = [head_crop(detector, portraits[n], side) for n, side in
              (("astronaut.png", 220), ("grace_hopper.jpg", 210), ("astronaut.png", 190), ("grace_hopper.jpg", 180))]
     counting = _Counting(mesh)
     tracker = FaceTracker(detector.detect, counting, detect_every=6, full_rate_faces=2)
@@ -151,7 +142,7 @@ def test_a_group_of_four_costs_three_meshes_a_frame_and_keeps_everyone(mesh, det
 def test_with_no_full_rate_face_even_the_largest_takes_turns(mesh, detector, portraits):
     """motion.full_rate_faces = 0, for a slow device: one person walking is meshed on every other
     frame (half the mesh's cost), never two frames running without, and followed all the way."""
-    head = _head(detector, portraits["astronaut.png"], 220)
+    head = head_crop(detector, portraits["astronaut.png"], 220)
     counting = _Counting(mesh)
     tracker = FaceTracker(detector.detect, counting, detect_every=6, full_rate_faces=0)
     calls, meshed, ids = [], [], set()
@@ -177,7 +168,7 @@ def test_four_faces_of_one_size_on_turns_cost_two_meshes_a_frame(mesh, detector,
     """motion.full_rate_faces = 0 with four heads of the same size (the bench's group): their ranks
     swap from frame to frame as the mesh-made boxes jitter, yet exactly half of them skip each frame
     between detections (by rank, a face that had skipped was often ranked to skip again: 2.6 a frame)."""
-    head = _head(detector, portraits["grace_hopper.jpg"], 200)
+    head = head_crop(detector, portraits["grace_hopper.jpg"], 200)
     counting = _Counting(mesh)
     tracker = FaceTracker(detector.detect, counting, detect_every=6, full_rate_faces=0)
     calls = []
