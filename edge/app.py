@@ -15,10 +15,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 from edge.config import Config
 from edge.perceive import Perception
+from edge.pipeline import Overlap
 from edge.smooth import Smoother, emoticon_state
-from edge.sources import Source, SourceError, as_bgr
+from edge.sources import Frame, Source, SourceError, as_bgr
 from edge.sources.guarded import GuardedSource
 from edge.state import FaceView, Scene
 
@@ -36,6 +39,17 @@ SHED_WINDOW = 30  # frames whose median processing time is compared with the bud
 # motion.turns_when_busy: every face's mesh on turns once a frame's processing takes this share of the
 # camera's frame interval, full rate again below TURNS_OFF (at turns a frame costs ~0.6 of one at full rate)
 TURNS_ON, TURNS_OFF = 0.85, 0.45
+
+
+@dataclass
+class Perceived:
+    """One frame's perception, handed from the perceiving half of the loop to the presenting one."""
+
+    frame: Frame
+    image: np.ndarray | None
+    faces: int
+    views: list[FaceView]
+    stage_ms: dict[str, float]
 
 
 @dataclass
@@ -176,23 +190,35 @@ class Mirror:
         self._tone = None if cfg.render.tone == "auto" else cfg.render.tone
         self.motion = MotionPolicy(cfg.motion.mode if perception.mesh is not None else "off",
                                    cfg.motion.max_faces, cfg.motion.min_fps, cfg.motion.turns_when_busy)
+        self.overlap = Overlap(self._perceive, self._show, cfg.display.pipeline)
 
     def step(self) -> list[str]:
-        """One frame through every stage; returns the display's commands."""
-        ms = self.stats.stage_ms
+        """One frame through every stage; returns the display's commands. With display.pipeline the
+        frame presented is the one read by the step before (edge/pipeline.py)."""
         if self.source is None:  # step() driven by hand (the soak), without run()
             self._connect(threading.Event())
         t = time.monotonic()
         frame = self.source.read()
-        if frame is None:
-            return ["end"]
         t_cap, cpu0 = time.monotonic(), time.process_time()
-        ms["capture"].append((t_cap - t) * 1000)
+        if frame is not None:
+            self.stats.stage_ms["capture"].append((t_cap - t) * 1000)
+        commands = self.overlap.step(frame)
+        if commands is None:  # the pipeline's first frame is on its way to the screen, or the source ended
+            return ["end"] if frame is None else []
+        # what the loop spent on this step (both halves when they overlap); writing --out frames is the
+        # user's choice, not the mirror's work: it must not shed motion
+        self.stats.busy_ms.append((time.monotonic() - t_cap) * 1000 - self._saved_ms)
+        self.stats.cpu_ms.append((time.process_time() - cpu0) * 1000)
+        self.stats.dropped = getattr(self.source, "dropped", 0)
+        return commands
+
+    def _perceive(self, frame: Frame) -> Perceived:
+        """The perception half: faces found, classified, meshed and smoothed into views. It touches
+        none of what _show does (on the pipeline's worker thread, _show runs meanwhile)."""
         image = as_bgr(frame.image_bgr)
-        self.perception.motion_faces(self.motion.most(t_cap))
+        self.perception.motion_faces(self.motion.most(time.monotonic()))
         percepts = self.perception.live(image, frame.t_capture) if image is not None else []
-        for stage, v in self.perception.ms.items():
-            ms[stage].append(v)
+        stage_ms = dict(self.perception.ms)
         t_lm = time.monotonic()
         k = self.motion.faces(len(percepts), self.stats.busy_ms, t_lm)
         self.perception.full_rate_faces(self.motion.full_rate_faces(self.cfg.motion.full_rate_faces, self.stats.busy_ms,
@@ -209,21 +235,23 @@ class Mirror:
                           float((tr.face.box[0] + tr.face.box[2] / 2) / width), tr.motion(t), tr.shapes(t),
                           center_y=float((tr.face.box[1] + tr.face.box[3] / 2) / height))
                  for tr in tracks]
-        t_smooth = time.monotonic()
-        ms["smooth"].append((t_smooth - t_lm) * 1000)
-        scene = Scene(faces=views, overlay=self._overlay() if self.show_fps else [],
-                      camera_rgb=image[:, :, ::-1] if self.cfg.display.pip and image is not None else None)
+        stage_ms["smooth"] = (time.monotonic() - t_lm) * 1000
+        return Perceived(frame, image, len(percepts), views, stage_ms)
+
+    def _show(self, p: Perceived) -> list[str]:
+        """The presenting half, on the main thread: every statistic is written here, so that the
+        perception half only reads them."""
+        for stage, v in p.stage_ms.items():
+            self.stats.stage_ms[stage].append(v)
+        scene = Scene(faces=p.views, overlay=self._overlay() if self.show_fps else [],
+                      camera_rgb=p.image[:, :, ::-1] if self.cfg.display.pip and p.image is not None else None)
         if self.booth is not None:
-            self.booth.observe(frame, scene, image)
-        commands = self._present(scene, t_smooth)
-        self.stats.latency_ms.append((self.stats.frame_times[-1] - frame.t_capture) * 1000)
-        # writing --out frames is the user's choice, not the mirror's work: it must not shed motion
-        self.stats.busy_ms.append((self.stats.frame_times[-1] - t_cap) * 1000 - self._saved_ms)
-        self.stats.cpu_ms.append((time.process_time() - cpu0) * 1000)
+            self.booth.observe(p.frame, scene, p.image)
+        commands = self._present(scene, time.monotonic())
+        self.stats.latency_ms.append((self.stats.frame_times[-1] - p.frame.t_capture) * 1000)
         self.stats.frames += 1
-        self.stats.frames_with_face += bool(percepts)
-        self.stats.faces_now = len(percepts)
-        self.stats.dropped = getattr(self.source, "dropped", 0)
+        self.stats.frames_with_face += bool(p.faces)
+        self.stats.faces_now = p.faces
         return commands
 
     def _present(self, scene: Scene, t0: float) -> list[str]:
@@ -256,10 +284,13 @@ class Mirror:
         return lines
 
     def close(self) -> None:
-        """Let go of the source (run() does this at its end; step() by hand needs it)."""
+        """Let go of the source and the pipeline's worker (run() lets go of the source at its end;
+        step() by hand needs this)."""
         self._drop_source()
+        self.overlap.close()
 
     def _drop_source(self) -> None:
+        self.overlap.drop()  # a frame perceived from a camera now gone is stale
         if self.source is not None:
             self.source.close()
             if self.source.alive:

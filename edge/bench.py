@@ -94,6 +94,8 @@ def coming_and_going_frames(cfg: Config) -> list[np.ndarray]:
 
 
 # (label, frames, motion mode, other motion settings than the config's): every face gets motion where it is on
+# the scenes also run flat out, in sequence and overlapped (display.pipeline)
+FLAT_OUT = ("1 face, motion on", "4 faces, motion on all")
 SCENARIOS = (("1 face, motion off", "one", "off", {}), ("1 face, motion on", "one", "on", {}),
              ("1 face, motion on, mesh every other frame", "one", "on", {"full_rate_faces": 0}),
              ("4 faces, motion on all", "four", "on", {}),
@@ -102,15 +104,15 @@ SCENARIOS = (("1 face, motion off", "one", "off", {}), ("1 face, motion on", "on
              ("people coming and going, motion on", "coming", "on", {}))
 
 
-def _loop(cfg: Config, images: list[np.ndarray], frames: int, threads: int) -> dict:
+def _loop(cfg: Config, images: list[np.ndarray], frames: int, threads: int, paced: bool = True) -> dict:
     from edge.display import Display
     from edge.render import Renderer
 
     display = Display(DisplayConfig(mode="headless", width=BENCH_SCREEN[0], height=BENCH_SCREEN[1]), "headless")
     try:
         renderer = Renderer(display.size)
-        mirror = build.mirror(cfg, lambda: MemorySource(images, fps=CAMERA_FPS), renderer, display,
-                              threads=threads)
+        mirror = build.mirror(cfg, lambda: MemorySource(images, fps=CAMERA_FPS if paced else None), renderer,
+                              display, pace=paced, threads=threads)
         mirror.run(WARMUP)
         mirror.stats = type(mirror.stats)()
         tracker = mirror.perception.tracker
@@ -119,6 +121,7 @@ def _loop(cfg: Config, images: list[np.ndarray], frames: int, threads: int) -> d
         t0 = time.monotonic()
         stats = mirror.run(frames)
         wall = time.monotonic() - t0
+        mirror.close()
     finally:
         display.close()
     detected = (tracker.detections - detections0) / max(1, tracker.frames - frames0) if tracker else 1.0
@@ -127,6 +130,16 @@ def _loop(cfg: Config, images: list[np.ndarray], frames: int, threads: int) -> d
             "spare_time_render_ms": round(statistics.fmean(stats.warm_ms), 3),
             "loop_fps": round(frames / wall, 1), "frames": frames, "frames_with_face": stats.frames_with_face,
             "detector_share": round(detected, 3), "variants_built": renderer.cache.builds - builds}
+
+
+def flat_out(cfg: Config, images: list[np.ndarray], frames: int, threads: int) -> dict:
+    """The loop unpaced, its halves in sequence and overlapped (display.pipeline): the frames a second
+    a device slower than its camera would gain, and the latency it would pay for them."""
+    runs = {}
+    for pipeline in (False, True):
+        r = _loop(replace(cfg, display=replace(cfg.display, pipeline=pipeline)), images, frames, threads, paced=False)
+        runs["overlapped" if pipeline else "in sequence"] = {k: r[k] for k in ("loop_fps", "latency_ms", "cpu_ms")}
+    return runs
 
 
 def bench_threads(cfg: Config, threads: int, frames: int) -> dict:
@@ -157,7 +170,7 @@ def bench_threads(cfg: Config, threads: int, frames: int) -> dict:
                        "signals_ms": _median_ms(lambda: measure(points, images[0]))}
     scenes = {"one": images, "four": four_face_frames(images, detector), "far": far_face_frames(images, detector),
               "coming": coming_and_going_frames(cfg)}
-    loops = {}
+    loops, pipelined = {}, {}
     for label, scene, mode, motion in SCENARIOS:
         if mode == "on" and mesh is None:
             continue
@@ -165,12 +178,15 @@ def bench_threads(cfg: Config, threads: int, frames: int) -> dict:
         # would follow this machine's load
         run_cfg = replace(cfg, motion=replace(cfg.motion, mode=mode, max_faces=4, turns_when_busy=False, **motion))
         loops[label] = _loop(run_cfg, scenes[scene], frames, threads)
+        if label in FLAT_OUT:
+            pipelined[label] = flat_out(run_cfg, scenes[scene], frames, threads)
     return {
         "threads": threads,
         "detect_ms": _median_ms(lambda: detector.detect(images[0])),
         "classifier_ms_per_face": per_model,
         "landmarks_per_face": landmark_ms,
         "loops": loops,
+        "pipeline": pipelined,
     }
 
 
@@ -224,6 +240,10 @@ def format_table(report: dict) -> str:
             lm = r["landmarks_per_face"]
             lines.append(f"landmarks at {r['threads']} thread(s), per face: mesh {lm['mesh_ms']:.2f} ms, "
                          f"signals {lm['signals_ms']:.2f} ms")
+        for label, ways in r["pipeline"].items():
+            lines.append(f"flat out at {r['threads']} thread(s), {label}: " + "; ".join(
+                f"{way} {w['loop_fps']:.1f} fps, capture->display {w['latency_ms']:.1f} ms, CPU {w['cpu_ms']:.1f} ms a frame"
+                for way, w in ways.items()))
         built = ", ".join(f"{k}: {v['variants_built']}" for k, v in r["loops"].items())
         lines.append(f"emoticon variants drawn during the {r['threads']}-thread loops: {built}")
     if "render" in report:

@@ -297,3 +297,63 @@ def test_a_short_soak_takes_its_memory_baseline_after_warm_up():
     report = run_soak(cfg, 60)
     assert report["rss_after_warmup_mb"] > 50  # taken (after 12 frames), not the 0.0 of 'never'
     assert report["exceptions"] == 0
+
+
+# ------------------------------------------------------------------------------------------ pipeline
+
+
+def _faces_shown(scenes):
+    return [[(v.track_id, v.state, round(v.center_x, 4), None if v.motion is None else round(v.motion.mouth_open, 4))
+             for v in s.faces] for s in scenes if s.message is None]
+
+
+def test_the_pipelined_loop_shows_what_the_loop_in_sequence_shows(portraits):
+    """Same frames, same camera clock: every frame reaches the screen, with the same faces, either way."""
+    from edge import build
+
+    frames = [portraits["grace_hopper.jpg"]] * 6 + [portraits["astronaut.png"]] * 6
+    shown = {}
+    for pipeline in (False, True):
+        cfg = Config()
+        cfg.motion.mode, cfg.motion.turns_when_busy, cfg.display.pipeline = "on", False, pipeline
+        renderer, display = RecordingRenderer(), NullDisplay()
+        m = build.mirror(cfg, lambda: MemorySource(frames, loop=False, fps=30, camera_clock=True),
+                         renderer, display, pace=False)
+        stats = m.run()
+        m.close()
+        assert stats.frames == display.shown == len(frames) and m.overlap.on == pipeline
+        shown[pipeline] = _faces_shown(renderer.scenes)
+    assert sum(map(len, shown[False])) >= len(frames)  # somebody on every frame
+    assert shown[True] == shown[False]
+
+
+def test_a_lost_camera_comes_back_with_the_pipeline_on(detector, tmp_path, portraits, monkeypatch):
+    monkeypatch.setattr("edge.app.BACKOFF_S", (0.01, 0.05))
+    opens = {"n": 0}
+
+    class Flaky:
+        name = "flaky"
+
+        def __init__(self):
+            opens["n"] += 1
+            self.left = 3
+
+        def read(self):
+            if self.left == 0:
+                raise SourceError("flaky: camera lost")
+            self.left -= 1
+            from edge.sources import Frame
+            return Frame(portraits["astronaut.png"], time.monotonic(), 0)
+
+        def close(self):
+            pass
+
+    cfg = Config()
+    cfg.display.pipeline = True
+    renderer = RecordingRenderer()
+    m = Mirror(cfg, Flaky, Perception(detector, no_models(tmp_path)), renderer, NullDisplay(), pace=False)
+    stats = m.run(7, threading.Event())
+    m.close()
+    # each camera's first frame is on its way when it is lost again: 2 of its 3 reach the screen
+    assert stats.frames == 7 and opens["n"] == 4
+    assert renderer.scenes[-1].message is None and renderer.scenes[-1].faces
