@@ -28,6 +28,27 @@ def test_a_box_made_from_the_mesh_is_the_detectors_box(mesh, portraits, detector
     assert np.abs(made.keypoints[:4] - face.keypoints[:4]).max() < 0.12 * size
 
 
+@pytest.mark.parametrize("tilt", [-20.0, 0.0, 15.0])
+def test_a_calibrated_mesh_face_is_cropped_as_the_detector_crops(mesh, portraits, detector, tilt):
+    """The box and the turn of the eye line: the mesh reads a tracked face from the crop the detector's
+    face would give (their eye lines lie a degree or more apart, and the mesh's brows move with it)."""
+    import cv2
+
+    from edge.crop import roll_degrees
+    from edge.track import calibrate, corrected
+
+    image = portraits["grace_hopper.jpg"]
+    h, w = image.shape[:2]
+    image = cv2.warpAffine(image, cv2.getRotationMatrix2D((w / 2, h / 2), tilt, 1.0), (w, h))
+    face = detector.detect(image)[0]
+    made = face_from_mesh(mesh(image, face).points, 0.9)
+    fixed = corrected(made, calibrate(face, made))
+    assert np.allclose(fixed.box, face.box, atol=0.01)
+    assert roll_degrees(fixed) == pytest.approx(roll_degrees(face), abs=1e-3)
+    assert abs(roll_degrees(made) - roll_degrees(face)) > 0.01  # there was something to correct
+    assert abs(roll_degrees(face) + tilt) < 6  # and the face is turned as the image was
+
+
 def test_the_tracker_finds_what_detection_finds_on_a_fraction_of_the_frames(mesh, detector):
     src = DemoSource(SourceConfig())
     tracker = FaceTracker(detector.detect, mesh, detect_every=6)
