@@ -3,4 +3,5 @@ import sys
 
 from edge.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not again in the perceiving process (edge/remote.py spawns it)
+    sys.exit(main())

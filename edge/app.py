@@ -1,6 +1,8 @@
-"""The frame loop: source -> perceive (track, crop, classify, mesh) -> smooth -> render -> display.
+"""The frame loop: source -> perceive (track, crop, classify, mesh, smooth: edge/perceiver.py) -> render
+-> display.
 
-Data flows one way through the stages, one frame at a time, always the newest frame. The loop
+Data flows one way through the stages, one frame at a time, always the newest frame; with
+display.pipeline the next frame is perceived while this one is drawn (edge/pipeline.py). The loop
 waits on one stop event (SIGTERM sets it), keeps per-stage timings over a sliding window, and
 turns a lost camera into a message on screen and a reconnect with backoff, never an exit. The
 source is opened and read on its own thread (edge.sources.guarded), so no driver can hold the stop.
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import statistics
+import sys
 import threading
 import time
 from collections import deque
@@ -19,11 +22,11 @@ import numpy as np
 
 from edge.config import Config
 from edge.perceive import Perception
-from edge.pipeline import Overlap
-from edge.smooth import Smoother, emoticon_state
+from edge.perceiver import Perceived, Perceiver
+from edge.pipeline import SWITCH_INTERVAL_S, Later, OnThread, Overlap, Result
 from edge.sources import Frame, Source, SourceError, as_bgr
 from edge.sources.guarded import GuardedSource
-from edge.state import FaceView, Scene
+from edge.state import Scene
 
 log = logging.getLogger(__name__)
 
@@ -34,35 +37,19 @@ BACKOFF_S = (0.5, 5.0)
 FIRST_WAIT_S = 2.0  # a source that opens within this at start never shows the waiting screen
 LOG_EVERY_S = 60.0  # a source that stays away is logged once, then once a minute
 MAX_STUCK = 3  # sources whose driver never returned; no new one is opened while this many are stuck
-SHED_S = 30.0  # motion "auto": after shedding for a slow frame rate, try again this much later
-SHED_WINDOW = 30  # frames whose median processing time is compared with the budget
-# motion.turns_when_busy: every face's mesh on turns once a frame's processing takes this share of the
-# camera's frame interval, full rate again below TURNS_OFF (at turns a frame costs ~0.6 of one at full rate)
-TURNS_ON, TURNS_OFF = 0.85, 0.45
-
-
-@dataclass
-class Perceived:
-    """One frame's perception, handed from the perceiving half of the loop to the presenting one."""
-
-    frame: Frame
-    image: np.ndarray | None
-    faces: int
-    views: list[FaceView]
-    stage_ms: dict[str, float]
 
 
 @dataclass
 class LoopStats:
     frames: int = 0
     frames_with_face: int = 0
+    detected: int = 0  # frames on which the detector ran
     faces_now: int = 0
     dropped: int = 0
     started: float = field(default_factory=time.monotonic)
     stage_ms: dict[str, deque] = field(default_factory=lambda: {s: deque(maxlen=WINDOW) for s in STAGES})
     frame_times: deque = field(default_factory=lambda: deque(maxlen=WINDOW))
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=WINDOW))  # capture -> on screen
-    busy_ms: deque = field(default_factory=lambda: deque(maxlen=SHED_WINDOW))  # processing per frame
     # CPU time of a frame's processing (this process, every thread): what a frame costs on a machine
     # shared with others, where wall time also counts the waits for a core
     cpu_ms: deque = field(default_factory=lambda: deque(maxlen=WINDOW))
@@ -97,77 +84,22 @@ def frame_period(max_fps: int, source) -> float:
     return 1.0 / min(max_fps, fps)
 
 
-class MotionPolicy:
-    """Which faces get the face mesh this frame. `on`: all; `off`: none; `auto`: the first
-    max_faces, and none for SHED_S after the frames got slower than the budget - the expression
-    still shows, and the overlay and the log say why motion stopped."""
-
-    def __init__(self, mode: str, max_faces: int, min_fps: int, turns_when_busy: bool = False):
-        self.mode, self.max_faces = mode, max_faces
-        self.budget_ms = 1000.0 / min_fps
-        self.turns_when_busy, self.turns = turns_when_busy, False
-        self.shed_until = -1.0
-        self.note = "" if mode == "auto" else f"motion {mode}"
-
-    def full_rate_faces(self, configured: int, busy_ms: deque, interval_ms: float) -> int:
-        """motion.full_rate_faces, or 0 (every face's mesh on turns, the largest one's too) while frames
-        take most of the camera's frame interval: on a slow device (a Pi 4) half the mesh's cost keeps
-        the loop at the camera's rate, and the motion moves at half of it rather than the frames
-        falling behind. Back to full rate once frames take less than half the interval."""
-        if self.turns_when_busy and len(busy_ms) == busy_ms.maxlen:
-            busy = statistics.median(busy_ms)
-            if not self.turns and busy > TURNS_ON * interval_ms:
-                self.turns = True
-                log.info("frames take %.0f ms of the camera's %.0f: face meshes take turns", busy, interval_ms)
-            elif self.turns and busy < TURNS_OFF * interval_ms:
-                self.turns = False
-                log.info("frames take %.0f ms of the camera's %.0f: face meshes on every frame again", busy, interval_ms)
-        return 0 if self.turns else configured
-
-    def most(self, now: float) -> int | None:
-        """Before a frame is seen: the most faces that can get motion in it (None: every face), so
-        that the perception measures no face whose motion will not be shown."""
-        if self.mode == "off" or (self.mode == "auto" and now < self.shed_until):
-            return 0
-        return None if self.mode == "on" else self.max_faces
-
-    def faces(self, n: int, busy_ms: deque, now: float) -> int:
-        if self.mode != "auto":
-            return n if self.mode == "on" else 0
-        if now < self.shed_until:
-            return 0
-        if self.shed_until > 0:
-            self.shed_until = -1.0
-            log.info("motion resumed")
-        if len(busy_ms) == busy_ms.maxlen and statistics.median(busy_ms) > self.budget_ms:
-            slow = statistics.median(busy_ms)
-            busy_ms.clear()
-            self.shed_until = now + SHED_S
-            self.note = f"motion paused: frames take {slow:.0f} ms, budget {self.budget_ms:.0f}"
-            log.warning("%s; retrying in %.0f s", self.note, SHED_S)
-            return 0
-        k = min(n, self.max_faces)
-        note = f"motion on {k} of {n} faces" if n > k else ""
-        if note and not self.note:
-            log.info("%s (motion.max_faces = %d)", note, self.max_faces)
-        self.note = note
-        return k
-
-
 class Mirror:
     def __init__(
         self,
         cfg: Config,
         open_source: Callable[[], Source],
-        perception: Perception,
+        perception: Perception | Perceiver,
         renderer,
         display,
         pace: bool = True,
         source_wait_s: float | None = 0.0,
         booth=None,
     ):
-        """`source_wait_s`: how long a source missing at start is waited for (None: for ever, as
-        the service does; 0: its error ends the run at once, as a person at a terminal wants)."""
+        """`perception`: the perception pass, or the whole perceiving half (edge/perceiver.py; edge/build.py
+        makes one that runs in a process of its own). `source_wait_s`: how long a source missing at start
+        is waited for (None: for ever, as the service does; 0: its error ends the run at once, as a
+        person at a terminal wants)."""
         self.cfg = cfg
         self.booth = booth  # edge/booth.py: snapshot key/button, countdown, cards, visitor counts
         self._open_source = open_source
@@ -175,9 +107,7 @@ class Mirror:
         self.source_wait_s = source_wait_s
         self._saved_ms = 0.0  # what the display spent writing the last frame to --out
         self._stuck: list[GuardedSource] = []  # sources whose thread never came back from the driver
-        self.perception = perception  # edge/build.py assembles it (tracking, tiles, mesh) from the config
-        self.smoother = Smoother(cfg.smooth.time_constant_s, cfg.smooth.track_timeout_s,
-                                 head_time_constants=cfg.smooth.head_time_constants())
+        self.perceiver = Perceiver(cfg, perception) if isinstance(perception, Perception) else perception
         self.renderer = renderer
         self.display = display
         self.pace = pace
@@ -185,12 +115,16 @@ class Mirror:
         self.stats = LoopStats()
         # called after every presented frame, 'camera lost' screens included: e.g. the systemd watchdog
         self.on_present: list[Callable[[LoopStats, Scene], None]] = []
-        classifiers = perception.classifiers
-        self._classes = {h: classifiers.classes(h) for h in classifiers.heads}
-        self._tone = None if cfg.render.tone == "auto" else cfg.render.tone
-        self.motion = MotionPolicy(cfg.motion.mode if perception.mesh is not None else "off",
-                                   cfg.motion.max_faces, cfg.motion.min_fps, cfg.motion.turns_when_busy)
-        self.overlap = Overlap(self._perceive, self._show, cfg.display.pipeline)
+        self._busy_ms: float | None = None  # what the loop spent on its last frame, for the perceiving half
+        self._note = ""  # the perceiving half's word on motion, for the overlay
+        self._present_ms = 0.0  # drawing and showing a frame, a running mean
+        # display.pipeline: "thread" perceives on a worker thread; "process" in the perceiver's own process
+        # (edge/remote.py: the frame is sent before this one is drawn, the faces collected after)
+        self._on_thread = OnThread(self._perceive) if cfg.display.pipeline == "thread" else None
+        overlapped = self._on_thread is not None or self.perceiver.concurrent
+        self.overlap = Overlap(self._submit, self._show, overlapped)
+        if overlapped:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
 
     def step(self) -> list[str]:
         """One frame through every stage; returns the display's commands. With display.pipeline the
@@ -199,56 +133,50 @@ class Mirror:
             self._connect(threading.Event())
         t = time.monotonic()
         frame = self.source.read()
-        t_cap, cpu0 = time.monotonic(), time.process_time()
+        t_cap, cpu0 = time.monotonic(), time.process_time() + self.perceiver.cpu_s()
         if frame is not None:
             self.stats.stage_ms["capture"].append((t_cap - t) * 1000)
         commands = self.overlap.step(frame)
+        if self.pace and self.overlap.pending and (frame_period(self.cfg.display.max_fps, self.source)
+                                                   - (time.monotonic() - t_cap)) * 1000 > self._present_ms:
+            # ahead of the camera: show this frame now, not with the next one (the halves overlap only
+            # while the loop is behind, where they buy frames; ahead, they would only add latency)
+            commands = (commands or []) + (self.overlap.flush() or [])
         if commands is None:  # the pipeline's first frame is on its way to the screen, or the source ended
             return ["end"] if frame is None else []
         # what the loop spent on this step (both halves when they overlap); writing --out frames is the
         # user's choice, not the mirror's work: it must not shed motion
-        self.stats.busy_ms.append((time.monotonic() - t_cap) * 1000 - self._saved_ms)
-        self.stats.cpu_ms.append((time.process_time() - cpu0) * 1000)
+        self._busy_ms = (time.monotonic() - t_cap) * 1000 - self._saved_ms
+        self.stats.cpu_ms.append((time.process_time() + self.perceiver.cpu_s() - cpu0) * 1000)
         self.stats.dropped = getattr(self.source, "dropped", 0)
         return commands
 
-    def _perceive(self, frame: Frame) -> Perceived:
-        """The perception half: faces found, classified, meshed and smoothed into views. It touches
-        none of what _show does (on the pipeline's worker thread, _show runs meanwhile)."""
+    def _submit(self, frame: Frame) -> Result[tuple[Frame, np.ndarray | None, Perceived]]:
+        """Start the perceiving half on a frame; the frame stays here."""
+        if self._on_thread is not None:
+            return self._on_thread(frame)
         image = as_bgr(frame.image_bgr)
-        self.perception.motion_faces(self.motion.most(time.monotonic()))
-        percepts = self.perception.live(image, frame.t_capture) if image is not None else []
-        stage_ms = dict(self.perception.ms)
-        t_lm = time.monotonic()
-        k = self.motion.faces(len(percepts), self.stats.busy_ms, t_lm)
-        self.perception.full_rate_faces(self.motion.full_rate_faces(self.cfg.motion.full_rate_faces, self.stats.busy_ms,
-                                                                    1000.0 / self.cfg.source.fps))
-        # shed: the 468-point mesh for everybody until the frames are fast again
-        self.perception.fine_faces(self.cfg.motion.blendshapes if k == len(percepts) or not percepts else 0)
-        tracks = self.smoother.update([p.face for p in percepts], [p.probs for p in percepts], frame.t_capture,
-                                      [p.measure if i < k else None for i, p in enumerate(percepts)],
-                                      ids=[p.track_id for p in percepts] if self.perception.tracking else None,
-                                      shapes=[p.shapes if i < k else None for i, p in enumerate(percepts)])
-        height, width = image.shape[:2] if image is not None else (1, 1)
-        t = frame.t_capture
-        views = [FaceView(tr.track_id, emoticon_state(tr.named_labels(self._classes), self._tone),
-                          float((tr.face.box[0] + tr.face.box[2] / 2) / width), tr.motion(t), tr.shapes(t),
-                          center_y=float((tr.face.box[1] + tr.face.box[3] / 2) / height))
-                 for tr in tracks]
-        stage_ms["smooth"] = (time.monotonic() - t_lm) * 1000
-        return Perceived(frame, image, len(percepts), views, stage_ms)
+        started = self.perceiver.submit(image, frame.t_capture, self._busy_ms)
+        return Later(lambda: (frame, image, started.result()))
 
-    def _show(self, p: Perceived) -> list[str]:
-        """The presenting half, on the main thread: every statistic is written here, so that the
-        perception half only reads them."""
+    def _perceive(self, frame: Frame) -> tuple[Frame, np.ndarray | None, Perceived]:
+        """The perceiving half on the pipeline's worker thread."""
+        image = as_bgr(frame.image_bgr)
+        return frame, image, self.perceiver.submit(image, frame.t_capture, self._busy_ms).result()
+
+    def _show(self, perceived: tuple[Frame, np.ndarray | None, Perceived]) -> list[str]:
+        """The presenting half, on the main thread: every statistic is written here."""
+        frame, image, p = perceived
         for stage, v in p.stage_ms.items():
             self.stats.stage_ms[stage].append(v)
+        self.stats.detected += p.detected
+        self._note = p.note
         scene = Scene(faces=p.views, overlay=self._overlay() if self.show_fps else [],
-                      camera_rgb=p.image[:, :, ::-1] if self.cfg.display.pip and p.image is not None else None)
+                      camera_rgb=image[:, :, ::-1] if self.cfg.display.pip and image is not None else None)
         if self.booth is not None:
-            self.booth.observe(p.frame, scene, p.image)
+            self.booth.observe(frame, scene, image)
         commands = self._present(scene, time.monotonic())
-        self.stats.latency_ms.append((self.stats.frame_times[-1] - p.frame.t_capture) * 1000)
+        self.stats.latency_ms.append((self.stats.frame_times[-1] - frame.t_capture) * 1000)
         self.stats.frames += 1
         self.stats.frames_with_face += bool(p.faces)
         self.stats.faces_now = p.faces
@@ -269,6 +197,7 @@ class Mirror:
         t_end = time.monotonic()
         self._saved_ms = getattr(self.display, "last_save_ms", 0.0)
         self.stats.stage_ms["display"].append((t_end - t_render) * 1000 - self._saved_ms)
+        self._present_ms += 0.2 * ((t_end - t0) * 1000 - self._saved_ms - self._present_ms)
         self.stats.frame_times.append(t_end)
         for hook in self.on_present:
             hook(self.stats, scene)
@@ -279,15 +208,17 @@ class Mirror:
         lines = [f"{self.stats.fps_recent():.1f} fps  faces {self.stats.faces_now}  dropped {self.stats.dropped}"]
         lines += [f"{s:<9} {med[s]:6.2f} ms" for s in STAGES]
         lines.append(f"latency  {self.stats.latency():6.2f} ms")
-        if self.motion.note:
-            lines.append(self.motion.note)
+        if self._note:
+            lines.append(self._note)
         return lines
 
     def close(self) -> None:
-        """Let go of the source and the pipeline's worker (run() lets go of the source at its end;
-        step() by hand needs this)."""
+        """Let go of the source, the pipeline's worker and the perceiving process, if any (run() lets
+        go of the source at its end; step() by hand needs this)."""
         self._drop_source()
-        self.overlap.close()
+        if self._on_thread is not None:
+            self._on_thread.close()
+        self.perceiver.close()
 
     def _drop_source(self) -> None:
         self.overlap.drop()  # a frame perceived from a camera now gone is stale

@@ -5,6 +5,7 @@ and docs/record_motion.py only parse and call these, so the mirror is put togeth
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -96,7 +97,27 @@ def blendshapes(cfg: Config, threads: int | None = None):
         return None, None
 
 
-def mirror(cfg: Config, open_source: Callable, renderer, display, pace: bool = True, threads: int | None = None):
+def pipeline(cfg: Config) -> str:
+    """display.pipeline, with "auto" decided: a process of its own wherever there is a second core."""
+    if cfg.display.pipeline != "auto":
+        return cfg.display.pipeline
+    return "process" if (os.cpu_count() or 1) >= 2 else "off"
+
+
+def perceiver(cfg: Config, threads: int | None = None):
+    """The perceiving half of the frame loop: in this process, or in one of its own (display.pipeline
+    "process", and "auto" with two cores or more), which builds the same perception from the same config."""
+    if pipeline(cfg) == "process":
+        from edge.remote import RemotePerceiver
+
+        return RemotePerceiver(cfg, threads)
+    from edge.perceiver import Perceiver
+
+    return Perceiver(cfg, perception(cfg, threads))
+
+
+def mirror(cfg: Config, open_source: Callable, renderer, display, pace: bool = True, threads: int | None = None,
+           **kwargs):
     from edge.app import Mirror
 
-    return Mirror(cfg, open_source, perception(cfg, threads), renderer, display, pace=pace)
+    return Mirror(cfg, open_source, perceiver(cfg, threads), renderer, display, pace=pace, **kwargs)

@@ -18,6 +18,7 @@ from edge import config as config_mod
 from edge.config import Config, ConfigError
 from edge.display import DisplayError
 from edge.notify import Notifier
+from edge.remote import PerceptionProcessError
 from edge.runtime import ModelError
 from edge.sources import SourceError
 
@@ -27,7 +28,6 @@ EXIT_ERROR, EXIT_CONFIG = 1, 2
 
 
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
-    from edge.app import Mirror
     from edge.booth import build_booth, is_live
     from edge.display import open_display
     from edge.render import Renderer
@@ -66,18 +66,21 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
         notifier.close()
         print(json.dumps(LoopStats().summary()))
         return 0
+    mirror = None
     try:
         renderer = Renderer(display.size, pip=cfg.display.pip, look=look)
         booth = build_booth(cfg, look, is_live(cfg.source.input))
-        mirror = Mirror(cfg, lambda: open_source(cfg.source.input, cfg.source), build.perception(cfg), renderer,
-                        display, pace=not args.unpaced, source_wait_s=wait_limit(cfg.source.wait_s, notifier.enabled),
-                        booth=booth)
+        mirror = build.mirror(cfg, lambda: open_source(cfg.source.input, cfg.source), renderer, display,
+                              pace=not args.unpaced, source_wait_s=wait_limit(cfg.source.wait_s, notifier.enabled),
+                              booth=booth)
         mirror.on_present.append(lambda st, scene: notifier.frame_shown(st.fps_recent(), st.faces_now, scene.message))
         if booth is not None and args.snapshot_at:
             # as if the key were pressed at these frames: try the card and the printer with no keyboard
             mirror.on_present.append(lambda st, scene: booth.press() if st.frames + 1 in args.snapshot_at else None)
         stats = mirror.run(args.frames, stop)
     finally:
+        if mirror is not None:
+            mirror.close()  # the perceiving process, if any
         if booth is not None:
             booth.close()  # cards still being written, the last visitor counts
         display.close()
@@ -309,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: config: {e}", file=sys.stderr)
         return EXIT_CONFIG
-    except (ModelError, SourceError, DisplayError, OSError) as e:
+    except (ModelError, SourceError, DisplayError, PerceptionProcessError, OSError) as e:
         if args.debug:
             raise
         print(f"error: {e}", file=sys.stderr)

@@ -92,9 +92,11 @@ class DisplayConfig:
     height: int = key(0, "window / headless height; 0 = as for width", lo=0, hi=4320)
     rotation: int = key(0, "rotate the picture for screens mounted sideways or upside down", choices=(0, 90, 180, 270))
     max_fps: int = key(30, "present at most this many frames a second (the camera rarely gives more)", lo=1, hi=240)
-    pipeline: bool = key(False, "perceive the next frame on a second core while this one is drawn: a few more frames "
-                                "a second when the loop is slower than the camera, one frame more latency (bench "
-                                "measures both ways)")
+    pipeline: str = key("auto", "perceive the next frame while this one is drawn: process = in a process of its own "
+                                "(more frames a second when the loop is slower than the camera, as on a Pi; more "
+                                "memory), thread = on a thread (little gain: drawing holds Python's GIL), off = one "
+                                "after the other, auto = process with 2 or more cores; bench measures each",
+                        choices=("auto", "off", "thread", "process"))
     show_fps: bool = key(False, "start with the FPS / latency overlay on (key f toggles it)")
     pip: bool = key(False, "show a small camera picture in a corner")
     out_dir: str = key("", "headless: write every Nth presented frame here as PNG (empty = write none)")

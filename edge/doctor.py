@@ -23,6 +23,24 @@ class Check:
     fix: str = ""
 
 
+def _pipeline(cfg: Config) -> Check:
+    """display.pipeline as it will run; a perceiving process is started once, as the mirror will."""
+    from edge.build import pipeline
+    from edge.remote import PerceptionProcessError, RemotePerceiver
+    from edge.runtime import ModelError
+
+    mode, cores = pipeline(cfg), os.cpu_count() or 1
+    if mode != "process":
+        return Check("ok", f"frame loop: pipeline {mode} ({cores} cores)")
+    try:
+        RemotePerceiver(cfg, 1).close()
+    except (PerceptionProcessError, ModelError, ConfigError) as e:
+        return Check("FAIL", f"frame loop: the perceiving process did not start: {e}",
+                     'set [display] pipeline = "off" to perceive in the mirror\'s own process')
+    return Check("ok" if cores >= 2 else "warn", f"frame loop: perceiving in a process of its own ({cores} cores)",
+                 'on one core it only adds latency: set [display] pipeline = "off"')
+
+
 def _versions() -> Check:
     found, missing = [], []
     for mod in ("numpy", "cv2", "pygame"):
@@ -243,8 +261,8 @@ def _booth(cfg: Config) -> list[Check]:
 
 
 def run_checks(cfg: Config, out: Callable[[str], None] = print) -> int:
-    checks = [_versions(), _interpreter(), _detector(cfg), _mesh(cfg), *_classifiers(cfg), _fusion(cfg), _camera(cfg), _display(cfg),
-              _devices(), *_service(), *_booth(cfg)]
+    checks = [_versions(), _interpreter(), _detector(cfg), _mesh(cfg), *_classifiers(cfg), _fusion(cfg), _pipeline(cfg),
+              _camera(cfg), _display(cfg), _devices(), *_service(), *_booth(cfg)]
     for c in checks:
         out(f"{c.status:<4} {c.what}" + (f"\n     fix: {c.fix}" if c.fix and c.status != "ok" else ""))
     failed = sum(c.status == "FAIL" for c in checks)

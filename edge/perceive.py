@@ -90,11 +90,13 @@ class Perception:
         # of a face on turns (motion.full_rate_faces): kept one frame only
         self._shapes: dict[int, np.ndarray] = {}
         self.ms: dict[str, float] = {}  # the last live() call's time per stage (detect, landmarks, crop, classify)
+        self.detected = False  # the last live() call ran the detector (tracking runs it on a schedule)
         self._measured: int | None = None  # live: how many faces (largest first) get motion signals; None: all
 
     def live(self, frame_bgr: np.ndarray, now: float) -> list[Percept]:
         """This frame's faces, largest first; models run per their schedule."""
         self.ms = {"detect": 0.0, "landmarks": 0.0, "crop": 0.0, "classify": 0.0}
+        self.detected = self.tracker is None
         if self.tracker is None:  # detection every frame, every model every frame, the mesh if any
             t0 = time.perf_counter()
             faces = self.detector.detect(frame_bgr)[: self.max_faces]
@@ -107,7 +109,9 @@ class Perception:
                 self._signals(frame_bgr, percepts, measured=self._measured)
             self.ms["landmarks"] = (time.perf_counter() - t0) * 1000
             return percepts
+        detections = self.tracker.detections
         tracked = self.tracker.update(frame_bgr)
+        self.detected = self.tracker.detections > detections
         self.ms.update(self.tracker.ms)
         percepts = [Percept(t.track_id, t.face, landmarks=t.landmarks) for t in tracked]
         if self.views is not None:

@@ -7,10 +7,11 @@ import time
 import numpy as np
 import pytest
 
-from edge.app import Mirror, MotionPolicy
+from edge.app import Mirror
 from edge.classify import ClassifierSet
 from edge.config import Config
 from edge.perceive import Perception
+from edge.perceiver import MotionPolicy
 from edge.render import Renderer
 from edge.sources import SourceError
 from edge.sources.memory import MemorySource
@@ -227,7 +228,7 @@ def test_overlay_says_when_motion_is_shed(detector, tmp_path, portraits, mesh):
     renderer = RecordingRenderer()
     m = Mirror(cfg, lambda: MemorySource([portraits["astronaut.png"]]), Perception(detector, no_models(tmp_path), mesh),
                renderer, NullDisplay(), pace=False)
-    m.motion.budget_ms = 0.001  # every frame is over budget
+    m.perceiver.motion.budget_ms = 0.001  # every frame is over budget
     m.run(35)
     assert any("motion paused" in line for line in renderer.scenes[-1].overlay)
     time.sleep(0.4)  # past the hold time of the last pose
@@ -286,7 +287,7 @@ def test_writing_out_frames_does_not_shed_motion(detector, tmp_path, portraits, 
     finally:
         display.close()
     assert display.saved == 35
-    assert "paused" not in m.motion.note
+    assert "paused" not in m.perceiver.motion.note
 
 
 def test_a_short_soak_takes_its_memory_baseline_after_warm_up():
@@ -313,7 +314,7 @@ def test_the_pipelined_loop_shows_what_the_loop_in_sequence_shows(portraits):
 
     frames = [portraits["grace_hopper.jpg"]] * 6 + [portraits["astronaut.png"]] * 6
     shown = {}
-    for pipeline in (False, True):
+    for pipeline in ("off", "thread", "process"):
         cfg = Config()
         cfg.motion.mode, cfg.motion.turns_when_busy, cfg.display.pipeline = "on", False, pipeline
         renderer, display = RecordingRenderer(), NullDisplay()
@@ -321,10 +322,11 @@ def test_the_pipelined_loop_shows_what_the_loop_in_sequence_shows(portraits):
                          renderer, display, pace=False)
         stats = m.run()
         m.close()
-        assert stats.frames == display.shown == len(frames) and m.overlap.on == pipeline
+        assert stats.frames == display.shown == len(frames) and m.overlap.on == (pipeline != "off")
+        assert type(m.perceiver).__name__ == ("RemotePerceiver" if pipeline == "process" else "Perceiver")
         shown[pipeline] = _faces_shown(renderer.scenes)
-    assert sum(map(len, shown[False])) >= len(frames)  # somebody on every frame
-    assert shown[True] == shown[False]
+    assert sum(map(len, shown["off"])) >= len(frames)  # somebody on every frame
+    assert shown["thread"] == shown["off"] and shown["process"] == shown["off"]
 
 
 def test_a_lost_camera_comes_back_with_the_pipeline_on(detector, tmp_path, portraits, monkeypatch):
@@ -349,7 +351,7 @@ def test_a_lost_camera_comes_back_with_the_pipeline_on(detector, tmp_path, portr
             pass
 
     cfg = Config()
-    cfg.display.pipeline = True
+    cfg.display.pipeline = "thread"
     renderer = RecordingRenderer()
     m = Mirror(cfg, Flaky, Perception(detector, no_models(tmp_path)), renderer, NullDisplay(), pace=False)
     stats = m.run(7, threading.Event())
@@ -357,3 +359,21 @@ def test_a_lost_camera_comes_back_with_the_pipeline_on(detector, tmp_path, portr
     # each camera's first frame is on its way when it is lost again: 2 of its 3 reach the screen
     assert stats.frames == 7 and opens["n"] == 4
     assert renderer.scenes[-1].message is None and renderer.scenes[-1].faces
+
+
+def test_a_pipelined_loop_ahead_of_its_camera_shows_each_frame_before_the_next(portraits):
+    """Paced at 10 fps, the loop has time to spare: each frame is shown in its own frame interval, not
+    held back to be shown with the next (overlapping only pays while the loop is behind the camera)."""
+    from edge import build
+
+    for pipeline in ("thread", "process"):
+        cfg = Config()
+        cfg.display.pipeline = pipeline
+        renderer, display = RecordingRenderer(), NullDisplay()
+        m = build.mirror(cfg, lambda: MemorySource([portraits["astronaut.png"]], fps=10), renderer, display)
+        try:
+            stats = m.run(6)
+        finally:
+            m.close()
+        assert m.overlap.on and stats.frames >= 6
+        assert stats.latency() < 75, (pipeline, stats.latency())  # well within its camera interval (100 ms)
