@@ -96,10 +96,13 @@ def main() -> int:
         args.frames = min(args.frames, round(TIMELINE[-1].seconds * cfg.source.fps))
     camera = Remember(source)
     keeper = Keeper((960, 540), 0.5, camera, strip)
+    mirror = None
     try:
         mirror = build.mirror(cfg, lambda: camera, Renderer(keeper.size), keeper, pace=True)
         stats = mirror.run(args.frames)
     finally:
+        if mirror is not None:
+            mirror.close()
         keeper.close()
     print(stats.summary())
     tiles = [keeper.strip[i] for i in strip]

@@ -199,7 +199,10 @@ def measure(movement: str, cfg: Config | None = None, rest_frames: int = REST_FR
         params.append(tuple(getattr(shown[0], f) for f in mv.params) if shown else (float("nan"),) * len(mv.params))
 
     mirror.on_present.append(record)
-    mirror.run(source.frames)
+    try:
+        mirror.run(source.frames)
+    finally:
+        mirror.close()
     faces = watcher.faces
     if len(faces) != source.frames or any(f is None for f in faces[rest_frames - NOISE_FRAMES:]):
         raise RuntimeError(f"{movement}: {len(faces)} frames shown for {source.frames}, or no face on some")

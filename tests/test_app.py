@@ -247,6 +247,7 @@ def test_blendshapes_reach_the_largest_face_and_can_be_switched_off(portraits):
         renderer = RecordingRenderer()
         m = build.mirror(cfg, lambda: MemorySource([portraits["astronaut.png"]]), renderer, NullDisplay(), pace=False)
         m.run(4)
+        m.close()
         face = renderer.scenes[-1].faces[0]
         assert face.motion is not None
         if faces_with_shapes:

@@ -102,7 +102,10 @@ def _shown(cfg, frames) -> list[list[tuple[float, str, object]]]:
     renderer.inner = Renderer((320, 180))
     mirror = build.mirror(cfg, lambda: MemorySource(frames, fps=30, camera_clock=True), renderer, NullDisplay(),
                           pace=False)
-    mirror.run(len(frames))
+    try:
+        mirror.run(len(frames))
+    finally:
+        mirror.close()
     return [sorted((f.center_x, f.state.expression, f.motion) for f in s.faces) for s in renderer.scenes]
 
 
