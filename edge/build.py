@@ -108,9 +108,17 @@ def perceiver(cfg: Config, threads: int | None = None):
     """The perceiving half of the frame loop: in this process, or in one of its own (display.pipeline
     "process", and "auto" with two cores or more), which builds the same perception from the same config."""
     if pipeline(cfg) == "process":
-        from edge.remote import RemotePerceiver
+        from edge.remote import PerceptionProcessError, RemotePerceiver
 
-        return RemotePerceiver(cfg, threads)
+        try:
+            remote = RemotePerceiver(cfg, threads)
+            log.info("perceiving in a process of its own (pid %s)", remote.pid)
+            return remote
+        except (PerceptionProcessError, OSError) as e:
+            if cfg.display.pipeline != "auto":  # asked for by name: say so and stop
+                raise
+            # chosen here: a kiosk whose sandbox or memory will not have a second process still runs
+            log.warning("perceiving in this process: %s", e)
     from edge.perceiver import Perceiver
 
     return Perceiver(cfg, perception(cfg, threads))

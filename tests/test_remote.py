@@ -64,3 +64,20 @@ def test_a_failure_while_perceiving_is_one_line_and_the_process_goes_on(portrait
         assert there(portraits["astronaut.png"], 0.1, None).faces == 1
     finally:
         there.close()
+
+
+def test_auto_perceives_here_when_no_process_can_be_started(monkeypatch, caplog):
+    """A sandbox or a memory limit that will not have a second process: the kiosk still runs."""
+    def refuse(*args, **kwargs):
+        raise PerceptionProcessError("the perceiving process ended (exit code 1)")
+
+    monkeypatch.setattr("edge.remote.RemotePerceiver", refuse)
+    cfg = Config()
+    assert cfg.display.pipeline == "auto"
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    with caplog.at_level("WARNING"):
+        here = build.perceiver(cfg, 1)
+    assert not here.concurrent and "perceiving in this process" in caplog.text
+    cfg.display.pipeline = "process"  # asked for by name: the error stands
+    with pytest.raises(PerceptionProcessError):
+        build.perceiver(cfg, 1)
