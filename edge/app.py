@@ -127,8 +127,9 @@ class Mirror:
             sys.setswitchinterval(SWITCH_INTERVAL_S)
 
     def step(self) -> list[str]:
-        """One frame through every stage; returns the display's commands. With display.pipeline the
-        frame presented is the one read by the step before (edge/pipeline.py)."""
+        """One frame through every stage; returns the display's commands. With the halves overlapped
+        (display.pipeline) the frame presented is the one read by the step before, unless the loop is
+        ahead of its camera: then it is shown in its own step (edge/pipeline.py)."""
         if self.source is None:  # step() driven by hand (the soak), without run()
             self._connect(threading.Event())
         t = time.monotonic()
