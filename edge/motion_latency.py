@@ -123,19 +123,25 @@ class FaceWatcher:
         self._background = pygame.surfarray.array3d(renderer.look.background(renderer.size)).astype(np.int16)
         self.faces: list[np.ndarray | None] = []
         self.shown_at: list[float] = []
+        # the cutting out is the measurement's work, not the mirror's: reported as the --out display
+        # reports its writing, so that the loop does not count it as drawing (edge/app.py)
+        self.last_save_ms = 0.0
 
     def show(self, surface: pygame.Surface, rects: list | None = None) -> list[str]:
         self.shown_at.append(time.monotonic())
+        self.faces.append(self._cut(surface))
+        self.last_save_ms = (time.monotonic() - self.shown_at[-1]) * 1000
+        return []
+
+    def _cut(self, surface: pygame.Surface) -> np.ndarray | None:
         rgb = pygame.surfarray.array3d(surface).astype(np.int16)  # (W, H, 3)
         mask = np.abs(rgb - self._background).max(axis=2) > 40
         cols, rows = mask.sum(axis=1), mask.sum(axis=0)
         if cols.max(initial=0) < 20:
-            self.faces.append(None)
-            return []
+            return None
         xs, ys = np.nonzero(cols > 0.1 * cols.max())[0], np.nonzero(rows > 0.1 * rows.max())[0]
         x0, y0, d = xs[0], ys[0], max(xs[-1] - xs[0], ys[-1] - ys[0]) + 1
-        self.faces.append(rgb[x0:x0 + d, y0:y0 + d].transpose(1, 0, 2).astype(np.uint8))
-        return []
+        return rgb[x0:x0 + d, y0:y0 + d].transpose(1, 0, 2).astype(np.uint8)
 
     def close(self) -> None:
         pass
@@ -187,8 +193,9 @@ def measure(movement: str, cfg: Config | None = None, rest_frames: int = REST_FR
                         rest_frames + changed_frames, cfg.source.fps, seed)
     renderer = Renderer(SCREEN)
     watcher = FaceWatcher(renderer)
-    # unpaced: capture times are the camera's clock already, waiting would only make the run longer
-    mirror = build.mirror(cfg, lambda: source, renderer, watcher, pace=False, threads=1)
+    # paced like the camera, as the mirror runs live: a loop ahead of its camera shows each frame in its
+    # own frame interval (with display.pipeline, unpaced, each would wait for the next frame's reading)
+    mirror = build.mirror(cfg, lambda: source, renderer, watcher, pace=True, threads=1)
     shapes: list[float] = []
     params: list[tuple[float, ...]] = []
 
