@@ -80,10 +80,24 @@ BAD_FRAMES = [
 ]
 
 
-def test_bad_frames_never_crash_the_loop(detector, tmp_path, portraits):
+@pytest.mark.parametrize("pipeline", ["off", "process"])
+def test_bad_frames_never_crash_the_loop(detector, tmp_path, portraits, pipeline):
+    """Also with the perceiving process: a 4000x3000 frame grows the frame buffer it shares."""
     frames = BAD_FRAMES + [portraits["astronaut.png"]]
-    m, renderer, display = mirror_for(frames, detector, tmp_path)
-    stats = m.run(len(frames))
+    if pipeline == "process":
+        from edge.remote import RemotePerceiver
+
+        cfg = Config()
+        cfg.classify.models_dir = str(tmp_path)  # no models, as mirror_for has it
+        renderer, display = RecordingRenderer(), NullDisplay()
+        m = Mirror(cfg, lambda: MemorySource(frames, loop=False), RemotePerceiver(cfg, 1), renderer, display,
+                   pace=False)
+    else:
+        m, renderer, display = mirror_for(frames, detector, tmp_path)
+    try:
+        stats = m.run(len(frames))
+    finally:
+        m.close()
     assert stats.frames == len(frames) and display.shown == len(frames)
     assert stats.frames_with_face == 1  # only the portrait
     assert len(renderer.scenes[-1].faces) == 1
