@@ -142,7 +142,7 @@ class Perceiver:
                           tr.shapes(t_capture), center_y=float((tr.face.box[1] + tr.face.box[3] / 2) / height))
                  for tr in tracks]
         stage_ms["smooth"] = (time.monotonic() - t_lm) * 1000
-        return Perceived(len(percepts), views, stage_ms, self.motion.note, self.perception.detected)
+        return Perceived(len(percepts), views, stage_ms, self.motion.note, image is not None and self.perception.detected)
 
     def cpu_s(self) -> float:
         """CPU time spent elsewhere than this process's own clock (edge/remote.py's process): none."""
