@@ -50,8 +50,8 @@ class LoopStats:
     stage_ms: dict[str, deque] = field(default_factory=lambda: {s: deque(maxlen=WINDOW) for s in STAGES})
     frame_times: deque = field(default_factory=lambda: deque(maxlen=WINDOW))
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=WINDOW))  # capture -> on screen
-    # CPU time of a frame's processing (this process, every thread): what a frame costs on a machine
-    # shared with others, where wall time also counts the waits for a core
+    # CPU time of a frame's processing (every thread of this process and of the perceiving one): what a
+    # frame costs on a machine shared with others, where wall time also counts the waits for a core
     cpu_ms: deque = field(default_factory=lambda: deque(maxlen=WINDOW))
     warm_ms: deque = field(default_factory=lambda: deque(maxlen=WINDOW))  # the renderer's spare-time building
 
@@ -120,7 +120,7 @@ class Mirror:
         self._present_ms = 0.0  # drawing and showing a frame, a running mean
         # display.pipeline: "thread" perceives on a worker thread; "process" in the perceiver's own process
         # (edge/remote.py: the frame is sent before this one is drawn, the faces collected after)
-        self._on_thread = OnThread(self._perceive) if cfg.display.pipeline == "thread" else None
+        self._on_thread = OnThread(lambda f: self._start(f).result()) if cfg.display.pipeline == "thread" else None
         overlapped = self._on_thread is not None or self.perceiver.concurrent
         self.overlap = Overlap(self._submit, self._show, overlapped)
         if overlapped:
@@ -153,17 +153,13 @@ class Mirror:
         return commands
 
     def _submit(self, frame: Frame) -> Result[tuple[Frame, np.ndarray | None, Perceived]]:
-        """Start the perceiving half on a frame; the frame stays here."""
-        if self._on_thread is not None:
-            return self._on_thread(frame)
+        """Start the perceiving half on a frame (on the worker thread, if there is one); the frame stays here."""
+        return self._on_thread(frame) if self._on_thread is not None else self._start(frame)
+
+    def _start(self, frame: Frame) -> Later[tuple[Frame, np.ndarray | None, Perceived]]:
         image = as_bgr(frame.image_bgr)
         started = self.perceiver.submit(image, frame.t_capture, self._busy_ms)
         return Later(lambda: (frame, image, started.result()))
-
-    def _perceive(self, frame: Frame) -> tuple[Frame, np.ndarray | None, Perceived]:
-        """The perceiving half on the pipeline's worker thread."""
-        image = as_bgr(frame.image_bgr)
-        return frame, image, self.perceiver.submit(image, frame.t_capture, self._busy_ms).result()
 
     def _show(self, perceived: tuple[Frame, np.ndarray | None, Perceived]) -> list[str]:
         """The presenting half, on the main thread: every statistic is written here."""
