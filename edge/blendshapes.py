@@ -11,6 +11,7 @@ import numpy as np
 
 from edge.model_files import manifest_model
 from edge.runtime import ModelError, TFLiteModel
+from edge.state import is_due
 
 MODEL = "blendshapes"  # manifest name
 SUBSET = (
@@ -100,7 +101,7 @@ class ShapeTrack:
         self.shapes: dict[str, float] | None = None
 
     def update(self, scores: np.ndarray, t: float) -> dict[str, float]:
-        if t - self._last_t >= REST_EVERY_S:
+        if is_due(t - self._last_t, REST_EVERY_S):
             self._last_t = t
             self._samples = (self._samples + [scores])[-REST_WINDOW:]
             if len(self._samples) >= REST_MIN:

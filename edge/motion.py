@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields
 import cv2
 import numpy as np
 
-from edge.state import Motion
+from edge.state import Motion, is_due
 
 # Mesh indices (MediaPipe face mesh topology). "right" = the person's own right (image left).
 RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
@@ -195,7 +195,7 @@ class Baseline:
         self.rest = PRIOR
 
     def add(self, m: Measure, t: float) -> Rest:
-        if t - self._last_t >= BASELINE_EVERY_S:
+        if is_due(t - self._last_t, BASELINE_EVERY_S):
             self._last_t = t
             self._samples.append(m)
             self._added += 1

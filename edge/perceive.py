@@ -22,7 +22,7 @@ from edge.detect import detect_still
 from edge.fusion import Fusion
 from edge.landmarks import FaceMesh, Landmarks
 from edge.motion import Measure, measure
-from edge.state import Face, box_iou
+from edge.state import Face, box_iou, is_due
 from edge.track import FaceTracker, distinct
 
 EVERY_S = {"expression": 0.1, "attributes": 1.0}  # model -> seconds between runs on one face
@@ -53,7 +53,7 @@ class Schedule:
         out: dict[int, set[str]] = {t: set() for t in track_ids}
         for model, every in EVERY_S.items():
             waiting = sorted((now - self.last.get((t, model), -math.inf), t) for t in track_ids)
-            overdue = [t for late, t in reversed(waiting) if late >= every]
+            overdue = [t for late, t in reversed(waiting) if is_due(late, every)]
             if model == "expression":  # most overdue first; new faces (infinitely late) lead
                 overdue = overdue[:EXPRESSION_PER_FRAME]
             for t in overdue:

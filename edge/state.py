@@ -16,6 +16,18 @@ EYEWEAR = ("none", "glasses", "sunglasses")
 GLASSES_SHAPES = ("round", "rectangular")
 MASK = ("mask", "no_mask")
 
+# A camera's frame stamps jitter by a millisecond or two, and stamps of a 30 fps clock added up in floating
+# point come out 0.1 ms short as often as not: without this slack, a model meant to run every 0.1 s (every
+# 3rd frame) ran on the 4th whenever they did, by the luck of the clock's rounding (issue 19: the same
+# run gave brows 0.0476 or 0.0505 from every-frame inference).
+DUE_SLACK_S = 0.005
+
+
+def is_due(elapsed_s: float, every_s: float) -> bool:
+    """Has `every_s` passed, give or take a camera's jitter?"""
+    return elapsed_s >= every_s - DUE_SLACK_S
+
+
 # BlazeFace keypoint order (image perspective: "right eye" is the person's right, left in the image).
 KEYPOINTS = ("right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear")
 

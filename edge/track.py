@@ -103,8 +103,9 @@ def calibrate(detected: Face, made: Face) -> tuple[float, float, float, float]:
     """The detector's eye line lies ~1 degree off the mesh's eye contours (the demo's faces: -1.2 mean,
     sd 4 per frame), and the face mesh reads brows and mouth differently when its crop turns. On the
     demo, a tracked face's brow_raise against every-frame detection's (median difference): 0.070 without
-    the turn, 0.059 with it, 0.0505 when each detection also moves the calibration half way (CALIB_FOLLOW
-    0.5, not 0.3; 1.0: 0.052); the mouth's width 0.046 -> 0.021, roll 0.46 -> 0.16 degrees (issue 19)."""
+    the turn, 0.059 with it, 0.048-0.0505 when each detection also moves the calibration half way
+    (CALIB_FOLLOW 0.5, not 0.3; 1.0: 0.052); the mouth's width 0.046 -> 0.021, roll 0.46 -> 0.16 degrees
+    (issue 19). With the schedules' cadence fixed (edge/state.py is_due): brows 0.0495."""
     s = float(detected.box[2] / made.box[2])
     cd, cm = detected.box[:2] + detected.box[2:] / 2, made.box[:2] + made.box[2:] / 2
     turn = (roll_degrees(detected) - roll_degrees(made) + 180.0) % 360.0 - 180.0
