@@ -24,6 +24,7 @@ from edge.config import Config
 from edge.perceive import Perception
 from edge.perceiver import Perceived, Perceiver
 from edge.pipeline import SWITCH_INTERVAL_S, Later, OnThread, Overlap, Result
+from edge.remote import PerceptionProcessError
 from edge.sources import Frame, Source, SourceError, as_bgr
 from edge.sources.guarded import GuardedSource
 from edge.state import Scene
@@ -37,6 +38,7 @@ BACKOFF_S = (0.5, 5.0)
 FIRST_WAIT_S = 2.0  # a source that opens within this at start never shows the waiting screen
 LOG_EVERY_S = 60.0  # a source that stays away is logged once, then once a minute
 MAX_STUCK = 3  # sources whose driver never returned; no new one is opened while this many are stuck
+RESTARTS, RESTART_WINDOW_S = 3, 300.0  # a perceiving process that fails more often ends the mirror
 
 
 @dataclass
@@ -118,6 +120,7 @@ class Mirror:
         self._busy_ms: float | None = None  # what the loop spent on its last frame, for the perceiving half
         self._note = ""  # the perceiving half's word on motion, for the overlay
         self._present_ms = 0.0  # drawing and showing a frame, a running mean
+        self._restarts: list[float] = []  # when the perceiving process was started again
         # display.pipeline: "thread" perceives on a worker thread; "process" in the perceiver's own process
         # (edge/remote.py: the frame is sent before this one is drawn, the faces collected after)
         self._on_thread = OnThread(lambda f: self._start(f).result()) if cfg.display.pipeline == "thread" else None
@@ -217,6 +220,18 @@ class Mirror:
             self._on_thread.close()
         self.perceiver.close()
 
+    def _restart_perceiver(self, error: PerceptionProcessError) -> None:
+        """The perceiving process failed or ended (killed for memory, a crash in a library): start it
+        again here, in about a second, rather than end the mirror and wait for systemd - unless it keeps
+        failing (RESTARTS in RESTART_WINDOW_S), which is a fault to report, not to hide."""
+        now = time.monotonic()
+        self._restarts = [t for t in self._restarts if now - t < RESTART_WINDOW_S] + [now]
+        if not hasattr(self.perceiver, "restart") or len(self._restarts) > RESTARTS:
+            raise error
+        log.warning("%s; starting it again", error)
+        self.overlap.drop()
+        self.perceiver.restart()
+
     def _drop_source(self) -> None:
         self.overlap.drop()  # a frame perceived from a camera now gone is stale
         if self.source is not None:
@@ -285,6 +300,9 @@ class Mirror:
                     if self.source is None:  # the start failed and may not be waited for
                         raise
                     self._connect(stop, e)
+                    continue
+                except PerceptionProcessError as e:
+                    self._restart_perceiver(e)
                     continue
                 if "quit" in commands or "end" in commands:
                     break

@@ -87,6 +87,16 @@ class RemotePerceiver:
     concurrent = True  # submit() returns at once; the frame is perceived meanwhile
 
     def __init__(self, cfg: Config, threads: int | None = None, start_timeout_s: float = START_TIMEOUT_S):
+        self._args = (cfg, threads, start_timeout_s)
+        self._start(cfg, threads, start_timeout_s)
+
+    def restart(self) -> None:
+        """A new process in place of one that failed or ended: everything it had followed is forgotten
+        (the faces are found again within a frame or two)."""
+        self.close()
+        self._start(*self._args)
+
+    def _start(self, cfg: Config, threads: int | None, start_timeout_s: float) -> None:
         # the frames go through a file in memory that only the two processes hold open: it is unlinked as
         # soon as the child has it, so nothing is left behind however either of them ends
         fd, path = tempfile.mkstemp(prefix="emoticon-frames-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)

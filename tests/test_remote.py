@@ -81,3 +81,32 @@ def test_auto_perceives_here_when_no_process_can_be_started(monkeypatch, caplog)
     cfg.display.pipeline = "process"  # asked for by name: the error stands
     with pytest.raises(PerceptionProcessError):
         build.perceiver(cfg, 1)
+
+
+def test_the_mirror_starts_a_perceiving_process_again_when_it_dies_and_stops_when_it_keeps_dying(portraits, caplog):
+    """A kiosk runs for days: a perceiving process killed (for memory, by a crash in a library) is started
+    again within the loop, the faces come back; one that keeps dying ends the run with its error."""
+    import os
+    import signal
+
+    from edge.app import RESTARTS, Mirror
+    from edge.sources.memory import MemorySource
+    from tests.test_app import NullDisplay, RecordingRenderer
+
+    cfg = Config()
+    there = RemotePerceiver(cfg, 1)
+    renderer = RecordingRenderer()
+    m = Mirror(cfg, lambda: MemorySource([portraits["astronaut.png"]]), there, renderer, NullDisplay(), pace=False)
+    try:
+        m.run(3)
+        os.kill(there.pid, signal.SIGKILL)
+        with caplog.at_level("WARNING"):
+            stats = m.run(8)
+        assert stats.frames >= 8 and there.alive and "starting it again" in caplog.text
+        assert renderer.scenes[-1].faces  # found again
+        with pytest.raises(PerceptionProcessError, match="ended"):
+            for _ in range(RESTARTS + 1):
+                os.kill(there.pid, signal.SIGKILL)
+                m.run(m.stats.frames + 2)
+    finally:
+        m.close()
