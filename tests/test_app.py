@@ -11,7 +11,6 @@ from edge.app import Mirror
 from edge.classify import ClassifierSet
 from edge.config import Config
 from edge.perceive import Perception
-from edge.perceiver import MotionPolicy
 from edge.render import Renderer
 from edge.sources import SourceError
 from edge.sources.memory import MemorySource
@@ -195,51 +194,6 @@ def test_live_motion_reaches_the_scene_and_can_be_switched_off(detector, tmp_pat
         assert (motion is not None) == live, mode
         if live:
             assert motion.eye_open_left > 0.5 and motion.mouth_open < 0.25
-
-
-def test_auto_motion_covers_max_faces_and_sheds_when_frames_are_slow():
-    from collections import deque
-
-    busy = deque(maxlen=30)
-    policy = MotionPolicy("auto", max_faces=1, min_fps=20)
-    assert policy.faces(3, busy, 0.0) == 1 and "1 of 3" in policy.note
-    assert policy.faces(1, busy, 0.1) == 1 and policy.note == ""
-    busy.extend([80.0] * 30)  # 80 ms frames, budget 50 ms
-    assert policy.faces(1, busy, 1.0) == 0 and "paused" in policy.note
-    busy.extend([10.0] * 30)
-    assert policy.faces(1, busy, 20.0) == 0  # still in the 30 s pause
-    assert policy.faces(1, busy, 31.5) == 1 and policy.note == ""
-    assert MotionPolicy("on", 1, 20).faces(4, deque([999.0] * 30, maxlen=30), 0.0) == 4
-    assert MotionPolicy("off", 1, 20).faces(4, busy, 0.0) == 0
-
-
-def test_before_a_frame_the_policy_says_how_many_faces_can_move():
-    """So the perception measures no face whose motion will not be shown (edge/perceive.py motion_faces)."""
-    from collections import deque
-
-    policy = MotionPolicy("auto", max_faces=2, min_fps=20)
-    assert policy.most(0.0) == 2
-    policy.faces(1, deque([80.0] * 30, maxlen=30), 1.0)  # slow frames: motion shed for 30 s
-    assert policy.most(20.0) == 0 and policy.most(31.5) == 2
-    assert MotionPolicy("on", 1, 20).most(0.0) is None and MotionPolicy("off", 4, 20).most(0.0) == 0
-
-
-def test_busy_frames_put_every_face_mesh_on_turns_and_quiet_ones_take_it_back():
-    """motion.turns_when_busy: frames that take most of a 30 fps camera's 33 ms (a Pi 4 with one
-    blendshape face) put every mesh on turns, the largest face's too; the rate comes back only
-    well below (a frame at full rate costs ~1.6x one at turns, so it must not flap in between)."""
-    from collections import deque
-
-    busy, interval = deque(maxlen=30), 1000 / 30
-    policy = MotionPolicy("auto", max_faces=4, min_fps=20, turns_when_busy=True)
-    assert policy.full_rate_faces(2, busy, interval) == 2  # no full window yet
-    busy.extend([30.0] * 30)
-    assert policy.full_rate_faces(2, busy, interval) == 0
-    busy.extend([20.0] * 30)  # at turns: what full rate would make 32 ms again
-    assert policy.full_rate_faces(2, busy, interval) == 0
-    busy.extend([14.0] * 30)
-    assert policy.full_rate_faces(2, busy, interval) == 2
-    assert MotionPolicy("auto", 4, 20).full_rate_faces(2, deque([30.0] * 30, maxlen=30), interval) == 2  # switched off
 
 
 def test_overlay_says_when_motion_is_shed(detector, tmp_path, portraits, mesh):
