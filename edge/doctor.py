@@ -30,8 +30,9 @@ def _pipeline(cfg: Config) -> Check:
     from edge.runtime import ModelError
 
     mode, cores = pipeline(cfg), os.cpu_count() or 1
+    have = f"{cores} core" + ("s" if cores != 1 else "")
     if mode != "process":
-        return Check("ok", f"frame loop: pipeline {mode} ({cores} cores)")
+        return Check("ok", f"frame loop: pipeline {mode} ({have})")
     try:
         RemotePerceiver(cfg, 1).close()
     except (PerceptionProcessError, ModelError, ConfigError, OSError) as e:
@@ -39,7 +40,7 @@ def _pipeline(cfg: Config) -> Check:
         return Check("warn" if cfg.display.pipeline == "auto" else "FAIL",
                      f"frame loop: the perceiving process did not start: {e}",
                      'set [display] pipeline = "off" to perceive in the mirror\'s own process')
-    return Check("ok" if cores >= 2 else "warn", f"frame loop: perceiving in a process of its own ({cores} cores)",
+    return Check("ok" if cores >= 2 else "warn", f"frame loop: perceiving in a process of its own ({have})",
                  'on one core it only adds latency: set [display] pipeline = "off"')
 
 
