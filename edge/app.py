@@ -124,9 +124,8 @@ class Mirror:
         # display.pipeline: "thread" perceives on a worker thread; "process" in the perceiver's own process
         # (edge/remote.py: the frame is sent before this one is drawn, the faces collected after)
         self._on_thread = OnThread(lambda f: self._start(f).result()) if cfg.display.pipeline == "thread" else None
-        overlapped = self._on_thread is not None or self.perceiver.concurrent
-        self.overlap = Overlap(self._submit, self._show, overlapped)
-        if overlapped:
+        self.overlap = Overlap(self._submit, self._show, self._on_thread is not None or self.perceiver.concurrent)
+        if self._on_thread is not None:  # two halves in one process hand the GIL back and forth
             sys.setswitchinterval(SWITCH_INTERVAL_S)
 
     def step(self) -> list[str]:
