@@ -120,8 +120,7 @@ def _loop(cfg: Config, images: list[np.ndarray], frames: int, threads: int, pace
         t0 = time.monotonic()
         stats = mirror.run(frames)
         wall = time.monotonic() - t0
-        pid = getattr(mirror.perceiver, "pid", None)
-        perceiving_mb = rss_mb(pid) if pid is not None else 0.0
+        perceiving_mb = rss_mb(getattr(mirror.perceiver, "pid", None))
     finally:
         if mirror is not None:
             mirror.close()
@@ -260,8 +259,11 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def rss_mb(pid: int | str = "self") -> float:
-    """Resident memory now (not the peak): growth over a long run is what reveals a leak."""
+def rss_mb(pid: int | str | None = "self") -> float:
+    """Resident memory now (not the peak): growth over a long run is what reveals a leak. pid None (no
+    perceiving process): 0."""
+    if pid is None:
+        return 0.0
     try:
         with open(f"/proc/{pid}/statm") as f:
             return int(f.read().split()[1]) * resource.getpagesize() / 2**20
@@ -271,8 +273,7 @@ def rss_mb(pid: int | str = "self") -> float:
 
 def mirror_rss_mb(mirror) -> float:
     """The mirror's resident memory, its perceiving process's included (display.pipeline)."""
-    pid = getattr(mirror.perceiver, "pid", None)
-    return rss_mb() + (rss_mb(pid) if pid is not None else 0.0)
+    return rss_mb() + rss_mb(getattr(mirror.perceiver, "pid", None))
 
 
 def run_soak(cfg: Config, frames: int, warmup: int = 500, group: bool = False) -> dict:

@@ -26,6 +26,7 @@ from edge.state import Face, box_iou
 BOX_PER_EYES = 2.24
 CENTRE_BELOW_EYES = 0.56
 NOSE_TIP = 4
+NO_CALIB = (1.0, 0.0, 0.0, 0.0)  # scale, dx, dy, turn: the mesh-made face as it is (see calibrate)
 CALIB_FOLLOW = 0.5  # each detection moves a track's calibration this share of the way to its own (calibrate)
 SAME_FACE = 0.5  # boxes sharing this share of the smaller one are one face (a tile sees part of a big face)
 # A face keeps the 478-point mesh (blendshapes) until another face is this much larger in area: two
@@ -77,7 +78,7 @@ class Tracked:
     face: Face
     landmarks: Landmarks | None
     age: int = 0
-    calib: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
+    calib: tuple[float, float, float, float] = NO_CALIB
     look: np.ndarray | None = None  # a 12x12 normalised grey thumbnail of the face, averaged over frames
 
 
@@ -205,7 +206,7 @@ class FaceTracker:
             seen = look(frame_bgr, made)
             track_id, age, calib, before = t.track_id, t.age, t.calib, t.look
             if before is not None and float(seen @ before) < SAME_PERSON:  # a cut to another person
-                track_id, age, calib, before = self._next_id, 0, (1.0, 0.0, 0.0, 0.0), None
+                track_id, age, calib, before = self._next_id, 0, NO_CALIB, None
                 self._next_id += 1
             if t.track_id in matched:  # follow the detector's idea of this face, smoothly
                 c = calibrate(matched[t.track_id], made)
