@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from convert.manifest import sha256_file
 from edge.crop import FILTERS, CropRule, crop_face, crop_matrix
 from edge.detect import RETRY_MIN_SCORE, STILL_PADDINGS, BlazeFaceDetector, detect_still
-from training import lenses, paired_views, steadiness, views
+from training import lenses, live_views, paired_views, steadiness, views
 from training.augment import AugmentConfig, augment
 from training.metrics import summarize
 from training.nets import AttributeNet
@@ -126,6 +126,10 @@ def run_crop(run: Path) -> CropRule:
     return CropRule.from_manifest(_summary(run).get("crop") or CROP.to_manifest())
 
 
+def live_views_cache(size: int, rule: CropRule, k: int) -> Path:
+    return Path(str(crop_cache(size, rule)).replace("attribute_crops_", "attribute_live_").replace(".npz", f"_k{k}.npz"))
+
+
 def data_for(size: int, rule: CropRule, data_dir: Path = DEFAULT_DATA, cache: Path | None = None) -> AttributeData:
     """The crops a model of this size and crop rule reads: what convert, report and the checks score it on."""
     return prepare(data_dir, cache or crop_cache(size, rule), size, rule)
@@ -172,12 +176,16 @@ class AttributeTeacher:
 class AttributesTask:
     def __init__(self, data: AttributeData, head_weights: dict[str, float] | None = None,
                  teacher: AttributeTeacher | None = None, lens: lenses.LensConfig | None = None,
-                 view: views.ViewConfig | None = None, pairs: paired_views.PairConfig | None = None):
+                 view: views.ViewConfig | None = None, pairs: paired_views.PairConfig | None = None,
+                 live: live_views.LiveViews | None = None):
         self.data = data
         self.teacher = teacher
         self.lens, self.view = lens, view  # synthetic eyewear and camera views (issue 20); None = off
         self.pairs = pairs  # two views per crop, read alike (issue 23); None = off
-        self.keypoints = torch.from_numpy(data.keypoints["train"]) if lens else None
+        self.live = live  # more cuts of each train face, from frames as the live mirror sees them (issue 23)
+        if live is not None and len(live.found) != len(data.x["train"]):
+            raise ValueError(f"frame cuts for {len(live.found)} train faces, the crops have {len(data.x['train'])}")
+        self.keypoints = torch.from_numpy(data.keypoints["train"]) if lens or live else None
         # glasses_shape learns from ~8% of the photos: its loss is diluted by the others' unless weighted
         self.head_weights = {h: 1.0 for h in CLASSES} | (head_weights or {})
         self.x = {s: to_input(v) for s, v in data.x.items()}
@@ -193,11 +201,23 @@ class AttributesTask:
         for i in range(0, len(order) - batch_size + 1, batch_size):
             idx = order[i:i + batch_size]
             targets = {h: v[idx] for h, v in y.items()}
-            xb, relabelled = x[idx], torch.zeros(len(idx), dtype=torch.bool)
+            kps = self.keypoints[idx] if self.keypoints is not None else None
+            if self.live is None:  # one cut, shared by both paired views
+                cuts = [(x[idx], kps)]
+            else:
+                cuts = [self.live.pick(idx, x[idx], kps) for _ in range(1 if self.pairs is None else 2)]
+            relabelled = torch.zeros(len(idx), dtype=torch.bool)
             if self.lens is not None and self.lens.kinds:
-                xb, targets, relabelled = lenses.apply(xb, self.keypoints[idx], targets, self.lens)
+                state, painted = torch.get_rng_state(), []
+                for xb, kp in cuts:  # the same lenses on every cut of a face: the same draws
+                    torch.set_rng_state(state)
+                    xb, painted_targets, relabelled = lenses.apply(xb, kp, targets, self.lens)
+                    painted.append(xb)
+                targets, xs = painted_targets, painted
+            else:
+                xs = [xb for xb, _ in cuts]
             if self.view is not None:
-                xb = views.apply(xb, self.view)
+                xs = [views.apply(xb, self.view) for xb in xs]
             if self.teacher is not None:
                 targets["teacher"] = {h: p[idx] for h, p in self.teacher.probs.items()}
                 if relabelled.any():  # the teacher saw the unpainted crop: follow the new label there
@@ -205,9 +225,9 @@ class AttributesTask:
                     soft[relabelled] = F.one_hot(targets["eyewear"][relabelled], soft.shape[1]).float()
                     targets["teacher"]["eyewear"] = soft
             if self.pairs is None:
-                yield augment(xb, self.aug), targets
+                yield augment(xs[0], self.aug), targets
                 continue
-            views_ab = [augment(paired_views.view(xb, self.pairs), self.aug) for _ in range(2)]
+            views_ab = [augment(paired_views.view(xs[i % len(xs)], self.pairs), self.aug) for i in range(2)]
             yield torch.cat(views_ab), paired_views.repeat_targets(targets)
 
     def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -293,6 +313,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--views", action="store_true", help="camera angle (keystone) and distance (low resolution)")
     ap.add_argument("--pairs", type=float, default=0.0, metavar="WEIGHT",
                     help="two views of each crop (light, size, flip) and this weight on reading them alike; 0 = off")
+    ap.add_argument("--live-views", type=int, default=0, metavar="K",
+                    help="K more cuts of each train face, pasted into frames and cut by the live detector; 0 = off")
+    ap.add_argument("--live-p", type=float, default=live_views.LiveViews.p,
+                    help="share of views cut from those frames rather than the photo")
     ap.add_argument("--crop-filter", choices=FILTERS, default=CROP.filter,
                     help="how a big face is shrunk to the crop (edge/crop.py); the manifest passes it to the edge")
     ap.add_argument("--threads", type=int, default=TrainConfig.threads, help="CPU threads for torch")
@@ -332,8 +356,15 @@ def main(argv: list[str] | None = None) -> int:
         log.info("teacher: %d runs, train accuracy %s", len(args.teacher), {
             h: round(float((p.argmax(1).numpy() == data.y["train"][h])[data.y["train"][h] >= 0].mean()), 4)
             for h, p in teacher.probs.items()})
+    live = None
+    if args.live_views:
+        t0 = time.monotonic()
+        live = live_views.prepare(args.data, live_views_cache(args.size, rule, args.live_views), args.size, rule,
+                                  args.live_views)
+        live.p = args.live_p
+        log.info("frame cuts ready in %.0fs: %.1f%% found", time.monotonic() - t0, 100 * live.found.mean())
     task = AttributesTask(data, head_weights, teacher, lens if lens.kinds else None,
-                          views.ViewConfig() if args.views else None, pairs)
+                          views.ViewConfig() if args.views else None, pairs, live)
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=64, patience=25, max_minutes=args.max_minutes,
                       seed=args.seed, threads=args.threads)
     steps = len(data.x["train"]) // cfg.batch_size
@@ -354,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         "size": args.size, **lineage_summary(args.init, history.wall_seconds),
         "lenses": {"kinds": list(lens.kinds), "p": lens.p} if lens.kinds else None, "views": args.views,
         "pairs": asdict(pairs) if pairs else None,
+        "live_views": {"k": args.live_views, "p": args.live_p, "sizes": list(live_views.SIZES)} if live else None,
     }
     if teacher is not None:
         summary["teacher"] = teacher.made_by
