@@ -126,8 +126,9 @@ def run_crop(run: Path) -> CropRule:
     return CropRule.from_manifest(_summary(run).get("crop") or CROP.to_manifest())
 
 
-def live_views_cache(size: int, rule: CropRule, k: int) -> Path:
-    return Path(str(crop_cache(size, rule)).replace("attribute_crops_", "attribute_live_").replace(".npz", f"_k{k}.npz"))
+def live_views_cache(size: int, rule: CropRule, k: int, mirrored: bool = False) -> Path:
+    name = str(crop_cache(size, rule)).replace("attribute_crops_", "attribute_live_")
+    return Path(name.replace(".npz", f"_k{k}" + ("_mirrored" if mirrored else "") + ".npz"))
 
 
 def data_for(size: int, rule: CropRule, data_dir: Path = DEFAULT_DATA, cache: Path | None = None) -> AttributeData:
@@ -205,7 +206,7 @@ class AttributesTask:
             if self.live is None:  # one cut, shared by both paired views
                 cuts = [(x[idx], kps)]
             else:
-                cuts = [self.live.pick(idx, x[idx], kps) for _ in range(1 if self.pairs is None else 2)]
+                cuts = [self.live.pick(idx, x[idx], kps)] if self.pairs is None else self.live.pick_pair(idx, x[idx], kps)
             relabelled = torch.zeros(len(idx), dtype=torch.bool)
             if self.lens is not None and self.lens.kinds:
                 state, painted = torch.get_rng_state(), []
@@ -317,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="K more cuts of each train face, pasted into frames and cut by the live detector; 0 = off")
     ap.add_argument("--live-p", type=float, default=live_views.LiveViews.p,
                     help="share of views cut from those frames rather than the photo")
+    ap.add_argument("--live-mirror", type=float, default=0.0, metavar="Q",
+                    help="with --live-views and --pairs: share of pairs whose second view is the mirrored frame's cut")
     ap.add_argument("--crop-filter", choices=FILTERS, default=CROP.filter,
                     help="how a big face is shrunk to the crop (edge/crop.py); the manifest passes it to the edge")
     ap.add_argument("--threads", type=int, default=TrainConfig.threads, help="CPU threads for torch")
@@ -362,6 +365,10 @@ def main(argv: list[str] | None = None) -> int:
         live = live_views.prepare(args.data, live_views_cache(args.size, rule, args.live_views), args.size, rule,
                                   args.live_views)
         live.p = args.live_p
+        if args.live_mirror:
+            live.mirrored = live_views.prepare(args.data, live_views_cache(args.size, rule, args.live_views, True),
+                                               args.size, rule, args.live_views, mirrored=True)
+            live.q = args.live_mirror
         log.info("frame cuts ready in %.0fs: %.1f%% found", time.monotonic() - t0, 100 * live.found.mean())
     task = AttributesTask(data, head_weights, teacher, lens if lens.kinds else None,
                           views.ViewConfig() if args.views else None, pairs, live)
@@ -385,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         "size": args.size, **lineage_summary(args.init, history.wall_seconds),
         "lenses": {"kinds": list(lens.kinds), "p": lens.p} if lens.kinds else None, "views": args.views,
         "pairs": asdict(pairs) if pairs else None,
-        "live_views": {"k": args.live_views, "p": args.live_p, "sizes": list(live_views.SIZES)} if live else None,
+        "live_views": {"k": args.live_views, "p": args.live_p, "sizes": list(live_views.SIZES),
+                       "mirror_q": args.live_mirror} if live else None,
     }
     if teacher is not None:
         summary["teacher"] = teacher.made_by

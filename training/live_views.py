@@ -38,26 +38,57 @@ VERSION = 1  # a change to how the cuts are made re-makes the cache
 @dataclass
 class LiveViews:
     """Per train crop, K more cuts of the same face: crops (N, K, S, S, 3) uint8 RGB, which were found
-    (N, K), and their BlazeFace keypoints in crop pixels (N, K, 6, 2) for the painted lenses."""
+    (N, K), and their BlazeFace keypoints in crop pixels (N, K, 6, 2) for the painted lenses; and,
+    optionally, the same K frames mirrored, cut the same way (`mirrored`, a LiveViews of its own)."""
 
     crops: np.ndarray
     found: np.ndarray
     keypoints: np.ndarray
     p: float = 0.5  # share of views cut from the frames rather than the photo
+    mirrored: "LiveViews | None" = None
+    q: float = 0.0  # share of pairs whose second view is the mirrored frame's cut of the first view's frame
 
-    def pick(self, idx: torch.Tensor, base_x: torch.Tensor, base_kps: torch.Tensor, generator: torch.Generator | None = None
-             ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One view per row: the photo's own crop, or (with probability p) one of its found frame cuts.
-        base_x: the rows' crops as model input (NHWC in [-1, 1]); returns the view and its keypoints."""
-        x, kps = base_x.clone(), base_kps.clone()
-        rows = idx.numpy()
-        for i, r in enumerate(rows):
+    def choose(self, idx: torch.Tensor) -> np.ndarray:
+        """Per row, which frame cut a view takes: -1 for the photo's own crop (also when none was found)."""
+        out = np.full(len(idx), -1)
+        for i, r in enumerate(idx.numpy()):
             ok = np.flatnonzero(self.found[r])
-            if len(ok) and float(torch.rand((), generator=generator)) < self.p:
-                j = int(ok[int(torch.randint(len(ok), (), generator=generator))])
+            if len(ok) and float(torch.rand(())) < self.p:
+                out[i] = int(ok[int(torch.randint(len(ok), ()))])
+        return out
+
+    def gather(self, idx: torch.Tensor, cuts: np.ndarray, base_x: torch.Tensor, base_kps: torch.Tensor | None
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The views for those choices: base_x (the rows' crops as model input, NHWC in [-1, 1]) where -1."""
+        x = base_x.clone()
+        kps = base_kps.clone() if base_kps is not None else None
+        for i, (r, j) in enumerate(zip(idx.numpy(), cuts)):
+            if j >= 0:
                 x[i] = torch.from_numpy(self.crops[r, j]).float().div_(127.5).sub_(1.0)
-                kps[i] = torch.from_numpy(self.keypoints[r, j])
+                if kps is not None:
+                    kps[i] = torch.from_numpy(self.keypoints[r, j])
         return x, kps
+
+    def pick(self, idx: torch.Tensor, base_x: torch.Tensor, base_kps: torch.Tensor | None
+             ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One view per row: the photo's own crop, or (with probability p) one of its found frame cuts."""
+        return self.gather(idx, self.choose(idx), base_x, base_kps)
+
+    def pick_pair(self, idx: torch.Tensor, base_x: torch.Tensor, base_kps: torch.Tensor | None
+                  ) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Two views per row, each picked as `pick` does; with probability q, where the first view is a
+        frame cut whose mirrored frame was cut too, the second is that mirrored cut."""
+        first, second = self.choose(idx), self.choose(idx)
+        a, b = self.gather(idx, first, base_x, base_kps), self.gather(idx, second, base_x, base_kps)
+        m = self.mirrored
+        if m is None or self.q <= 0:
+            return [a, b]
+        for i, (r, j) in enumerate(zip(idx.numpy(), first)):
+            if j >= 0 and m.found[r, j] and float(torch.rand(())) < self.q:
+                b[0][i] = torch.from_numpy(m.crops[r, j]).float().div_(127.5).sub_(1.0)
+                if b[1] is not None:
+                    b[1][i] = torch.from_numpy(m.keypoints[r, j])
+        return [a, b]
 
 
 def frames_for(image_bgr: np.ndarray, face, k: int, rng: np.random.Generator):
@@ -87,11 +118,13 @@ def cut(frame: np.ndarray, tiled: TiledDetector, centre: tuple[float, float], si
     return crop_face(frame, best, rule, (side, side), "rgb"), best.keypoints @ m[:, :2].T + m[:, 2]
 
 
-def prepare(data_dir: Path, cache: Path, side: int, rule: CropRule, k: int, seed: int = 0) -> LiveViews:
+def prepare(data_dir: Path, cache: Path, side: int, rule: CropRule, k: int, seed: int = 0,
+            mirrored: bool = False) -> LiveViews:
     """K frame cuts of every train photo the detector finds, in the order of the train crops
-    (`training/attributes.py` prepare keeps the same photos); cached, a few minutes to make."""
+    (`training/attributes.py` prepare keeps the same photos); cached, a few minutes to make.
+    mirrored: the same frames (the same seed draws them) mirrored, each cut where the face now is."""
     labels_csv = data_dir / "labels.csv"
-    recipe = json.dumps([rule.to_manifest(), side, k, seed, SIZES, VERSION])
+    recipe = json.dumps([rule.to_manifest(), side, k, seed, SIZES, VERSION] + (["mirrored"] if mirrored else []))
     digest = hashlib.sha256(labels_csv.read_bytes() + recipe.encode()).hexdigest()
     if cache.exists():
         z = np.load(cache)
@@ -111,6 +144,8 @@ def prepare(data_dir: Path, cache: Path, side: int, rule: CropRule, k: int, seed
         ok = np.zeros(k, bool)
         kp = np.zeros((k, 6, 2), np.float32)
         for j, (frame, centre, size) in enumerate(frames_for(img, faces[0], k, rng)):
+            if mirrored:
+                frame, centre = cv2.flip(frame, 1), (FRAME_HW[1] - centre[0], centre[1])
             got = cut(frame, tiled, centre, size, rule, side)
             if got is not None:
                 c[j], kp[j], ok[j] = got[0], got[1], True
