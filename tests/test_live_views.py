@@ -150,8 +150,12 @@ def test_cuts_are_made_for_train_photos_only_and_read_back_from_the_cache(portra
     other = live_views.prepare(tmp_path, cache, 64, rule, 2, seed=1)  # another recipe: cut again
     assert not np.array_equal(other.crops, live.crops)
     # the same frames mirrored: each cut is nearly its frame's cut flipped (the detector's box moves a little)
-    mirrored = live_views.prepare(tmp_path, tmp_path / "mirrored.npz", 64, rule, 2, mirrored=True)
-    assert mirrored.found.all()
+    loaded = live_views.load(tmp_path, tmp_path / "attribute_crops_64_area.npz", 64, rule, 2, p=0.3, q=0.5)
+    assert sorted(f.name for f in tmp_path.glob("attribute_live_*")) == [
+        "attribute_live_64_area_k2.npz", "attribute_live_64_area_k2_mirrored.npz"]
+    assert loaded.p == 0.3 and loaded.q == 0.5 and np.array_equal(loaded.crops, live.crops)
+    mirrored = loaded.mirrored
+    assert mirrored is not None and mirrored.found.all()
     for a, b in zip(live.crops.reshape(-1, 64, 64, 3), mirrored.crops.reshape(-1, 64, 64, 3)):
         same = np.abs(a[:, ::-1].astype(int) - b).mean()  # 14-17 grey levels here
         assert same < 20 and same < 0.6 * np.abs(a.astype(int) - b).mean()

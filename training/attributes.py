@@ -126,11 +126,6 @@ def run_crop(run: Path) -> CropRule:
     return CropRule.from_manifest(_summary(run).get("crop") or CROP.to_manifest())
 
 
-def live_views_cache(size: int, rule: CropRule, k: int, mirrored: bool = False) -> Path:
-    name = str(crop_cache(size, rule)).replace("attribute_crops_", "attribute_live_")
-    return Path(name.replace(".npz", f"_k{k}" + ("_mirrored" if mirrored else "") + ".npz"))
-
-
 def data_for(size: int, rule: CropRule, data_dir: Path = DEFAULT_DATA, cache: Path | None = None) -> AttributeData:
     """The crops a model of this size and crop rule reads: what convert, report and the checks score it on."""
     return prepare(data_dir, cache or crop_cache(size, rule), size, rule)
@@ -339,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--head-weight wants HEAD=NUMBER, e.g. glasses_shape=2")
     if set(head_weights) - set(CLASSES):
         ap.error(f"--head-weight: unknown head(s) {sorted(set(head_weights) - set(CLASSES))}; heads: {list(CLASSES)}")
+    if args.live_views < 0 or not 0 <= args.live_p <= 1 or not 0 <= args.live_mirror <= 1:
+        ap.error("--live-views wants K >= 0, --live-p and --live-mirror a share from 0 to 1")
+    if args.live_mirror and not (args.live_views and pairs):
+        ap.error("--live-mirror pairs a frame's cut with its mirrored frame's: it needs --live-views and --pairs")
     if args.size % 16 or args.size < 32:
         ap.error("--size must be a multiple of 16, at least 32 (four 2x2 pools)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -362,13 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     live = None
     if args.live_views:
         t0 = time.monotonic()
-        live = live_views.prepare(args.data, live_views_cache(args.size, rule, args.live_views), args.size, rule,
-                                  args.live_views)
-        live.p = args.live_p
-        if args.live_mirror:
-            live.mirrored = live_views.prepare(args.data, live_views_cache(args.size, rule, args.live_views, True),
-                                               args.size, rule, args.live_views, mirrored=True)
-            live.q = args.live_mirror
+        live = live_views.load(args.data, crop_cache(args.size, rule), args.size, rule, args.live_views,
+                               args.live_p, args.live_mirror)
         log.info("frame cuts ready in %.0fs: %.1f%% found", time.monotonic() - t0, 100 * live.found.mean())
     task = AttributesTask(data, head_weights, teacher, lens if lens.kinds else None,
                           views.ViewConfig() if args.views else None, pairs, live)

@@ -159,3 +159,18 @@ def prepare(data_dir: Path, cache: Path, side: int, rule: CropRule, k: int, seed
     np.savez(cache, crops=live.crops, found=live.found, keypoints=live.keypoints, digest=digest)
     log.info("frame cuts: %d photos, %.1f%% of %d cuts found", len(live.found), 100 * live.found.mean(), live.found.size)
     return live
+
+
+def cache_path(crops_cache: Path, k: int, mirrored: bool = False) -> Path:
+    """Beside the photo crops' cache: runs/attribute_crops_64_area.npz -> runs/attribute_live_64_area_k4.npz."""
+    name = crops_cache.name.replace("attribute_crops_", "attribute_live_")
+    return crops_cache.with_name(name.replace(".npz", f"_k{k}" + ("_mirrored" if mirrored else "") + ".npz"))
+
+
+def load(data_dir: Path, crops_cache: Path, side: int, rule: CropRule, k: int, p: float, q: float = 0.0) -> LiveViews:
+    """The frame cuts a training run asks for (made on first use), with the mirrored ones when q > 0."""
+    live = prepare(data_dir, cache_path(crops_cache, k), side, rule, k)
+    live.p, live.q = p, q
+    if q > 0:
+        live.mirrored = prepare(data_dir, cache_path(crops_cache, k, True), side, rule, k, mirrored=True)
+    return live
