@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, TypeVar
 
 import cv2
 import numpy as np
@@ -103,8 +103,11 @@ def centres(grid: Grid) -> dict[int, list[tuple[float, float]]]:
     return out
 
 
-def nearest(found: list[tuple[np.ndarray, dict]], centre: tuple[float, float], size: int) -> dict | None:
-    """The detection whose centre is within half a face width of where the face was pasted."""
+T = TypeVar("T")
+
+
+def nearest(found: list[tuple[np.ndarray, T]], centre: tuple[float, float], size: float) -> T | None:
+    """What goes with the box whose centre is within half a face width of where the face was pasted."""
     best, best_d = None, 0.5 * size
     for box, probs in found:
         d = math.hypot(box[0] + box[2] / 2 - centre[0], box[1] + box[3] / 2 - centre[1])

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from edge.consistency import FRAME_HW, LIGHTS, place, surroundings
+from edge.consistency import FRAME_HW, LIGHTS, nearest, place, surroundings
 from edge.crop import CropRule, crop_face, crop_matrix
 from edge.detect import BlazeFaceDetector, TiledDetector, detect_still
 from edge.track import distinct
@@ -83,12 +83,9 @@ class LiveViews:
         m = self.mirrored
         if m is None or self.q <= 0:
             return [a, b]
-        for i, (r, j) in enumerate(zip(idx.numpy(), first)):
-            if j >= 0 and m.found[r, j] and float(torch.rand(())) < self.q:
-                b[0][i] = torch.from_numpy(m.crops[r, j]).float().div_(127.5).sub_(1.0)
-                if b[1] is not None:
-                    b[1][i] = torch.from_numpy(m.keypoints[r, j])
-        return [a, b]
+        mirror = np.array([j if j >= 0 and m.found[r, j] and float(torch.rand(())) < self.q else -1
+                           for r, j in zip(idx.numpy(), first)])
+        return [a, m.gather(idx, mirror, *b)]
 
 
 def frames_for(image_bgr: np.ndarray, face, k: int, rng: np.random.Generator):
@@ -107,11 +104,7 @@ def cut(frame: np.ndarray, tiled: TiledDetector, centre: tuple[float, float], si
         side: int) -> tuple[np.ndarray, np.ndarray] | None:
     """The live detector on the frame (every tile, as `Perception.once`), the face pasted at centre
     cut by the edge crop rule; None when the detector misses it."""
-    best, best_d = None, 0.5 * size
-    for f in distinct(tiled.detect(frame, every_tile=True)):
-        d = math.hypot(f.box[0] + f.box[2] / 2 - centre[0], f.box[1] + f.box[3] / 2 - centre[1])
-        if d < best_d:
-            best, best_d = f, d
+    best = nearest([(f.box, f) for f in distinct(tiled.detect(frame, every_tile=True))], centre, size)
     if best is None:
         return None
     m = crop_matrix(best, rule, (side, side))
