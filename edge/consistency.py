@@ -90,17 +90,17 @@ def place(region: np.ndarray, face_w: float, size: int, centre: tuple[float, flo
     return np.clip(np.round(lit), 0, 255).astype(np.uint8)
 
 
-def centres(grid: Grid) -> dict[int, list[tuple[float, float]]]:
-    """Random face centres per size, the face box kept inside the frame (seeded, so every face
-    and every run is tested at the same places)."""
-    rng = np.random.default_rng(grid.seed)
+def random_centre(rng: np.random.Generator, size: float) -> tuple[float, float]:
+    """A random centre for a face `size` px wide, its box kept inside the frame."""
     h, w = FRAME_HW
-    out = {}
-    for size in grid.sizes:
-        m = 0.6 * size
-        out[size] = [(float(rng.uniform(m, max(m, w - m))), float(rng.uniform(m, max(m, h - m))))
-                     for _ in range(grid.positions)]
-    return out
+    m = 0.6 * size
+    return float(rng.uniform(m, max(m, w - m))), float(rng.uniform(m, max(m, h - m)))
+
+
+def centres(grid: Grid) -> dict[int, list[tuple[float, float]]]:
+    """Random face centres per size (seeded, so every face and every run is tested at the same places)."""
+    rng = np.random.default_rng(grid.seed)
+    return {size: [random_centre(rng, size) for _ in range(grid.positions)] for size in grid.sizes}
 
 
 T = TypeVar("T")

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from edge.consistency import FRAME_HW, LIGHTS, nearest, place, surroundings
+from edge.consistency import FRAME_HW, LIGHTS, nearest, place, random_centre, surroundings
 from edge.crop import CropRule, crop_face, crop_matrix
 from edge.detect import BlazeFaceDetector, TiledDetector, detect_still
 from edge.track import distinct
@@ -91,11 +91,9 @@ class LiveViews:
 def frames_for(image_bgr: np.ndarray, face, k: int, rng: np.random.Generator):
     """K frames with the face pasted as the consistency check pastes it; yields (frame, centre, size)."""
     region, fw = surroundings(image_bgr, face)
-    h, w = FRAME_HW
     for _ in range(k):
         size = float(math.exp(rng.uniform(math.log(SIZES[0]), math.log(SIZES[1]))))
-        m = 0.6 * size
-        centre = (float(rng.uniform(m, max(m, w - m))), float(rng.uniform(m, max(m, h - m))))
+        centre = random_centre(rng, size)
         light = list(LIGHTS)[int(rng.integers(len(LIGHTS)))]
         yield place(region, fw, int(round(size)), centre, LIGHTS[light]), centre, size
 
