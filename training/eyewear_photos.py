@@ -28,7 +28,6 @@ ANSWERS = ("none", "glasses", "sunglasses", "no face")
 class Photo:
     path: Path
     kind: str  # one of KINDS
-    masked: bool
 
 
 @dataclass
@@ -49,7 +48,7 @@ def labelled_photos(data: Path, split: str) -> list[Photo]:
     if not labels.is_file():
         raise FileNotFoundError(f"no labels.csv in {data} (the face-attribute data set, see ../shared/data/README.md)")
     with open(labels, newline="") as f:
-        return [Photo(data / r["file"], r["eyewear"], r["mask"] == "1")
+        return [Photo(data / r["file"], r["eyewear"])
                 for r in csv.DictReader(f) if r["split"] == split and r["eyewear"] in KINDS]
 
 
@@ -80,7 +79,7 @@ def markdown(tables: dict[str, list[KindRow]]) -> str:
     return "\n".join(lines)
 
 
-def _analyzer(models: Path):
+def analyzer_for(models: Path):
     from edge import build
     from edge.analyze import Analyzer
     from edge.config import from_dict
@@ -109,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (m / "manifest.json").is_file():
             raise ValueError(f"--models {m}: no manifest.json there")
     photos = labelled_photos(args.data, args.split)
-    tables = {str(m): by_kind(photos, read_eyewear(_analyzer(m), photos)) for m in args.models}
+    tables = {str(m): by_kind(photos, read_eyewear(analyzer_for(m), photos)) for m in args.models}
     if args.json:
         print(json.dumps({m: [{"kind": r.kind, "n": r.n, "answers": r.answers, "right": round(r.right, 4)}
                               for r in rows] for m, rows in tables.items()}))
