@@ -59,12 +59,12 @@ def test_a_pick_takes_frame_cuts_only_where_some_were_found_and_at_its_share(tor
     crops = np.stack([np.stack([c for c, _ in cuts[:2]])] * n)
     found = np.array([[True, True], [True, False], [False, False], [True, True]])
     kps = np.stack([np.stack([k for _, k in cuts[:2]])] * n).astype(np.float32)
-    base = torch.from_numpy(np.stack([own] * n)).float().div(127.5).sub(1)
+    base = torch.from_numpy(np.stack([own] * n))
     base_kps = torch.from_numpy(np.stack([own_kps] * n).astype(np.float32))
     idx = torch.arange(n)
     x, k = LiveViews(crops, found, kps, p=1.0).pick(idx, base, base_kps)
     assert torch.equal(x[2], base[2]) and torch.equal(k[2], base_kps[2])  # nothing found: the photo's cut
-    assert torch.equal(x[1], torch.from_numpy(crops[1, 0]).float().div(127.5).sub(1))  # the one found
+    assert torch.equal(x[1], torch.from_numpy(crops[1, 0]))  # the one found
     assert not torch.equal(x[0], base[0]) and not torch.equal(x[3], base[3])
     x0, k0 = LiveViews(crops, found, kps, p=0.0).pick(idx, base, base_kps)
     assert torch.equal(x0, base) and torch.equal(k0, base_kps)
@@ -81,14 +81,14 @@ def test_a_pair_takes_the_mirrored_frame_cut_of_its_first_views_frame(torch, hop
     found = np.ones((n, k), bool)
     mirrored = LiveViews(flipped, found.copy(), kps)
     mirrored.found[0] = False  # no mirrored cut for the first face: its second view is picked as usual
-    base = torch.from_numpy(np.stack([own] * n)).float().div(127.5).sub(1)
+    base = torch.from_numpy(np.stack([own] * n))
     base_kps = torch.from_numpy(np.stack([own_kps] * n).astype(np.float32))
     live = LiveViews(crops, found, kps, p=1.0, mirrored=mirrored, q=1.0)
     torch.manual_seed(0)
     (a, _), (b, _) = live.pick_pair(torch.arange(n), base, base_kps)
     for i in range(1, n):
         assert torch.equal(b[i], torch.flip(a[i], dims=[1]))  # the first view's frame, mirrored
-    assert any(torch.equal(b[0], torch.from_numpy(crops[0, j]).float().div(127.5).sub(1)) for j in range(k))
+    assert any(torch.equal(b[0], torch.from_numpy(crops[0, j])) for j in range(k))
     live.q = 0.0
     torch.manual_seed(0)
     (a, _), (b, _) = live.pick_pair(torch.arange(n), base, base_kps)

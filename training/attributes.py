@@ -201,7 +201,9 @@ class AttributesTask:
             if self.live is None:  # one cut, shared by both paired views
                 cuts = [(x[idx], kps)]
             else:
-                cuts = [self.live.pick(idx, x[idx], kps)] if self.pairs is None else self.live.pick_pair(idx, x[idx], kps)
+                own = torch.from_numpy(self.data.x["train"][idx.numpy()])
+                picked = [self.live.pick(idx, own, kps)] if self.pairs is None else self.live.pick_pair(idx, own, kps)
+                cuts = [(to_input(xb.numpy()), kp) for xb, kp in picked]
             relabelled = torch.zeros(len(idx), dtype=torch.bool)
             if self.lens is not None and self.lens.kinds:
                 state, painted = torch.get_rng_state(), []

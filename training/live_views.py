@@ -59,12 +59,13 @@ class LiveViews:
 
     def gather(self, idx: torch.Tensor, cuts: np.ndarray, base_x: torch.Tensor, base_kps: torch.Tensor | None
                ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The views for those choices: base_x (the rows' crops as model input, NHWC in [-1, 1]) where -1."""
+        """The views for those choices, uint8 NHWC like the crops: base_x (the rows' own crops) where -1.
+        The model's pixel scaling stays the training task's (`to_input`)."""
         x = base_x.clone()
         kps = base_kps.clone() if base_kps is not None else None
         for i, (r, j) in enumerate(zip(idx.numpy(), cuts)):
             if j >= 0:
-                x[i] = torch.from_numpy(self.crops[r, j]).float().div_(127.5).sub_(1.0)
+                x[i] = torch.from_numpy(self.crops[r, j])
                 if kps is not None:
                     kps[i] = torch.from_numpy(self.keypoints[r, j])
         return x, kps
