@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MODELS_DIR = MODELS_DIR
 KNOWN_MODELS = ("expression", "attributes")  # the order they run in
 SKIN_WITH = "attributes"  # the measured skin tone runs on the attribute model's schedule
+# A mask this likely already moves the skin reading to the regions above a mask (the mask head itself
+# still shows its own answer).
+MASK_UNSURE = 0.3
 VIEWS = (1, 2, 4)  # test-time views: plain; + mirror; + mirror and zoom
 DEFAULT_ZOOM = 0.92
 
@@ -199,13 +202,14 @@ class ClassifierSet:
         if self.skin is not None:
             self.skin.begin_frame(frame_bgr, faces, fresh)
 
-    def crops(self, frame_bgr: np.ndarray, face: Face, models: set[str] | None = None) -> FaceCrops:
+    def crops(self, frame_bgr: np.ndarray, face: Face, models: set[str] | None = None,
+              points: np.ndarray | None = None) -> FaceCrops:
         """The crops of the models named (all when None); the skin tone goes with the attributes,
-        which change as rarely."""
+        which change as rarely, and is read on the face's mesh `points` where it has one."""
         skin = self.skin is not None and (models is None or SKIN_WITH in models)
         return FaceCrops([c.crop(frame_bgr, face) if models is None or c.name in models else None
                           for c in self.classifiers],
-                         self.skin.cut(frame_bgr, face) if skin else None)
+                         self.skin.cut(frame_bgr, face, points) if skin else None)
 
     def classify(self, face_crops: FaceCrops, models: set[str] | None = None) -> dict[str, np.ndarray]:
         """head -> probabilities (for skin tone: soft band scores) for one face, for the models named."""
@@ -214,24 +218,29 @@ class ClassifierSet:
             if crop is not None and (models is None or c.name in models):
                 out.update(c.probabilities(crop))
         if face_crops.skin is not None:
-            ita = self.skin.read(face_crops.skin, **self._cover(out))
-            if ita is not None:
-                out["skin_tone"] = band_scores(ita)
+            index = self.skin.read(face_crops.skin, **self._cover(out))
+            if index is not None:
+                out["skin_tone"] = band_scores(index)
         return out
 
     def _cover(self, probs: dict[str, np.ndarray]) -> dict[str, bool]:
-        """What hides the cheeks in this answer (a mask, sunglasses); nothing without the attribute model."""
+        """What hides the cheeks in this answer (a mask, sunglasses); nothing without the attribute
+        model. A mask the model is unsure of counts: the forehead and the bridge of the nose are skin
+        either way, while a missed mask's fabric read as cheek turned a light face in a red mask dark."""
         def top(head: str) -> str | None:
             return self.classes(head)[int(np.argmax(probs[head]))] if head in probs else None
-        return {"mask": top("mask") == "mask", "sunglasses": top("eyewear") == "sunglasses"}
+        mask = "mask" in probs and float(probs["mask"][self.classes("mask").index("mask")]) >= MASK_UNSURE
+        return {"mask": mask, "sunglasses": top("eyewear") == "sunglasses"}
 
-    def perceive(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False) -> list[dict[str, np.ndarray]]:
+    def perceive(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False,
+                 points: list[np.ndarray | None] | None = None) -> list[dict[str, np.ndarray]]:
         """One frame's answer for each face, before any smoothing: the white balance for the frame,
         then crop and classify per face. analyze and the consistency check go through here, so a
         still photo is judged exactly as the live loop judges one frame (the loop calls the same
         three steps itself only to time crop and classify apart)."""
         self.begin_frame(frame_bgr, faces, fresh)
-        return [self.classify(self.crops(frame_bgr, face)) for face in faces]
+        points = points or [None] * len(faces)
+        return [self.classify(self.crops(frame_bgr, face, points=p)) for face, p in zip(faces, points)]
 
     def labels(self, probs: dict[str, np.ndarray]) -> dict[str, str]:
         """head -> the label shown; a frame shape is dropped unless the eyewear is clear glasses,

@@ -34,6 +34,11 @@ class SourceConfig:
     wait_s: float = key(-1.0, "a source missing at start (camera not plugged in yet): wait this many seconds for it, "
                               "showing 'Waiting for the camera'; 0 = fail at once; -1 = for ever when run by systemd, "
                               "else fail at once", lo=-1, hi=31536000)
+    lock_light_s: float = key(3.0, "picamera: let auto exposure and white balance settle this many seconds, then hold "
+                                   "them (the skin tone is measured in the camera's units, so a visitor in a white "
+                                   "shirt does not darken everybody's skin); 0 = never hold them", lo=0, hi=600)
+    relock_min: float = key(30.0, "picamera: settle and hold again this often (daylight changes through the day)",
+                            lo=1, hi=1440)
 
 
 @dataclass

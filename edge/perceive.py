@@ -149,11 +149,13 @@ class Perception:
         """A photo: the still-photo detector retries, every model, the mesh once per face."""
         faces, how = detect_still(self.plain_detector, image_bgr, self.far_detector, self.confirm)
         percepts = [Percept(i, f) for i, f in enumerate(faces[: self.max_faces])]
-        for p, probs in zip(percepts, self.classifiers.perceive(image_bgr, [p.face for p in percepts], fresh=True)):
-            p.probs = probs
-        if self.mesh is not None:
+        if self.mesh is not None:  # first: the skin tone is read on the mesh
             for p in percepts:
                 p.landmarks = self.mesh(image_bgr, p.face)
+        for p, probs in zip(percepts, self.classifiers.perceive(image_bgr, [p.face for p in percepts], fresh=True,
+                                                                points=[_points(p.landmarks) for p in percepts])):
+            p.probs = probs
+        if self.mesh is not None:
             self._signals(image_bgr, percepts)
         return percepts, how
 
@@ -183,11 +185,13 @@ class Perception:
         detect = getattr(self.detector, "detect")
         faces = distinct(detect(frame_bgr, every_tile=True) if self.detector is not self.plain_detector
                          else detect(frame_bgr))
+        meshes = [self.mesh(frame_bgr, f) for f in faces] if self.mesh is not None else [None] * len(faces)
         if self.tracker is not None:
-            faces = [f for f in faces if self.mesh(frame_bgr, f) is not None]
-        faces = faces[: self.max_faces]
-        percepts = [Percept(i, f) for i, f in enumerate(faces)]
-        for p, probs in zip(percepts, self.classifiers.perceive(frame_bgr, faces, fresh=True)):
+            faces, meshes = [f for f, m in zip(faces, meshes) if m is not None], [m for m in meshes if m is not None]
+        faces, meshes = faces[: self.max_faces], meshes[: self.max_faces]
+        percepts = [Percept(i, f, landmarks=m) for i, (f, m) in enumerate(zip(faces, meshes))]
+        for p, probs in zip(percepts, self.classifiers.perceive(frame_bgr, faces, fresh=True,
+                                                                points=[_points(m) for m in meshes])):
             p.probs = probs
         return percepts
 
@@ -206,7 +210,7 @@ class Perception:
             models = None if due is None else due[p.track_id]
             if models is None or models:
                 t1 = time.perf_counter()
-                crops = self.classifiers.crops(frame_bgr, p.face, models)
+                crops = self.classifiers.crops(frame_bgr, p.face, models, _points(p.landmarks))
                 t2 = time.perf_counter()
                 p.probs = self.classifiers.classify(crops, models)
                 crop_s += t2 - t1
@@ -233,3 +237,7 @@ class Perception:
                 self._shapes[p.track_id] = p.shapes
             if self.fusion is not None and shapes is not None and "expression" in p.probs:
                 p.probs["expression"] = self.fusion(p.probs["expression"], shapes)
+
+
+def _points(landmarks: Landmarks | None) -> np.ndarray | None:
+    return None if landmarks is None else landmarks.points

@@ -26,7 +26,9 @@ def classifiers():
 
 @pytest.fixture(scope="module")
 def report(detector, classifiers, portraits):
-    perceive = cons.live_perceiver(Perception(TiledDetector(detector), classifiers))
+    from edge.landmarks import FaceMesh
+
+    perceive = cons.live_perceiver(Perception(TiledDetector(detector), classifiers, FaceMesh(1)))
     classes = {h: classifiers.classes(h) for h in classifiers.heads}
     faces = {}
     for name, image in portraits.items():
@@ -50,21 +52,17 @@ def test_mask_and_eyewear_hold_their_targets_on_the_demo(report):
 
 
 def test_the_demo_skin_tones_are_steady(report):
-    """Issue 23, on the full check's grid. Before: the
-    astronaut "light" in 0.55 of the variants and two bands apart; Grace Hopper 0.45, three bands
-    apart, 0.68 of mirror pairs alike. Now the astronaut holds the target, and so does Grace Hopper's
-    majority (0.63 -> 0.80 since the white balance starts its search for grey from the brightest
-    surfaces: her light-blue backdrop no longer passes for grey under a warm lamp); her tone still sits
-    near the light / medium-light edge (ITA ~47), so the bands and the mirror pairs are asserted at what
-    they reach (0.83 of mirror pairs)."""
+    """Where only the framing changes (size, place, mirror) both demo faces keep one tone (the
+    astronaut 1.00, Grace Hopper 0.97 on the command's grid). Exposure is no longer read out of the
+    room, so x0.7 and x1.3 move a face a band (the astronaut: medium_light -> medium at x0.7 in 29 of
+    30 variants, medium_dark in one; light at x1.3)."""
     faces, total = report
     astronaut, grace = (faces[n]["heads"]["skin_tone"] for n in ("astronaut.png", "grace_hopper.jpg"))
     assert astronaut["agreement"] >= cons.TARGETS["skin_tone"], astronaut
-    assert astronaut["band_spread"] <= cons.SKIN_MAX_BANDS, astronaut
-    assert grace["agreement"] >= cons.SKIN_WORST, grace
-    assert total["heads"]["skin_tone"]["mean"] >= 0.85, total["heads"]["skin_tone"]
+    assert grace["agreement"] >= cons.TARGETS["skin_tone"], grace
+    assert grace["band_spread"] <= cons.SKIN_MAX_BANDS and astronaut["band_spread"] <= 2, (astronaut, grace)
     assert faces["astronaut.png"]["mirror"]["skin_tone"] >= 0.95, faces["astronaut.png"]["mirror"]
-    assert faces["grace_hopper.jpg"]["mirror"]["skin_tone"] >= 0.75, faces["grace_hopper.jpg"]["mirror"]
+    assert faces["grace_hopper.jpg"]["mirror"]["skin_tone"] >= 0.95, faces["grace_hopper.jpg"]["mirror"]
 
 
 def test_a_mirrored_frame_gets_the_same_mask_and_eyewear(report):
@@ -114,7 +112,8 @@ def test_summary_counts_agreement_score_change_and_mirror():
     assert r["found"] == 0.8
     assert r["heads"]["mask"]["agreement"] == 0.75 and r["heads"]["mask"]["majority"] == "mask"
     assert r["heads"]["mask"]["max_score_change"] == pytest.approx(0.6)
-    assert r["heads"]["skin_tone"]["counts"] == {"light": 2, "medium": 1, cons.NO_ANSWER: 1}
+    # the skin tone's steadiness is judged in the plain light only; any light may move it a band
+    assert r["heads"]["skin_tone"]["counts"] == {"light": 2} and r["heads"]["skin_tone"]["agreement"] == 1.0
     assert r["heads"]["skin_tone"]["band_spread"] == 2
     assert r["mirror"] == {"mask": 0.5, "skin_tone": 0.5}
 

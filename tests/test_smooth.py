@@ -126,18 +126,20 @@ def test_heads_on_schedules_change_as_fast_as_their_time_constants_say():
 
 
 def test_a_skin_tone_read_near_a_band_edge_keeps_one_tone_on_screen():
-    """Read once a second, a face near the 41-degree edge reads 44 degrees twice and then 38 (a head
+    """Read once a second, a face near a band edge reads 3 above it twice and then 3 below (a head
     turned to the lamp): its own time constant keeps one tone; the expression's flips it each time."""
     from edge.config import SmoothConfig
-    from edge.skin_tone import SKIN_TONES, band_scores, tone_of
+    from edge.skin_tone import SKIN_TONES, TONE_EDGES, band_scores, tone_of
+
+    edge = TONE_EDGES[1]
 
     def shown_tones(s: Smoother) -> set[str]:
         tones = set()
         for k in range(30):
-            ita = 38.0 if k % 3 == 2 else 44.0
-            tr = s.update([face(100)], [{"skin_tone": band_scores(ita)}], float(k), ids=[1])[0]
+            index = edge - 3 if k % 3 == 2 else edge + 3
+            tr = s.update([face(100)], [{"skin_tone": band_scores(index)}], float(k), ids=[1])[0]
             tones.add(SKIN_TONES[tr.labels["skin_tone"]])
         return tones
 
-    assert shown_tones(Smoother(0.4, 1.0, head_time_constants=SmoothConfig().head_time_constants())) == {tone_of(44.0)}
+    assert shown_tones(Smoother(0.4, 1.0, head_time_constants=SmoothConfig().head_time_constants())) == {tone_of(edge + 3)}
     assert len(shown_tones(Smoother(0.4, 1.0))) == 2

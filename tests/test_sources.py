@@ -112,6 +112,80 @@ def test_picamera_without_picamera2_says_how_to_install():
         pytest.skip("picamera2 is installed here")
 
 
+class FakePicamera2:
+    """picamera2's calls the source makes, on a camera whose auto exposure is still moving."""
+
+    def __init__(self):
+        self.controls: list[dict] = []
+        self.frames = 0
+
+    def create_video_configuration(self, **kw):
+        return kw
+
+    def configure(self, config):
+        self.config = config
+
+    def start(self):
+        pass
+
+    def capture_array(self, stream):
+        self.frames += 1
+        return np.full((48, 64, 3), self.frames % 256, np.uint8)
+
+    def capture_metadata(self):
+        return {"ExposureTime": 10000 + self.frames, "AnalogueGain": 2.0, "ColourGains": (1.8, 1.5), "Lux": 300}
+
+    def set_controls(self, controls):
+        self.controls.append(controls)
+
+    def stop(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_the_pi_camera_holds_its_light_once_settled_and_settles_again_later(monkeypatch):
+    """The skin tone is measured in the camera's units: after source.lock_light_s the exposure and
+    colour gains the camera reached are held; every source.relock_min it settles again."""
+    import sys
+    import types
+
+    cam = FakePicamera2()
+    monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=lambda: cam))
+    from edge.sources.picamera import PicameraSource
+
+    now = [0.0]
+    src = PicameraSource(SourceConfig(input="picamera", lock_light_s=3.0, relock_min=1.0), clock=lambda: now[0])
+    try:
+        for t in (0.5, 1.0, 2.9):
+            now[0] = t
+            src._grab()
+        assert cam.controls == []  # still settling
+        now[0] = 3.0
+        src._grab()
+        held = cam.controls[-1]
+        assert held["AeEnable"] is False and held["AwbEnable"] is False
+        assert held["ExposureTime"] == 10000 + cam.frames and held["ColourGains"] == (1.8, 1.5) and "Lux" not in held
+        now[0] = 60.0
+        src._grab()
+        assert len(cam.controls) == 1  # held for the minute
+        now[0] = 63.5
+        src._grab()
+        assert cam.controls[-1] == {"AeEnable": True, "AwbEnable": True}  # settling again
+        now[0] = 66.6
+        src._grab()
+        assert cam.controls[-1]["AeEnable"] is False
+    finally:
+        src._release()
+    cam2 = FakePicamera2()
+    monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=lambda: cam2))
+    off = PicameraSource(SourceConfig(input="picamera", lock_light_s=0.0), clock=lambda: 1e6)
+    off._grab()
+    assert cam2.controls == []  # 0: the camera's own automatic light throughout
+    off._release()
+
+
 def test_latest_frame_reader_drops_stale_frames_instead_of_queueing():
     n = iter(range(10**6))
 

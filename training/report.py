@@ -69,7 +69,8 @@ def skin_tone_table(data_dir: Path) -> tuple[dict[str, dict[str, int]], int]:
     import cv2
 
     from edge.detect import BlazeFaceDetector, detect_still
-    from edge.skin_tone import cut, measure, tone_of, white_balance_gains
+    from edge.skin_light import white_balance_gains
+    from edge.skin_tone import cut, measure, tone_of
     from edge.state import SKIN_TONES
 
     det, far = BlazeFaceDetector("short", 1), BlazeFaceDetector("full", 1)
@@ -86,7 +87,7 @@ def skin_tone_table(data_dir: Path) -> tuple[dict[str, dict[str, int]], int]:
             unmeasured += 1
             row["none"] += 1
         else:
-            row[tone_of(sample.ita)] += 1
+            row[tone_of(sample.index)] += 1
     return table, unmeasured
 
 
