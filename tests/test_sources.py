@@ -151,39 +151,41 @@ def test_the_pi_camera_holds_its_light_once_settled_and_settles_again_later(monk
     import sys
     import types
 
-    cam = FakePicamera2()
-    monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=lambda: cam))
-    from edge.sources.picamera import PicameraSource
+    from edge.sources.picamera import LightLock, PicameraSource
 
+    cam = FakePicamera2()
     now = [0.0]
-    src = PicameraSource(SourceConfig(input="picamera", lock_light_s=3.0, relock_min=1.0), clock=lambda: now[0])
+    lock = LightLock(cam, settle_s=3.0, every_s=60.0, clock=lambda: now[0])
+    for t in (0.5, 1.0, 2.9):
+        now[0] = t
+        lock.tick()
+    assert cam.controls == []  # still settling
+    cam.frames = 41
+    now[0] = 3.0
+    lock.tick()
+    held = cam.controls[-1]
+    assert held["AeEnable"] is False and held["AwbEnable"] is False
+    assert held["ExposureTime"] == 10041 and held["ColourGains"] == (1.8, 1.5) and "Lux" not in held
+    now[0] = 60.0
+    lock.tick()
+    assert len(cam.controls) == 1  # held for the minute
+    now[0] = 63.5
+    lock.tick()
+    assert cam.controls[-1] == {"AeEnable": True, "AwbEnable": True}  # settling again
+    now[0] = 66.6
+    lock.tick()
+    assert cam.controls[-1]["AeEnable"] is False and len(cam.controls) == 3
+    off = FakePicamera2()
+    LightLock(off, settle_s=0.0, every_s=60.0, clock=lambda: 1e6).tick()
+    assert off.controls == []  # 0: the camera's own automatic light throughout
+
+    # the source runs the lock with the configured times
+    monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=FakePicamera2))
+    src = PicameraSource(SourceConfig(input="picamera", lock_light_s=5.0, relock_min=2.0))
     try:
-        for t in (0.5, 1.0, 2.9):
-            now[0] = t
-            src._grab()
-        assert cam.controls == []  # still settling
-        now[0] = 3.0
-        src._grab()
-        held = cam.controls[-1]
-        assert held["AeEnable"] is False and held["AwbEnable"] is False
-        assert held["ExposureTime"] == 10000 + cam.frames and held["ColourGains"] == (1.8, 1.5) and "Lux" not in held
-        now[0] = 60.0
-        src._grab()
-        assert len(cam.controls) == 1  # held for the minute
-        now[0] = 63.5
-        src._grab()
-        assert cam.controls[-1] == {"AeEnable": True, "AwbEnable": True}  # settling again
-        now[0] = 66.6
-        src._grab()
-        assert cam.controls[-1]["AeEnable"] is False
+        assert (src.light.settle_s, src.light.every_s) == (5.0, 120.0)
     finally:
         src._release()
-    cam2 = FakePicamera2()
-    monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=lambda: cam2))
-    off = PicameraSource(SourceConfig(input="picamera", lock_light_s=0.0), clock=lambda: 1e6)
-    off._grab()
-    assert cam2.controls == []  # 0: the camera's own automatic light throughout
-    off._release()
 
 
 def test_latest_frame_reader_drops_stale_frames_instead_of_queueing():
