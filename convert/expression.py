@@ -26,8 +26,8 @@ import numpy as np
 from convert import manifest
 from convert.manifest import InputSpec
 from convert.pipeline import EvalData, ModelSpec, add_val_only, build, head_metrics, scored_splits, table
-from edge.classify import Classifier, apply_gate, read_manifest
-from edge.preprocess import PREPROCESS
+from edge.perceive.classify import Classifier, apply_gate, read_manifest
+from edge.perceive.preprocess import PREPROCESS
 from edge.state import EXPRESSIONS
 from training import ferplus
 from training.expression import DEFAULT_DATA, PIXEL_OFFSET, PIXEL_SCALE, to_input
@@ -86,7 +86,7 @@ def choose_crop(crop_json: str | None, manifest_path: Path) -> tuple[dict[str, A
         crop, source = (current, "existing manifest") if current else (dict(DEFAULT_CROP), "default")
     if not isinstance(crop, dict):
         raise ValueError(f"crop must be a JSON object, got {crop!r}")
-    from edge.crop import CropRule  # the edge's parser is the authority on what a crop rule may say
+    from edge.perceive.crop import CropRule  # the edge's parser is the authority on what a crop rule may say
 
     CropRule.from_manifest(crop)
     return crop, source
@@ -172,7 +172,7 @@ def gate_report(probs: np.ndarray, majority: np.ndarray, cls: str) -> dict[str, 
 
 def edge_metrics(out_dir: Path, views: int, raw: ferplus.Splits, splits_scored: tuple[str, ...],
                  entry: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, float]]:
-    """The shipped file through edge.classify with its views (as `entry` describes it; default: as the
+    """The shipped file through edge.perceive.classify with its views (as `entry` describes it; default: as the
     manifest in out_dir does); the gate chosen on val, then applied."""
     entry = entry or read_manifest(out_dir)[NAME]
     clf = Classifier(NAME, entry, out_dir, 1, views=views)

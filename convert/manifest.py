@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge.model_files import sha256_file
+from edge.model_files import sha256_file, write_manifest_entry as write_entry  # noqa: F401 (convert's callers)
 
 
 def read(manifest_path: str | Path) -> dict[str, dict[str, Any]]:
@@ -26,46 +26,6 @@ def read(manifest_path: str | Path) -> dict[str, dict[str, Any]]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object keyed by model name")
     return data
-
-
-def _write(manifest_path: Path, data: dict[str, Any]) -> None:
-    """Atomic replace, so the edge never reads a half-written manifest."""
-    manifest_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=manifest_path.parent, prefix=".manifest.", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, manifest_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_entry(manifest_path: str | Path, name: str, entry: dict[str, Any]) -> dict[str, Any]:
-    """Add or replace `name`; `entry["file"]` (relative to the manifest, or a path to the model)
-    is hashed from disk and `file`, `sha256`, `bytes` are filled in. Returns the stored entry."""
-    manifest_path = Path(manifest_path)
-    if "file" not in entry:
-        raise ValueError(f"{name}: entry needs 'file'")
-    model_path = Path(entry["file"])
-    if not model_path.is_absolute() and not model_path.exists():
-        model_path = manifest_path.parent / model_path
-    if not model_path.is_file():
-        raise FileNotFoundError(f"{name}: model file {model_path} not found")
-    try:
-        rel = os.path.relpath(model_path.resolve(), manifest_path.parent.resolve())
-    except ValueError:  # another drive on Windows
-        rel = str(model_path)
-    if rel.startswith(".."):
-        raise ValueError(f"{name}: {model_path} is outside {manifest_path.parent}; the edge resolves files "
-                         "relative to the manifest")
-    stored = {**entry, "file": Path(rel).as_posix(), "sha256": sha256_file(model_path),
-              "bytes": model_path.stat().st_size}
-    data = read(manifest_path)
-    data[name] = stored
-    _write(manifest_path, data)
-    return stored
 
 
 def verify(manifest_path: str | Path) -> list[str]:
@@ -103,7 +63,7 @@ class InputSpec:
     color: str  # "gray" or "rgb"
     pixel_scale: float  # model input = pixel * pixel_scale + pixel_offset
     pixel_offset: float
-    preprocess: str  # a name in edge.preprocess.PREPROCESS
+    preprocess: str  # a name in edge.perceive.preprocess.PREPROCESS
     crop: dict[str, Any]
     layout: str = "NHWC"
     dtype: str = "int8"

@@ -25,7 +25,7 @@ MODELS = {
                   "dtype": "float32", "crop": {"kind": "eyes_aligned", "scale": 1.5, "shift_y": 0.0}}}),
     "blendshapes": ("face_blendshapes.tflite", {
         "what": "52 ARKit-named blendshape scores in [0, 1] from x, y of 146 of the 478 mesh points in image "
-                "pixels (indices and output order: MediaPipe face_blendshapes_graph.cc; edge/blendshapes.py)",
+                "pixels (indices and output order: MediaPipe face_blendshapes_graph.cc; edge/perceive/blendshapes.py)",
         "input": {"size": [146, 2], "dtype": "float32"}}),
 }
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from convert import int8, manifest
 from convert.manifest import InputSpec
-from edge.classify import DEFAULT_MODELS_DIR
+from edge.perceive.classify import DEFAULT_MODELS_DIR
 from training.metrics import summarize
 
 log = logging.getLogger("convert")

@@ -3,5 +3,5 @@ import sys
 
 from edge.cli import main
 
-if __name__ == "__main__":  # not again in the perceiving process (edge/remote.py spawns it)
+if __name__ == "__main__":  # not again in the perceiving process (edge/perceive/process.py spawns it)
     sys.exit(main())

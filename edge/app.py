@@ -1,8 +1,8 @@
-"""The frame loop: source -> perceive (track, crop, classify, mesh, smooth: edge/perceiver.py) -> render
+"""The frame loop: source -> perceive (track, crop, classify, mesh, smooth: edge/perceive/half.py) -> render
 -> display.
 
 Data flows one way through the stages, one frame at a time, always the newest frame; with
-display.pipeline the next frame is perceived while this one is drawn (edge/pipeline.py). The loop
+display.pipeline the next frame is perceived while this one is drawn (edge/perceive/overlap.py). The loop
 waits on one stop event (SIGTERM sets it), keeps per-stage timings over a sliding window, and
 turns a lost camera into a message on screen and a reconnect with backoff, never an exit. The
 source is opened and read on its own thread (edge.sources.guarded), so no driver can hold the stop.
@@ -21,10 +21,9 @@ from typing import Callable
 import numpy as np
 
 from edge.config import Config
-from edge.perceive import Perception
-from edge.perceiver import Perceived, Perceiver
-from edge.pipeline import SWITCH_INTERVAL_S, Later, OnThread, Overlap, Result
-from edge.remote import PerceptionProcessError
+from edge.perceive.perception import Perception
+from edge.perceive.half import Perceived, PerceptionProcessError, Perceiver
+from edge.perceive.overlap import SWITCH_INTERVAL_S, Later, OnThread, Overlap, Result
 from edge.sources import Frame, Source, SourceError, as_bgr
 from edge.sources.guarded import GuardedSource
 from edge.state import Scene
@@ -98,12 +97,12 @@ class Mirror:
         source_wait_s: float | None = 0.0,
         booth=None,
     ):
-        """`perception`: the perception pass, or the whole perceiving half (edge/perceiver.py; edge/build.py
+        """`perception`: the perception pass, or the whole perceiving half (edge/perceive/half.py; edge/build.py
         makes one that runs in a process of its own). `source_wait_s`: how long a source missing at start
         is waited for (None: for ever, as the service does; 0: its error ends the run at once, as a
         person at a terminal wants)."""
         self.cfg = cfg
-        self.booth = booth  # edge/booth.py: snapshot key/button, countdown, cards, visitor counts
+        self.booth = booth  # edge/booth/booth.py: snapshot key/button, countdown, cards, visitor counts
         self._open_source = open_source
         self.source: GuardedSource | None = None  # opened by run(), on its own thread
         self.source_wait_s = source_wait_s
@@ -122,7 +121,7 @@ class Mirror:
         self._present_ms = 0.0  # drawing and showing a frame, a running mean
         self._restarts: list[float] = []  # when the perceiving process was started again
         # display.pipeline: "thread" perceives on a worker thread; "process" in the perceiver's own process
-        # (edge/remote.py: the frame is sent before this one is drawn, the faces collected after)
+        # (edge/perceive/process.py: the frame is sent before this one is drawn, the faces collected after)
         self._on_thread = OnThread(lambda f: self._start(f).result()) if cfg.display.pipeline == "thread" else None
         self.overlap = Overlap(self._submit, self._show, self._on_thread is not None or self.perceiver.concurrent)
         if self._on_thread is not None:  # two halves in one process hand the GIL back and forth
@@ -131,7 +130,7 @@ class Mirror:
     def step(self) -> list[str]:
         """One frame through every stage; returns the display's commands. With the halves overlapped
         (display.pipeline) the frame presented is the one read by the step before, unless the loop is
-        ahead of its camera: then it is shown in its own step (edge/pipeline.py)."""
+        ahead of its camera: then it is shown in its own step (edge/perceive/overlap.py)."""
         if self.source is None:  # step() driven by hand (the soak), without run()
             self._connect(threading.Event())
         t = time.monotonic()

@@ -28,16 +28,20 @@ def models_dir(cfg: Config) -> Path | None:
 
 
 def detector(cfg: Config, threads: int | None = None):
-    from edge.detect import BlazeFaceDetector
+    from edge.perceive.detect import BlazeFaceDetector
 
     return BlazeFaceDetector(cfg.detector.model, threads or cfg.detector.threads, cfg.detector.min_score)
 
 
 def classifiers(cfg: Config, threads: int | None = None):
-    from edge.classify import ClassifierSet
+    from edge.perceive.classify import ClassifierSet
+    from edge.perceive.detect import BlazeFaceDetector
 
-    return ClassifierSet(models_dir(cfg), threads or cfg.classify.threads, cfg.classify.views,
-                         skin_tone=cfg.render.tone == "auto")
+    skin = cfg.render.tone == "auto"
+    # the skin tone re-reads a detected face's keypoints on it and its mirror image with the short-range
+    # model at one thread, whatever detector.model says (its patches were placed and measured that way)
+    return ClassifierSet(models_dir(cfg), threads or cfg.classify.threads, cfg.classify.views, skin_tone=skin,
+                         skin_detector=BlazeFaceDetector("short", 1) if skin else None)
 
 
 def tracking(cfg: Config) -> bool:
@@ -47,7 +51,7 @@ def tracking(cfg: Config) -> bool:
 def mesh(cfg: Config, threads: int | None = None):
     """The face mesh, for live motion and for following faces between detections; None when neither
     is on, or (motion auto) when the model is missing."""
-    from edge.landmarks import FaceMesh
+    from edge.perceive.landmarks import FaceMesh
 
     if cfg.motion.mode == "off" and not tracking(cfg):
         return None
@@ -63,10 +67,10 @@ def mesh(cfg: Config, threads: int | None = None):
 def perception(cfg: Config, threads: int | None = None, still: bool = False):
     """Live: faces tracked by their mesh between detections, far faces from tiles; still (analyze,
     consistency --path analyze): the still-photo retries with the full-range model."""
-    from edge.detect import BlazeFaceDetector, TiledDetector
-    from edge.fusion import load_fusion
+    from edge.perceive.detect import BlazeFaceDetector, TiledDetector
+    from edge.perceive.fusion import load_fusion
     from edge.model_files import MODELS_DIR
-    from edge.perceive import Perception
+    from edge.perceive.perception import Perception
 
     det, face_mesh = detector(cfg, threads), mesh(cfg, threads)
     track = face_mesh is not None and tracking(cfg) and not still
@@ -85,8 +89,8 @@ def perception(cfg: Config, threads: int | None = None, still: bool = False):
 def blendshapes(cfg: Config, threads: int | None = None):
     """The 478-point mesh and the blendshape model, or (None, None) when motion is off, no face is to
     get them, or they are not committed (the mirror says so and uses the 468-point mesh)."""
-    from edge.blendshapes import Blendshapes
-    from edge.landmarks import FaceMesh
+    from edge.perceive.blendshapes import Blendshapes
+    from edge.perceive.landmarks import FaceMesh
 
     if cfg.motion.mode == "off" or cfg.motion.blendshapes == 0:
         return None, None
@@ -108,10 +112,10 @@ def perceiver(cfg: Config, threads: int | None = None):
     """The perceiving half of the frame loop: in this process, or in one of its own (display.pipeline
     "process", and "auto" with two cores or more), which builds the same perception from the same config."""
     if pipeline(cfg) == "process":
-        from edge.remote import PerceptionProcessError, RemotePerceiver
+        from edge.perceive.half import PerceptionProcessError
 
         try:
-            remote = RemotePerceiver(cfg, threads)
+            remote = remote_perceiver(cfg, threads)
             log.info("perceiving in a process of its own (pid %s)", remote.pid)
             return remote
         except (PerceptionProcessError, OSError) as e:
@@ -119,9 +123,21 @@ def perceiver(cfg: Config, threads: int | None = None):
                 raise
             # chosen here: a kiosk whose sandbox or memory will not have a second process still runs
             log.warning("perceiving in this process: %s", e)
-    from edge.perceiver import Perceiver
+    return local_perceiver(cfg, threads)
+
+
+def local_perceiver(cfg: Config, threads: int | None = None):
+    """The perceiving half in the calling process (the mirror's own, or the one made for it)."""
+    from edge.perceive.half import Perceiver
 
     return Perceiver(cfg, perception(cfg, threads))
+
+
+def remote_perceiver(cfg: Config, threads: int | None = None, **kwargs):
+    """The perceiving half in a process of its own, which builds it with local_perceiver."""
+    from edge.perceive.process import RemotePerceiver
+
+    return RemotePerceiver(local_perceiver, cfg, threads, **kwargs)
 
 
 def mirror(cfg: Config, open_source: Callable, renderer, display, pace: bool = True, threads: int | None = None,

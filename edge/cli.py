@@ -18,7 +18,7 @@ from edge import config as config_mod
 from edge.config import Config, ConfigError
 from edge.display import DisplayError
 from edge.notify import Notifier
-from edge.remote import PerceptionProcessError
+from edge.perceive.half import PerceptionProcessError
 from edge.runtime import ModelError
 from edge.sources import SourceError
 
@@ -28,7 +28,7 @@ EXIT_ERROR, EXIT_CONFIG = 1, 2
 
 
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
-    from edge.booth import build_booth, is_live
+    from edge.booth.booth import build_booth, is_live
     from edge.display import open_display
     from edge.render import Renderer
     from edge.render.look import Look
@@ -93,8 +93,8 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_stats(args: argparse.Namespace, cfg: Config) -> int:
-    from edge.stats import StatsFileError, stats_path
-    from edge.stats_report import report
+    from edge.booth.visitors import StatsFileError, stats_path
+    from edge.booth.visitors_report import report
 
     path = stats_path(args.dir if args.dir is not None else cfg.stats.dir)
     if not path.exists():
@@ -112,7 +112,7 @@ def cmd_stats(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
-    from edge.analyze import Analyzer, expand
+    from edge.commands.analyze import Analyzer, expand
     from edge.sources.files import IMAGE_SUFFIXES
 
     analyzer = Analyzer(build.perception(cfg, still=True), None if cfg.render.tone == "auto" else cfg.render.tone)
@@ -148,7 +148,7 @@ def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_consistency(args: argparse.Namespace, cfg: Config) -> int:
-    from edge import consistency as cons
+    from edge.commands import consistency as cons
 
     still = args.path == "analyze"
     perception = build.perception(cfg, still=still)
@@ -164,7 +164,7 @@ def cmd_consistency(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, cfg: Config) -> int:
-    from edge.bench import format_table, run_bench, run_soak
+    from edge.commands.bench import format_table, run_bench, run_soak
 
     if args.soak is not None:
         report = run_soak(cfg, args.soak, group=args.group)
@@ -176,7 +176,7 @@ def cmd_bench(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, cfg: Config) -> int:
-    from edge.doctor import run_checks
+    from edge.commands.doctor import run_checks
 
     return run_checks(cfg)
 

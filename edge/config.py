@@ -81,7 +81,7 @@ class SmoothConfig:
              "the turn of the head, the person's skin does not", lo=0.0, hi=30.0)
 
     def head_time_constants(self) -> dict[str, float]:
-        """The heads that smooth at their own pace (edge/smooth.py Smoother)."""
+        """The heads that smooth at their own pace (edge/perceive/smooth.py Smoother)."""
         return {"eyewear": self.eyewear_time_constant_s, "mask": self.mask_time_constant_s,
                 "glasses_shape": self.glasses_shape_time_constant_s, "skin_tone": self.skin_tone_time_constant_s}
 
@@ -270,3 +270,28 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return repr(v)
+
+
+def reference_markdown() -> str:
+    """docs/configuration.md: every key by section, its default, what is allowed and what it does."""
+    lines = ["# Configuration", "",
+             "<!-- Generated from edge/config.py, checked by a test; to regenerate: python -c \"from edge.config import "
+             "reference_markdown as r; print(r(), end='')\" > docs/configuration.md -->", "",
+             "One TOML file: `--config PATH` (the service reads `/etc/emoticon-mirror/config.toml`). Every key is "
+             "optional; an unknown key or a bad value stops the mirror with exit code 2 and a message that names "
+             "the key and what is allowed. `emoticon-mirror config-example` prints a documented example file "
+             "(`config.example.toml`). `motion = \"off\"` at the top is short for `[motion] mode = \"off\"`.", ""]
+    for section in fields(Config):
+        lines += [f"## [{section.name}]", "", "| key | default | allowed | what it does |", "|---|---|---|---|"]
+        for f in fields(section.default_factory()):  # type: ignore[misc]
+            meta = f.metadata
+            if meta["choices"] is not None:
+                allowed = ", ".join(f"`{_toml_value(c)}`" for c in meta["choices"])
+            elif meta["lo"] is not None:
+                allowed = f"{meta['lo']}..{meta['hi']}"
+            else:
+                allowed = {bool: "`true`, `false`", str: "text"}.get(type(f.default), type(f.default).__name__)
+            doc = meta["doc"].replace("|", "\\|")
+            lines.append(f"| `{f.name}` | `{_toml_value(f.default)}` | {allowed} | {doc} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from edge.runtime import ModelError
 
@@ -37,6 +40,46 @@ def read_manifest(models_dir: Path = MODELS_DIR) -> dict:
     if not isinstance(data, dict):
         raise ModelError(f"{path}: manifest must be a JSON object keyed by model name")
     return data
+
+
+def _write(manifest_path: Path, data: dict[str, Any]) -> None:
+    """Atomic replace, so the edge never reads a half-written manifest."""
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=manifest_path.parent, prefix=".manifest.", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, manifest_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_manifest_entry(manifest_path: str | Path, name: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """Add or replace `name`; `entry["file"]` (relative to the manifest, or a path to the model)
+    is hashed from disk and `file`, `sha256`, `bytes` are filled in. Returns the stored entry."""
+    manifest_path = Path(manifest_path)
+    if "file" not in entry:
+        raise ValueError(f"{name}: entry needs 'file'")
+    model_path = Path(entry["file"])
+    if not model_path.is_absolute() and not model_path.exists():
+        model_path = manifest_path.parent / model_path
+    if not model_path.is_file():
+        raise FileNotFoundError(f"{name}: model file {model_path} not found")
+    try:
+        rel = os.path.relpath(model_path.resolve(), manifest_path.parent.resolve())
+    except ValueError:  # another drive on Windows
+        rel = str(model_path)
+    if rel.startswith(".."):
+        raise ValueError(f"{name}: {model_path} is outside {manifest_path.parent}; the edge resolves files "
+                         "relative to the manifest")
+    stored = {**entry, "file": Path(rel).as_posix(), "sha256": sha256_file(model_path),
+              "bytes": model_path.stat().st_size}
+    data = read_manifest(manifest_path.parent)
+    data[name] = stored
+    _write(manifest_path, data)
+    return stored
 
 
 def checked(path: Path, sha256: str, what: str) -> Path:

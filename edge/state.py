@@ -40,7 +40,7 @@ class Face:
     score: float
     keypoints: np.ndarray
     # Who placed the keypoints: "detector" (BlazeFace, whose eyes on a frame and on its mirror image
-    # differ by several pixels), "mesh" (a tracked face, edge/track.py) or "pooled" (edge/detect.py
+    # differ by several pixels), "mesh" (a tracked face, edge/perceive/track.py) or "pooled" (edge/perceive/detect.py
     # mirror_pooled). The skin tone re-reads only the detector's (issue 23).
     keypoints_from: str = "detector"
 
@@ -70,7 +70,7 @@ class EmoticonState:
 
 @dataclass(frozen=True)
 class Motion:
-    """Live signals of one face (edge/motion.py), relative to that person at rest.
+    """Live signals of one face (edge/perceive/motion.py), relative to that person at rest.
 
     "left"/"right" are the person's own sides. Units: eye openness 0 closed .. 1 as open as at rest
     .. 1.5 wide; mouth_open 0 closed .. 1 wide open; mouth_width, smile and brow_raise -1..1 around
@@ -97,7 +97,7 @@ class FaceView:
     state: EmoticonState
     center_x: float  # 0..1 across the camera frame; the screen mirrors it
     motion: Motion | None = None  # None: no live signals for this face (motion off, or shed)
-    shapes: dict[str, float] | None = None  # the 52 blendshapes read against this person's rest (edge/blendshapes.py)
+    shapes: dict[str, float] | None = None  # the 52 blendshapes read against this person's rest (edge/perceive/blendshapes.py)
     center_y: float = 0.5  # 0..1 down the camera frame: people at different heights keep it on screen
 
 

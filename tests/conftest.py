@@ -29,7 +29,7 @@ def portraits() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def detector():
-    from edge.detect import BlazeFaceDetector
+    from edge.perceive.detect import BlazeFaceDetector
 
     return BlazeFaceDetector("short", num_threads=1)
 

@@ -8,41 +8,14 @@ import numpy as np
 import pytest
 
 from edge.app import Mirror
-from edge.classify import ClassifierSet
+from edge.perceive.classify import ClassifierSet
 from edge.config import Config
-from edge.perceive import Perception
+from edge.perceive.perception import Perception
 from edge.render import Renderer
 from edge.sources import SourceError
 from edge.sources.memory import MemorySource
 from edge.state import Face
-
-
-class RecordingRenderer:
-    """The real renderer, remembering every scene it was given (and the last call, to draw it again)."""
-
-    def __init__(self, size=(320, 180)):
-        self.inner = Renderer(size)
-        self.scenes = []
-        self.last = None
-
-    def render(self, scene, now):
-        self.scenes.append(scene)
-        self.last = (scene, now)
-        return self.inner.render(scene, now)
-
-    def __getattr__(self, name):  # changed, invalidate, ...: the real renderer's
-        return getattr(self.inner, name)
-
-
-class NullDisplay:
-    mode = "headless"
-
-    def __init__(self):
-        self.shown = 0
-
-    def show(self, surface, rects=None):
-        self.shown += 1
-        return []
+from fakes import NullDisplay, RecordingRenderer  # noqa: F401
 
 
 class ManyFacesDetector:
@@ -84,12 +57,12 @@ def test_bad_frames_never_crash_the_loop(detector, tmp_path, portraits, pipeline
     """Also with the perceiving process: a 4000x3000 frame grows the frame buffer it shares."""
     frames = BAD_FRAMES + [portraits["astronaut.png"]]
     if pipeline == "process":
-        from edge.remote import RemotePerceiver
+        from edge import build
 
         cfg = Config()
         cfg.classify.models_dir = str(tmp_path)  # no models, as mirror_for has it
         renderer, display = RecordingRenderer(), NullDisplay()
-        m = Mirror(cfg, lambda: MemorySource(frames, loop=False), RemotePerceiver(cfg, 1), renderer, display,
+        m = Mirror(cfg, lambda: MemorySource(frames, loop=False), build.remote_perceiver(cfg, 1), renderer, display,
                    pace=False)
     else:
         m, renderer, display = mirror_for(frames, detector, tmp_path)
@@ -177,7 +150,7 @@ def test_stop_event_ends_the_loop(detector, tmp_path, portraits):
 
 @pytest.fixture(scope="module")
 def mesh():
-    from edge.landmarks import FaceMesh
+    from edge.perceive.landmarks import FaceMesh
 
     return FaceMesh(threads=1)
 
@@ -213,7 +186,7 @@ def test_overlay_says_when_motion_is_shed(detector, tmp_path, portraits, mesh):
 
 def test_blendshapes_reach_the_largest_face_and_can_be_switched_off(portraits):
     from edge import build
-    from edge.blendshapes import NAMES
+    from edge.perceive.blendshapes import NAMES
 
     for faces_with_shapes in (1, 0):
         cfg = Config()
@@ -266,7 +239,7 @@ def test_writing_out_frames_does_not_shed_motion(detector, tmp_path, portraits, 
 
 
 def test_a_short_soak_takes_its_memory_baseline_after_warm_up():
-    from edge.bench import run_soak
+    from edge.commands.bench import run_soak
 
     cfg = Config()
     cfg.motion.mode = "off"

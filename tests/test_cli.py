@@ -11,14 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DEMO, REPO
-
-
-def cli(*args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(REPO), **(env or {})}
-    full_env.pop("DISPLAY", None)
-    full_env.pop("WAYLAND_DISPLAY", None)
-    return subprocess.run([sys.executable, "-m", "edge", *args], capture_output=True, text=True,
-                          timeout=timeout, env=full_env, cwd=REPO)
+from fakes import assert_one_line_error, cli  # noqa: F401
 
 
 def test_demo_runs_headless_and_writes_frames(tmp_path):
@@ -37,15 +30,6 @@ def write_config(tmp_path: Path, text: str) -> str:
     p = tmp_path / "config.toml"
     p.write_text(text)
     return str(p)
-
-
-def assert_one_line_error(r: subprocess.CompletedProcess, code: int, *needles: str) -> None:
-    assert r.returncode == code
-    errors = [l for l in r.stderr.splitlines() if l.startswith("error:")]
-    assert len(errors) == 1, r.stderr
-    assert "Traceback" not in r.stderr
-    for n in needles:
-        assert n in errors[0]
 
 
 def test_bad_config_key(tmp_path):
@@ -175,7 +159,7 @@ def test_run_on_a_folder_of_unreadable_images(tmp_path):
 
 
 def test_headless_files_play_in_real_time_once_and_out_is_bounded(tmp_path):
-    from test_sources import tiny_video
+    from fakes import tiny_video
 
     clip = tmp_path / "clip.avi"
     tiny_video(clip, 15)  # 15 frames at 10 fps

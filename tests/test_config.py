@@ -58,5 +58,9 @@ def test_committed_example_matches_the_declarations():
     assert (REPO / "config.example.toml").read_text() == config.example_toml()
 
 
+def test_configuration_page_matches_the_declarations():
+    assert (REPO / "docs" / "configuration.md").read_text() == config.reference_markdown()
+
+
 def test_example_parses_to_the_defaults(tmp_path):
     assert config.load(write(tmp_path, config.example_toml())) == config.Config()

@@ -15,12 +15,12 @@ import pytest
 
 from conftest import REPO
 from edge.app import Mirror
-from edge.classify import ClassifierSet
-from edge.perceive import Perception
+from edge.perceive.classify import ClassifierSet
+from edge.perceive.perception import Perception
 from edge.config import Config
 from edge.sources import SourceError, open_source
-from test_app import NullDisplay, RecordingRenderer
-from test_sources import tiny_video
+from fakes import NullDisplay, RecordingRenderer
+from fakes import tiny_video
 
 IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"BM", b"GIF8", b"RIFF", b"II*\x00", b"MM\x00*")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.detect import SPECS
+from edge.perceive.detect import SPECS
 from edge.model_files import find_model_file
 from edge.runtime import ModelError, TensorInfo, TFLiteModel
 

@@ -18,7 +18,7 @@ from conftest import REPO
 from edge.display import DisplayError
 from edge.notify import Notifier
 from edge.waiting import wait_for, wait_limit
-from test_sources import tiny_video
+from fakes import tiny_video
 
 
 class FakeNotifySocket:

@@ -29,7 +29,7 @@ TOOLS = {"attributes": "training.attributes", "attributes-from-tflite": "trainin
          "detection-rate": "training.detection_rate", "detection-range": "training.detection_range",
          "blendshape-features": "training.blendshape_features", "expression-fusion": "training.fusion",
          "expression-aux-head": "training.aux_head", "expression-average": "training.average",
-         "attributes-steadiness": "training.steadiness", "eyewear-photos": "training.eyewear_photos",
+         "attributes-steadiness": "training.attributes_steadiness", "eyewear-photos": "training.eyewear_photos",
          "skin-tone": "training.skin_tone_check"}
 
 

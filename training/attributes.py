@@ -26,9 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from convert.manifest import sha256_file
-from edge.crop import FILTERS, CropRule, crop_face, crop_matrix
-from edge.detect import RETRY_MIN_SCORE, STILL_PADDINGS, BlazeFaceDetector, detect_still
+from edge.model_files import sha256_file
+from edge.perceive.crop import FILTERS, CropRule, crop_face, crop_matrix
+from edge.perceive.detect import RETRY_MIN_SCORE, STILL_PADDINGS, BlazeFaceDetector, detect_still
 from training import lenses, live_views, paired_views, steadiness, views
 from training.augment import AugmentConfig, augment
 from training.metrics import summarize
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--live-mirror", type=float, default=0.0, metavar="Q",
                     help="with --live-views and --pairs: share of pairs whose second view is the mirrored frame's cut")
     ap.add_argument("--crop-filter", choices=FILTERS, default=CROP.filter,
-                    help="how a big face is shrunk to the crop (edge/crop.py); the manifest passes it to the edge")
+                    help="how a big face is shrunk to the crop (edge/perceive/crop.py); the manifest passes it to the edge")
     ap.add_argument("--threads", type=int, default=TrainConfig.threads, help="CPU threads for torch")
     args = ap.parse_args(argv)
     rule = replace(CROP, filter=args.crop_filter)

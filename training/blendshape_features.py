@@ -9,7 +9,7 @@ model, so the scores carry the same crop and the same upscaling blur the mirror 
 The frame of face i is a pure function of (seed, split, i) (`frame_for`), so the fusion tool rebuilds
 the identical frame to run whichever expression model ships on the same detection, without caching
 pixels. Cached per split: the detection (box, keypoints, score), the mesh's face-presence score (it
-"works" at >= edge.landmarks.MIN_PRESENCE, the edge's own threshold) and the 52 scores.
+"works" at >= edge.perceive.landmarks.MIN_PRESENCE, the edge's own threshold) and the 52 scores.
 """
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.blendshapes import NAMES, Blendshapes
-from edge.detect import BlazeFaceDetector
-from edge.landmarks import MIN_PRESENCE, FaceMesh
+from edge.perceive.blendshapes import NAMES, Blendshapes
+from edge.perceive.detect import BlazeFaceDetector
+from edge.perceive.landmarks import MIN_PRESENCE, FaceMesh
 from edge.state import Face
 from training import ferplus
 from training.edge_gap import background

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.detect import BlazeFaceDetector, TiledDetector, detect_still
+from edge.perceive.detect import BlazeFaceDetector, TiledDetector, detect_still
 from edge.state import box_iou
 from training.edge_gap import background
 

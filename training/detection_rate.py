@@ -16,7 +16,7 @@ from pathlib import Path
 
 import cv2
 
-from edge.detect import BlazeFaceDetector, detect_still
+from edge.perceive.detect import BlazeFaceDetector, detect_still
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared/data/face_attributes"
 

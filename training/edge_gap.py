@@ -18,9 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.classify import Classifier, read_manifest
-from edge.crop import CropRule
-from edge.detect import BlazeFaceDetector
+from edge.perceive.classify import Classifier, read_manifest
+from edge.perceive.crop import CropRule
+from edge.perceive.detect import BlazeFaceDetector
 from edge.state import Face
 from training import ferplus
 

@@ -81,7 +81,7 @@ def markdown(tables: dict[str, list[KindRow]]) -> str:
 
 def analyzer_for(models: Path):
     from edge import build
-    from edge.analyze import Analyzer
+    from edge.commands.analyze import Analyzer
     from edge.config import from_dict
 
     from edge.runtime import ModelError

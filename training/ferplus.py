@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.preprocess import equalize_clip
+from edge.perceive.preprocess import equalize_clip
 from edge.state import EXPRESSIONS
 
 DEFAULT_NPZ = Path(__file__).resolve().parents[1].parent / "shared/data/ferplus/ferplus.npz"

@@ -1,4 +1,4 @@
-"""Fit and choose the expression fusion (edge/fusion.py) on FER+ val, for the expression model in use.
+"""Fit and choose the expression fusion (edge/perceive/fusion.py) on FER+ val, for the expression model in use.
 
     python -m training blendshape-features                          # once: the 52 scores of every face
     python -m training expression-fusion                            # fit, choose alpha on val, print the table
@@ -34,12 +34,12 @@ import cv2
 import numpy as np
 from scipy.optimize import minimize
 
-from edge.blendshapes import Blendshapes
-from edge.classify import Classifier
+from edge.perceive.blendshapes import Blendshapes
+from edge.perceive.classify import Classifier
 from edge.config import ClassifyConfig
-from edge.detect import BlazeFaceDetector
-from edge.fusion import EXPRESSION, FILE, NAME, Fusion, ShapeHead, softmax_rows
-from edge.landmarks import FaceMesh
+from edge.perceive.detect import BlazeFaceDetector
+from edge.perceive.fusion import EXPRESSION, FILE, NAME, Fusion, ShapeHead, softmax_rows
+from edge.perceive.landmarks import FaceMesh
 from edge.model_files import MODELS_DIR, read_manifest
 from training import blendshape_features as bsf
 from training import ferplus
@@ -213,7 +213,7 @@ def demo(clf: Classifier, fusion: Fusion) -> dict[str, dict[str, str]]:
 
 
 def write(out_dir: Path, fusion: Fusion, entry: dict) -> Path:
-    from convert.manifest import write_entry  # convert hashes and merges manifest entries, once
+    from edge.model_files import write_manifest_entry as write_entry  # hashes and merges manifest entries, once
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / FILE).write_text(json.dumps(fusion.to_json()) + "\n")
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write and ships:
         _, meta = bsf.load(args.features, "val")
         path = write(args.out, fusion, {
-            "what": "expression x blendshape head, late fusion (edge/fusion.py)", "alpha": alpha,
+            "what": "expression x blendshape head, late fusion (edge/perceive/fusion.py)", "alpha": alpha,
             "expression_sha256": sha, "expression_preprocess": entry["input"]["preprocess"], "classes": list(classes),
             "training": {"command": "python -m training expression-fusion --write"
                          + (f" --models {args.models}" if args.models != MODELS_DIR else ""),

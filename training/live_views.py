@@ -5,7 +5,7 @@ wherever the person stands, at whatever size, through the live detector, whose b
 face's place and size; the attribute model's frame shape swings with that box (session 15: on val
 crops under light, size and flip changes the candidates were steadier than the shipped model, through
 the live path on 72 val faces they were less steady). So each training photo is also pasted into
-frames the way the consistency check pastes its faces (`edge/consistency.py`: the face's surroundings
+frames the way the consistency check pastes its faces (`edge/commands/consistency.py`: the face's surroundings
 scaled to a face 60-300 px wide, at a random place, under one of its lights) and cut from there by
 the live detector and the edge crop rule. Paired views (`--pairs`) then read two different cuts of the
 same face and are pulled together. Only the train split gets these cuts: val and test stay as they
@@ -25,10 +25,10 @@ import cv2
 import numpy as np
 import torch
 
-from edge.consistency import FRAME_HW, LIGHTS, nearest, place, random_centre, surroundings
-from edge.crop import CropRule, crop_face, crop_matrix
-from edge.detect import BlazeFaceDetector, TiledDetector, detect_still
-from edge.track import distinct
+from edge.commands.consistency import FRAME_HW, LIGHTS, nearest, place, random_centre, surroundings
+from edge.perceive.crop import CropRule, crop_face, crop_matrix
+from edge.perceive.detect import BlazeFaceDetector, TiledDetector, detect_still
+from edge.perceive.track import distinct
 
 log = logging.getLogger("training")
 SIZES = (60.0, 300.0)  # face width in the frame, px: the consistency check's span (log-uniform)

@@ -68,9 +68,9 @@ def skin_tone_table(data_dir: Path) -> tuple[dict[str, dict[str, int]], int]:
 
     import cv2
 
-    from edge.detect import BlazeFaceDetector, detect_still
-    from edge.skin_light import white_balance_gains
-    from edge.skin_tone import cut, measure, tone_of
+    from edge.perceive.detect import BlazeFaceDetector, detect_still
+    from edge.perceive.skin_light import white_balance_gains
+    from edge.perceive.skin_tone import cut, measure, tone_of
     from edge.state import SKIN_TONES
 
     det, far = BlazeFaceDetector("short", 1), BlazeFaceDetector("full", 1)
@@ -111,7 +111,7 @@ def attribute_lineage(summary: dict) -> list[str]:
 
 def attributes_report(entry: dict, history: dict, run: Path, out_dir: Path) -> str:
     """Per-head metrics, confusion matrices and per-skin-group accuracy of the int8 model on test."""
-    from convert.int8 import run_tflite
+    from training.tflite_eval import run_tflite
     from training import attributes as attr
     from training import eyewear_eval
 
@@ -162,7 +162,7 @@ def attributes_report(entry: dict, history: dict, run: Path, out_dir: Path) -> s
               "The skin tone is measured (ITA of white-balanced cheek and forehead skin), never predicted from "
               "these labels; this table only checks that the measurement moves the way it should. These photos "
               "are close-ups (the face is ~90% of the width), so the white balance is left as the camera made it "
-              "(`edge/skin_tone.py` MIN_BACKGROUND): balancing a frame that is mostly face pulled the skin itself "
+              "(`edge/perceive/skin_tone.py` MIN_BACKGROUND): balancing a frame that is mostly face pulled the skin itself "
               "toward grey, and 61 of the 298 `black`-labelled photos read `light` (7 now).", "",
               "| group | " + " | ".join(tones) + " |", "|---|" + "---|" * len(tones)]
     for g, row in sorted(table.items()):

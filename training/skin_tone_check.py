@@ -15,7 +15,7 @@
     warm and a cool lamp: the band against the face's own photo.
 A photo with no face or no reading counts in `none`; agreement is over the photos read.
 
---fit derives what edge/skin_tone.py ships from the train split alone: the weight of b* in the tone
+--fit derives what edge/perceive/skin_tone.py ships from the train split alone: the weight of b* in the tone
 index (a logistic fit of `white` against `black` on L* and b*), then the band edges from the two
 groups' medians alone (their tails, the 3rd or 97th percentile of 165 or 237 faces, moved the middle
 band by several units between two runs of the same recipe): the `white` median is the edge between
@@ -186,7 +186,7 @@ def check(read: Reader, photos: list[tuple[Path, str]], groups: list[dict], pain
 
 def fit(read: Reader, photos: list[tuple[Path, str]]) -> dict:
     """The tone index's b* weight and band edges from labelled unmasked photos (see the docstring)."""
-    from edge.skin_tone import measure
+    from edge.perceive.skin_tone import measure
 
     meter = read.perception.classifiers.skin
     lab: dict[str, list[tuple[float, float]]] = {"white": [], "black": []}

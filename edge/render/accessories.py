@@ -10,7 +10,7 @@ from edge.render.params import FaceParams
 from edge.render.pen import Pen, Point, clamp, ellipse, mix, span, superellipse
 
 if TYPE_CHECKING:
-    from edge.render.emoticon import Style
+    from edge.render.style import Style
 
 
 def draw_mask(pen: Pen, p: FaceParams) -> None:

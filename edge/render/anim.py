@@ -7,10 +7,9 @@ import random
 from dataclasses import dataclass, field
 
 from edge.render import layout
-from edge.render.emoticon import Style
+from edge.render.style import Appearance, Style
 from edge.render.params import FaceParams
 
-Look = tuple[FaceParams, Style]
 
 CROSSFADE_S = 0.2  # state change: old surface under the new one fading in
 GLIDE_TAU_S = 0.07  # position/size easing time constant (~250 ms to settle)
@@ -29,7 +28,7 @@ def ease(t: float) -> float:
     return t * t * (3 - 2 * t)
 
 
-def blinkable(look: Look) -> bool:
+def blinkable(look: Appearance) -> bool:
     params, style = look
     return style.eyewear != "sunglasses" and params.eye_smile < 0.5
 
@@ -39,13 +38,13 @@ class Anim:
     """Per-face motion state: what it should show, what it shows, where it is, when it blinks."""
 
     key: int
-    want: Look  # the latest look asked for
+    want: Appearance  # the latest look asked for
     seed: int
-    base: Look | None = None  # `want` without live motion: a change here crossfades, motion cuts
-    shown_base: Look | None = None
+    base: Appearance | None = None  # `want` without live motion: a change here crossfades, motion cuts
+    shown_base: Appearance | None = None
     live: bool = False  # driven by live motion: its own blinks, no automatic ones
-    shown: Look | None = None  # on screen; None until the first surface is ready
-    prev: Look | None = None  # fading out under `shown`
+    shown: Appearance | None = None  # on screen; None until the first surface is ready
+    prev: Appearance | None = None  # fading out under `shown`
     changed_at: float = -1e9
     born: float = 0.0  # when it became visible: the fade-in starts here
     gone_at: float | None = None
@@ -64,7 +63,7 @@ class Anim:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
 
-    def show(self, look: Look, now: float) -> None:
+    def show(self, look: Appearance, now: float) -> None:
         """Put `look` on screen (its surface exists): fade in a new face, crossfade a known one, cut
         to a new pose of the same expression (motion must follow the person, not lag 200 ms)."""
         if self.shown is None:

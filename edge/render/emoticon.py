@@ -26,27 +26,12 @@ from edge.render import palette as pal
 from edge.render.params import FaceParams, expression_params
 from edge.render.pen import Pen, clamp
 from edge.render.shading import restore_opacity, shading
+from edge.render.style import Style
 from edge.state import EmoticonState
 
 log = logging.getLogger(__name__)
 
 CACHE_BYTES = 160 * 1024 * 1024  # the live screen's bound: a Pi 3 (1 GB) still has room; ~100 full-HD variants
-
-
-@dataclass(frozen=True)
-class Style:
-    """What the emoticon wears and its colour: everything that is not the expression."""
-
-    tone: str = "yellow"
-    eyewear: str = "none"
-    glasses_shape: str = "round"
-    mask: bool = False
-
-    @staticmethod
-    def from_state(state: EmoticonState) -> "Style":
-        # glasses_shape only matters with glasses; normalising it keeps the cache free of duplicates
-        shape = state.glasses_shape if state.eyewear == "glasses" else "round"
-        return Style(state.tone, state.eyewear, shape, bool(state.mask))
 
 
 def supersample(size: int) -> int:

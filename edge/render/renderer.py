@@ -25,11 +25,12 @@ import time
 import pygame
 
 from edge.render import layout
-from edge.render.anim import CROSSFADE_S, Anim, Look, blinkable, ease, size_key
+from edge.render.anim import CROSSFADE_S, Anim, blinkable, ease, size_key
 from edge.render.dirty import DirtyRects
 from edge.render.emoticon import CACHE_BYTES, Style, VariantCache
 from edge.render.look import Look as ExhibitorLook
-from edge.render.looks import face_looks
+from edge.render.style import Appearance
+from edge.render.appearance import face_looks
 from edge.render.params import expression_params
 from edge.render.pip import draw_pip, pip_rect
 from edge.render.text import TextCache
@@ -157,9 +158,9 @@ class Renderer:
         """CPU ms the last frame spent on variants nobody waited for, in time it had to spare."""
         return self._warm.ms
 
-    def shown(self) -> dict[int, Look]:
+    def shown(self) -> dict[int, Appearance]:
         """What each live face shows now, by track id: the params and style its surface was drawn
-        from. For measuring what reaches the screen (edge/motion_latency.py) without reading pixels."""
+        from. For measuring what reaches the screen (edge/commands/motion_latency.py) without reading pixels."""
         return {tid: anim.shown for tid, anim in self._anims.items() if anim.shown is not None}
 
     @staticmethod
@@ -209,8 +210,8 @@ class Renderer:
             anim.glide(dt)
 
     @staticmethod
-    def _looks(view: FaceView) -> tuple[Look, Look]:
-        return face_looks(view)  # edge/render/looks.py: shared with the snapshot card
+    def _looks(view: FaceView) -> tuple[Appearance, Appearance]:
+        return face_looks(view)  # edge/render/appearance.py: shared with the snapshot card
 
     def _draw_faces(self, now: float) -> None:
         for anim in self._leaving:
@@ -221,7 +222,7 @@ class Renderer:
     def _may_build(self) -> bool:
         return self._built == 0 or time.perf_counter() - self._frame_t0 < BUILD_BUDGET_S
 
-    def _variant(self, look: Look, size: int, fallback: int = 0, build: bool = True) -> pygame.Surface | None:
+    def _variant(self, look: Appearance, size: int, fallback: int = 0, build: bool = True) -> pygame.Surface | None:
         """A look's surface at `size`: cached, else built if the frame budget allows, else the
         same look at the `fallback` size (to be scaled by the caller), else None."""
         params, style = look
@@ -242,7 +243,7 @@ class Renderer:
                 return surf
         return None
 
-    def _live_variant(self, anim: Anim, look: Look, size: int, now: float, build: bool) -> pygame.Surface | None:
+    def _live_variant(self, anim: Anim, look: Appearance, size: int, now: float, build: bool) -> pygame.Surface | None:
         """A live pose: the smooth variant if cached, else a draft (cheap to build); the smooth one
         is queued once the pose has been held for SETTLE_S, so a moving face builds only drafts."""
         params, style = look

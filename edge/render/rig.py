@@ -2,7 +2,7 @@
 
 The expression still sets the base look (a smile stays a smile); the blendshapes move the parts on top
 of it, each side on its own, continuously. Scores come in read against the person's rest face (0 = as
-at rest, 1 = fully on; see edge/motion.py), so a resting squint or a resting smile is not drawn. Sides:
+at rest, 1 = fully on; see edge/perceive/motion.py), so a resting squint or a resting smile is not drawn. Sides:
 ARKit's "Left" is the person's own left, which the mirror draws on the viewer's left (`_l` fields).
 
 Every output is either mapped to a named part (RIG) or listed as unused with the reason (UNUSED).

@@ -6,7 +6,7 @@ pixels) by a smooth Gaussian displacement field; the raised brow stretches only 
 brow and lid. Measured through our mesh and MediaPipe's blendshape
 model: the raised brow reads browOuterUpLeft +0.28, the pucker mouthPucker 1.0, the half smile
 mouthSmileRight +0.41. Puffed cheeks are a known blind spot of the released blendshape model
-(google-ai-edge/mediapipe issue 4436: cheekPuff stays near 0), so edge/blendshapes.py measures the
+(google-ai-edge/mediapipe issue 4436: cheekPuff stays near 0), so edge/perceive/blendshapes.py measures the
 cheeks' width from the mesh as well; the act widens her lower cheeks with closed, pushed lips.
 """
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The booth: snapshot cards, the button, printing, visitor counts, and their drawings."""

@@ -1,0 +1,243 @@
+"""One perception pass: detect/track -> crop -> classify -> mesh -> signals, for the loop and for stills.
+
+The frame loop and `analyze` used to write this pass out each; now both come here. Live, a face is
+found by the detector on a schedule and followed by its mesh in between (edge/perceive/track.py), and each
+model runs on its own schedule per face - the expression about ten times a second, staggered across
+faces, the attributes and skin tone when a face appears and then about once a second - because a
+person's glasses do not change between frames and their expression does not change every 33 ms.
+What did not run this frame is carried by the smoother, which already expects gaps.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from edge.perceive.blendshapes import Blendshapes
+from edge.perceive.classify import ClassifierSet
+from edge.perceive.detect import detect_still
+from edge.perceive.fusion import Fusion
+from edge.perceive.landmarks import FaceMesh, Landmarks
+from edge.perceive.motion import Measure, measure
+from edge.state import Face, box_iou, is_due
+from edge.perceive.track import FaceTracker, distinct
+
+EVERY_S = {"expression": 0.1, "attributes": 1.0}  # model -> seconds between runs on one face
+EXPRESSION_PER_FRAME = 2  # at most this many faces' expressions a frame, so four faces are staggered
+GROUP = 3  # this many faces in view share the frame: the expression runs with fewer views (classify.group_views)
+CONFIRM_IOU = 0.3  # a still-photo retry's box and the full-range model's must overlap this much
+
+
+@dataclass
+class Percept:
+    """One face in one frame: who (track id), where, what ran this frame, how it moves."""
+
+    track_id: int
+    face: Face
+    probs: dict[str, np.ndarray] = field(default_factory=dict)  # heads that ran this frame only
+    landmarks: Landmarks | None = None
+    measure: Measure | None = None
+    shapes: np.ndarray | None = None  # the 52 blendshape scores (478-point mesh only)
+
+
+@dataclass(frozen=True)
+class MotionPlan:
+    """What the motion policy (edge/perceive/half.py) decided for one frame, handed to `live` with it:
+    how many faces, largest first, get motion signals (None: all), are meshed on every frame (the
+    others take turns) and get the 478-point mesh with blendshapes (None: as they were)."""
+
+    measured: int | None = None
+    full_rate: int | None = None
+    fine: int | None = None
+
+
+@dataclass
+class Schedule:
+    """When each model last ran on each track; a track seen for the first time runs everything."""
+
+    last: dict[tuple[int, str], float] = field(default_factory=dict)
+
+    def due(self, track_ids: list[int], now: float) -> dict[int, set[str]]:
+        out: dict[int, set[str]] = {t: set() for t in track_ids}
+        for model, every in EVERY_S.items():
+            waiting = sorted((now - self.last.get((t, model), -math.inf), t) for t in track_ids)
+            overdue = [t for late, t in reversed(waiting) if is_due(late, every)]
+            if model == "expression":  # most overdue first; new faces (infinitely late) lead
+                overdue = overdue[:EXPRESSION_PER_FRAME]
+            for t in overdue:
+                out[t].add(model)
+                self.last[(t, model)] = now
+        return out
+
+    def forget(self, alive: set[int]) -> None:
+        self.last = {k: v for k, v in self.last.items() if k[0] in alive}
+
+
+class Perception:
+    """Everything the mirror knows how to see, assembled once (edge/build.py) and shared by the
+    frame loop (`live`) and still photos (`still`)."""
+
+    def __init__(self, detector, classifiers: ClassifierSet, mesh: FaceMesh | None = None,
+                 blendshapes: Blendshapes | None = None, far_detector=None, max_faces: int = 4,
+                 detect_every: int = 6, track: bool = True, fine_mesh: FaceMesh | None = None, fine_faces: int = 0,
+                 full_rate_faces: int = 4, views: tuple[int, int] | None = None,
+                 fusion: Fusion | None = None):
+        self.detector = detector  # .detect(frame) -> faces; a TiledDetector live
+        self.classifiers = classifiers
+        self.mesh = mesh
+        self.blendshapes = blendshapes
+        self.fine = fine_mesh if blendshapes is not None else None  # the 478-point mesh the blendshapes read
+        self.far_detector = far_detector
+        self.fusion = fusion  # the expression read with the blendshapes, where a face has both this frame
+        self.max_faces = max_faces
+        self.tracker = (FaceTracker(detector.detect, mesh, detect_every, max_faces, self.fine, fine_faces,
+                                    full_rate_faces) if mesh is not None and track else None)
+        self.views = views  # (expression views for one or two faces, for three or more); None: as loaded
+        self.schedule = Schedule()
+        # track id -> the blendshapes of its last mesh frame, for the fusion on a frame between two meshes
+        # of a face on turns (motion.full_rate_faces): kept one frame only
+        self._shapes: dict[int, np.ndarray] = {}
+        self.ms: dict[str, float] = {}  # the last live() call's time per stage (detect, landmarks, crop, classify)
+        self.detected = False  # the last live() call ran the detector (tracking runs it on a schedule)
+
+    def live(self, frame_bgr: np.ndarray, now: float, plan: MotionPlan | None = None) -> list[Percept]:
+        """This frame's faces, largest first; models run per their schedule. plan: the motion policy's
+        word for this frame (None: as assembled, every face measured)."""
+        self.ms = {"detect": 0.0, "landmarks": 0.0, "crop": 0.0, "classify": 0.0}
+        measured = None if plan is None or plan.measured is None else max(0, plan.measured)
+        if plan is not None and self.tracker is not None:
+            if plan.full_rate is not None:
+                self.tracker.full_rate_faces = max(0, plan.full_rate)
+            if plan.fine is not None:
+                self.tracker.fine_faces = plan.fine
+        self.detected = self.tracker is None
+        if self.tracker is None:  # detection every frame, every model every frame, the mesh if any
+            t0 = time.perf_counter()
+            faces = self.detector.detect(frame_bgr)[: self.max_faces]
+            self.ms["detect"] = (time.perf_counter() - t0) * 1000
+            percepts = self._classify(frame_bgr, [Percept(-1, f) for f in faces], None)
+            t0 = time.perf_counter()
+            if self.mesh is not None:
+                for p in percepts:
+                    p.landmarks = self.mesh(frame_bgr, p.face)
+                self._signals(frame_bgr, percepts, measured=measured)
+            self.ms["landmarks"] = (time.perf_counter() - t0) * 1000
+            return percepts
+        detections = self.tracker.detections
+        tracked = self.tracker.update(frame_bgr)
+        self.detected = self.tracker.detections > detections
+        self.ms.update(self.tracker.ms)
+        percepts = [Percept(t.track_id, t.face, landmarks=t.landmarks) for t in tracked]
+        if self.views is not None:
+            self.classifiers.expression_views(self.views[len(percepts) >= GROUP])
+        due = self.schedule.due([p.track_id for p in percepts], now)
+        self.schedule.forget({p.track_id for p in percepts})
+        self._classify(frame_bgr, percepts, due)
+        t0 = time.perf_counter()
+        self._signals(frame_bgr, percepts, carry=True, measured=measured)
+        self.ms["landmarks"] += (time.perf_counter() - t0) * 1000
+        return percepts
+
+    @property
+    def tracking(self) -> bool:
+        return self.tracker is not None
+
+    def still(self, image_bgr: np.ndarray) -> tuple[list[Percept], str]:
+        """A photo: the still-photo detector retries, every model, the mesh once per face."""
+        faces, how = detect_still(self.plain_detector, image_bgr, self.far_detector, self.confirm)
+        percepts = [Percept(i, f) for i, f in enumerate(faces[: self.max_faces])]
+        if self.mesh is not None:  # first: the skin tone is read on the mesh
+            for p in percepts:
+                p.landmarks = self.mesh(image_bgr, p.face)
+        for p, probs in zip(percepts, self.classifiers.perceive(image_bgr, [p.face for p in percepts], fresh=True,
+                                                                points=[_points(p.landmarks) for p in percepts])):
+            p.probs = probs
+        if self.mesh is not None:
+            self._signals(image_bgr, percepts)
+        return percepts, how
+
+    def confirm(self, image_bgr: np.ndarray, face: Face) -> bool:
+        """A still-photo retry's box is kept only if the full-range model finds a face there too (on the
+        region around the box, padded like the retry that found it) and the face mesh, when present,
+        sees a face in it: a torso at 0.57 passes neither."""
+        if self.mesh is not None and self.mesh(image_bgr, face) is None:
+            return False
+        if self.far_detector is None:
+            return True
+        x, y, w, h = (float(v) for v in face.box)
+        side = 2.5 * max(w, h)
+        x0, y0 = int(round(x + w / 2 - side / 2)), int(round(y + h / 2 - side / 2))
+        m = np.float32([[1, 0, -x0], [0, 1, -y0]])
+        region = cv2.warpAffine(image_bgr, m, (int(side), int(side)), borderMode=cv2.BORDER_REPLICATE)
+        return any(box_iou(f.box + np.float32([x0, y0, 0, 0]), face.box) >= CONFIRM_IOU
+                   for f in self.far_detector.detect(region))
+
+    def once(self, frame_bgr: np.ndarray) -> list[Percept]:
+        """One frame as a scene of its own (the consistency check's variants): the live detector with
+        every tile, every model, no history - what the loop shows once a face has been there a moment.
+        As in the loop, a part of a big face found on a tile is not a face, and with tracking on, a
+        detection the mesh does not confirm is not followed (the flag's stars and the badge on Grace
+        Hopper's cap were three more "faces" here, cut out of her surroundings, moving the light her
+        skin was read in)."""
+        detect = getattr(self.detector, "detect")
+        faces = distinct(detect(frame_bgr, every_tile=True) if self.detector is not self.plain_detector
+                         else detect(frame_bgr))
+        meshes = [self.mesh(frame_bgr, f) for f in faces] if self.mesh is not None else [None] * len(faces)
+        if self.tracker is not None:
+            faces, meshes = [f for f, m in zip(faces, meshes) if m is not None], [m for m in meshes if m is not None]
+        faces, meshes = faces[: self.max_faces], meshes[: self.max_faces]
+        percepts = [Percept(i, f, landmarks=m) for i, (f, m) in enumerate(zip(faces, meshes))]
+        for p, probs in zip(percepts, self.classifiers.perceive(frame_bgr, faces, fresh=True,
+                                                                points=[_points(m) for m in meshes])):
+            p.probs = probs
+        return percepts
+
+    @property
+    def plain_detector(self):
+        return getattr(self.detector, "detector", self.detector)  # a TiledDetector's own BlazeFace
+
+    def _classify(self, frame_bgr: np.ndarray, percepts: list[Percept], due: dict[int, set[str]] | None,
+                  fresh: bool = False) -> list[Percept]:
+        if not percepts:
+            return percepts
+        t0 = time.perf_counter()
+        self.classifiers.begin_frame(frame_bgr, [p.face for p in percepts], fresh)
+        crop_s = classify_s = 0.0
+        for p in percepts:
+            models = None if due is None else due[p.track_id]
+            if models is None or models:
+                t1 = time.perf_counter()
+                crops = self.classifiers.crops(frame_bgr, p.face, models, _points(p.landmarks))
+                t2 = time.perf_counter()
+                p.probs = self.classifiers.classify(crops, models)
+                crop_s += t2 - t1
+                classify_s += time.perf_counter() - t2
+        begin_s = time.perf_counter() - t0 - crop_s - classify_s
+        self.ms["crop"] = self.ms.get("crop", 0.0) + (begin_s + crop_s) * 1000
+        self.ms["classify"] = self.ms.get("classify", 0.0) + classify_s * 1000
+        return percepts
+
+    def _signals(self, frame_bgr: np.ndarray, percepts: list[Percept], carry: bool = False,
+                 measured: int | None = None) -> None:
+        """Motion signals (for the first `measured` faces; None: all) and blendshapes from each face's
+        mesh, and the expression fused with them. carry: a tracked face between two of its meshes is
+        fused with its last frame's blendshapes, so its expression is read the same way on every frame
+        whatever its turn."""
+        last, self._shapes = (self._shapes if carry else {}), {}
+        for i, p in enumerate(percepts):
+            if p.landmarks is not None and (measured is None or i < measured):
+                p.measure = measure(p.landmarks.points, frame_bgr)
+            if p.landmarks is not None and self.blendshapes is not None and len(p.landmarks.points) == 478:
+                p.shapes = self.blendshapes.scores(p.landmarks.points)
+            shapes = p.shapes if p.shapes is not None else (last.get(p.track_id) if p.landmarks is None else None)
+            if carry and p.shapes is not None:
+                self._shapes[p.track_id] = p.shapes
+            if self.fusion is not None and shapes is not None and "expression" in p.probs:
+                p.probs["expression"] = self.fusion(p.probs["expression"], shapes)
+
+
+def _points(landmarks: Landmarks | None) -> np.ndarray | None:
+    return None if landmarks is None else landmarks.points
