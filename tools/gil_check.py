@@ -22,7 +22,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 
-from edge.landmarks import FaceMesh  # noqa: E402
+from edge.perceive.landmarks import FaceMesh  # noqa: E402
 
 
 def count(seconds: float = 2.0) -> int:
