@@ -245,23 +245,53 @@ def load(path: str | Path | None) -> Config:
         raise ConfigError(f"{path}: {e}") from None
 
 
+# Keys an exhibitor never needs to touch: performance and measurement tuning. config-example lists them
+# last, commented out (they are accepted all the same; docs/configuration.md documents every key).
+TUNING = {
+    "source": {"timeout_s", "lock_light_s", "relock_min"},
+    "detector": {"min_score", "threads", "track_every", "far"},
+    "classify": {"threads", "views", "group_views"},
+    "smooth": {"track_timeout_s", "eyewear_time_constant_s", "mask_time_constant_s",
+               "glasses_shape_time_constant_s", "skin_tone_time_constant_s"},
+    "display": {"max_fps", "pipeline", "save_every", "save_max"},
+    "motion": {"min_fps", "blendshapes", "full_rate_faces", "turns_when_busy", "threads"},
+    "snapshot": {"print_timeout_s"},
+    "stats": {"min_visit_s", "flush_s"},
+}
+
+
 def example_toml() -> str:
-    """The documented example file: every key, its default, what it does and what is allowed."""
+    """The documented example file: the exhibitor's keys with their defaults, what they do and what is
+    allowed; then the tuning keys, commented out."""
     lines = ["# Emoticon Mirror configuration. Every key is optional; shown with its default.",
              "# Generated from edge/config.py (python -m edge config-example > config.example.toml).", ""]
+    tuning = ["# Tuning: rarely needed (performance and measurement). Uncomment a key under its section",
+              "# above to change it; docs/configuration.md says what each does.", ""]
     for section in fields(Config):
+        keys = [f for f in fields(section.default_factory())]  # type: ignore[misc]
+        mine = [f for f in keys if f.name not in TUNING.get(section.name, ())]
+        rare = [f for f in keys if f.name in TUNING.get(section.name, ())]
         lines.append(f"[{section.name}]")
-        for f in fields(section.default_factory()):  # type: ignore[misc]
-            meta = f.metadata
-            allowed = ""
-            if meta["choices"] is not None:
-                allowed = " (" + " | ".join(str(c) for c in meta["choices"]) + ")"
-            elif meta["lo"] is not None:
-                allowed = f" ({meta['lo']}..{meta['hi']})"
-            lines.append(f"# {meta['doc']}{allowed}")
-            lines.append(f"{f.name} = {_toml_value(f.default)}")
+        for f in mine:
+            lines += _documented(f)
         lines.append("")
-    return "\n".join(lines)
+        if rare:
+            tuning.append(f"# [{section.name}]")
+            for f in rare:
+                doc, value = _documented(f)
+                tuning += [doc, "# " + value]
+            tuning.append("")
+    return "\n".join(lines + tuning)
+
+
+def _documented(f) -> list[str]:
+    meta = f.metadata
+    allowed = ""
+    if meta["choices"] is not None:
+        allowed = " (" + " | ".join(str(c) for c in meta["choices"]) + ")"
+    elif meta["lo"] is not None:
+        allowed = f" ({meta['lo']}..{meta['hi']})"
+    return [f"# {meta['doc']}{allowed}", f"{f.name} = {_toml_value(f.default)}"]
 
 
 def _toml_value(v: Any) -> str:

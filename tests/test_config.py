@@ -64,3 +64,16 @@ def test_configuration_page_matches_the_declarations():
 
 def test_example_parses_to_the_defaults(tmp_path):
     assert config.load(write(tmp_path, config.example_toml())) == config.Config()
+
+
+def test_the_example_shows_the_exhibitors_keys_and_keeps_tuning_commented_out(tmp_path):
+    """An exhibitor reads the keys they may want; the tuning keys follow, commented out, and each is
+    still accepted when uncommented."""
+    text = config.example_toml()
+    head, tuning = text.split("# Tuning:", 1)
+    assert 'input = "demo"' in head and "dir = " in head and "title = " in head
+    assert "track_every = " not in head and "# track_every = 6" in tuning
+    tuned = head.replace("[detector]\n", "[detector]\ntrack_every = 3\n")
+    assert config.load(write(tmp_path, tuned)).detector.track_every == 3
+    every = {(s, k) for s, keys in config.TUNING.items() for k in keys}
+    assert all(f"# {k} = " in tuning for _, k in every)

@@ -27,7 +27,7 @@ LABEL_DIM = (170, 170, 205)
 
 
 def variants() -> list[EmoticonState]:
-    """All 336 states in sheet order (expression, mask, tone, eyewear)."""
+    """All 384 states in sheet order (expression, mask, tone, eyewear)."""
     return [EmoticonState(e, t, ew, shape, m)
             for e in EXPRESSIONS for m in (False, True) for t in TONES for _, ew, shape in EYEWEAR_VARIANTS]
 

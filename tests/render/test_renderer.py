@@ -232,15 +232,29 @@ def test_more_than_four_faces_shows_four():
 
 
 def test_gallery_sheet(tmp_path):
+    """Every variant is on the sheet: 384 emoticon faces (warm-coloured blobs on the blue-grey sheet,
+    each at least a fifth of its cell), no more, no fewer."""
+    import cv2
+
+    from edge.render.gallery import variants
+
     out = make_sheet(tmp_path / "sheet.png", size=24)
     sheet = pygame.image.load(str(out))
     assert sheet.get_width() > 24 * 24 and sheet.get_height() > 14 * 24
+    img = cv2.imread(str(out)).astype(int)
+    warm = cv2.morphologyEx((img[:, :, 2] > img[:, :, 0] + 20).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(warm, connectivity=8)
+    faces = int((stats[1:, cv2.CC_STAT_AREA] > 0.2 * 24 * 24).sum())
+    assert faces == len(variants()) == 384
 
 
 def test_bench_runs():
     from edge.render.speed import bench_render
 
     res = bench_render((320, 240), frames=10)
-    assert res["fps_cached"] > 0 and res["new_variant_ms"] > 0
+    assert res["size"] == "320x240" and res["variant_px"] > 0
+    assert 0 < res["frame_ms_median"] <= res["frame_ms_max"] and 0 < res["new_variant_ms"] <= res["new_variant_ms_max"]
+    # a new variant is drawn from scratch, a cached frame only blits: the first costs more (a ratio in one run)
+    assert res["new_variant_ms"] > res["frame_ms_median"]
 
 
