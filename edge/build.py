@@ -76,7 +76,8 @@ def perception(cfg: Config, threads: int | None = None, still: bool = False):
     track = face_mesh is not None and tracking(cfg) and not still
     if track and cfg.detector.far:
         det = TiledDetector(det)
-    fine, shapes = blendshapes(cfg, threads) if track else (None, None)
+    # still photos too: analyze reads the largest face's blendshapes as the live loop does
+    fine, shapes = blendshapes(cfg, threads) if track or still else (None, None)
     return Perception(det, classifiers(cfg, threads), face_mesh,
                       far_detector=BlazeFaceDetector("full", 1) if still else None,
                       max_faces=cfg.detector.max_faces, detect_every=cfg.detector.track_every, track=track,

@@ -12,6 +12,7 @@ from typing import Iterator
 import numpy as np
 
 from edge.perceive.classify import Prediction
+from edge.perceive.blendshapes import NAMES as SHAPE_NAMES
 from edge.perceive.motion import to_motion
 from edge.perceive.perception import Perception
 from edge.perceive.smooth import emoticon_state
@@ -63,6 +64,8 @@ class Analyzer:
                 # a photo has no history to learn this person's rest face: the population's stands in
                 entry["motion"] = None if p.measure is None else {
                     k: round(v, 3) for k, v in vars(to_motion(p.measure)).items()}
+            if p.shapes is not None:  # the largest face, read by the 478-point mesh as live
+                entry["blendshapes"] = {name: round(float(v), 4) for name, v in zip(SHAPE_NAMES, p.shapes)}
             results.append(entry)
         timings = {"perceive": round((time.perf_counter() - t0) * 1000, 2)}
         return results, how, timings

@@ -90,6 +90,7 @@ class Perception:
         self.mesh = mesh
         self.blendshapes = blendshapes
         self.fine = fine_mesh if blendshapes is not None else None  # the 478-point mesh the blendshapes read
+        self.fine_faces = fine_faces  # still photos: this many largest faces get it, as live
         self.far_detector = far_detector
         self.fusion = fusion  # the expression read with the blendshapes, where a face has both this frame
         self.max_faces = max_faces
@@ -157,6 +158,10 @@ class Perception:
             p.probs = probs
         if self.mesh is not None:
             self._signals(image_bgr, percepts)
+        if self.fine is not None:  # the largest faces' blendshapes, as live; a photo's expression is not fused
+            for p in percepts[: self.fine_faces]:
+                fine = self.fine(image_bgr, p.face)
+                p.shapes = None if fine is None else self.blendshapes.scores(fine.points)
         return percepts, how
 
     def confirm(self, image_bgr: np.ndarray, face: Face) -> bool:
