@@ -28,7 +28,6 @@ TOOLS = {"attributes": "training.attributes", "attributes-from-tflite": "trainin
          "expression-from-tflite": "training.from_tflite:expression_main", "edge-gap": "training.edge_gap", "report": "training.report",
          "detection-rate": "training.detection_rate", "detection-range": "training.detection_range",
          "blendshape-features": "training.blendshape_features", "expression-fusion": "training.fusion",
-         "expression-aux-head": "training.aux_head", "expression-average": "training.average",
          "attributes-steadiness": "training.attributes_steadiness", "eyewear-photos": "training.eyewear_photos",
          "skin-tone": "training.skin_tone_check"}
 

@@ -315,8 +315,6 @@ def main(argv: list[str] | None = None) -> int:
                     help="K more cuts of each train face, pasted into frames and cut by the live detector; 0 = off")
     ap.add_argument("--live-p", type=float, default=live_views.LiveViews.p,
                     help="share of views cut from those frames rather than the photo")
-    ap.add_argument("--live-mirror", type=float, default=0.0, metavar="Q",
-                    help="with --live-views and --pairs: share of pairs whose second view is the mirrored frame's cut")
     ap.add_argument("--crop-filter", choices=FILTERS, default=CROP.filter,
                     help="how a big face is shrunk to the crop (edge/perceive/crop.py); the manifest passes it to the edge")
     ap.add_argument("--threads", type=int, default=TrainConfig.threads, help="CPU threads for torch")
@@ -336,10 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--head-weight wants HEAD=NUMBER, e.g. glasses_shape=2")
     if set(head_weights) - set(CLASSES):
         ap.error(f"--head-weight: unknown head(s) {sorted(set(head_weights) - set(CLASSES))}; heads: {list(CLASSES)}")
-    if args.live_views < 0 or not 0 <= args.live_p <= 1 or not 0 <= args.live_mirror <= 1:
-        ap.error("--live-views wants K >= 0, --live-p and --live-mirror a share from 0 to 1")
-    if args.live_mirror and not (args.live_views and pairs):
-        ap.error("--live-mirror pairs a frame's cut with its mirrored frame's: it needs --live-views and --pairs")
+    if args.live_views < 0 or not 0 <= args.live_p <= 1:
+        ap.error("--live-views wants K >= 0, --live-p a share from 0 to 1")
     if args.size % 16 or args.size < 32:
         ap.error("--size must be a multiple of 16, at least 32 (four 2x2 pools)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -364,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.live_views:
         t0 = time.monotonic()
         live = live_views.load(args.data, crop_cache(args.size, rule), args.size, rule, args.live_views,
-                               args.live_p, args.live_mirror)
+                               args.live_p)
         log.info("frame cuts ready in %.0fs: %.1f%% found", time.monotonic() - t0, 100 * live.found.mean())
     task = AttributesTask(data, head_weights, teacher, lens if lens.kinds else None,
                           views.ViewConfig() if args.views else None, pairs, live)
@@ -388,8 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         "size": args.size, **lineage_summary(args.init, history.wall_seconds),
         "lenses": {"kinds": list(lens.kinds), "p": lens.p} if lens.kinds else None, "views": args.views,
         "pairs": asdict(pairs) if pairs else None,
-        "live_views": {"k": args.live_views, "p": args.live_p, "sizes": list(live_views.SIZES),
-                       "mirror_q": args.live_mirror} if live else None,
+        "live_views": {"k": args.live_views, "p": args.live_p, "sizes": list(live_views.SIZES)} if live else None,
     }
     if teacher is not None:
         summary["teacher"] = teacher.made_by

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from edge.commands.consistency import FRAME_HW, LIGHTS, nearest, place, random_centre, surroundings
+from edge.commands.consistency import LIGHTS, nearest, place, random_centre, surroundings
 from edge.perceive.crop import CropRule, crop_face, crop_matrix
 from edge.perceive.detect import BlazeFaceDetector, TiledDetector, detect_still
 from edge.perceive.track import distinct
@@ -38,15 +38,12 @@ VERSION = 1  # a change to how the cuts are made re-makes the cache
 @dataclass
 class LiveViews:
     """Per train crop, K more cuts of the same face: crops (N, K, S, S, 3) uint8 RGB, which were found
-    (N, K), and their BlazeFace keypoints in crop pixels (N, K, 6, 2) for the painted lenses; and,
-    optionally, the same K frames mirrored, cut the same way (`mirrored`, a LiveViews of its own)."""
+    (N, K), and their BlazeFace keypoints in crop pixels (N, K, 6, 2) for the painted lenses."""
 
     crops: np.ndarray
     found: np.ndarray
     keypoints: np.ndarray
     p: float = 0.5  # share of views cut from the frames rather than the photo
-    mirrored: "LiveViews | None" = None
-    q: float = 0.0  # share of pairs whose second view is the mirrored frame's cut of the first view's frame
 
     def choose(self, idx: torch.Tensor) -> np.ndarray:
         """Per row, which frame cut a view takes: -1 for the photo's own crop (also when none was found)."""
@@ -77,16 +74,9 @@ class LiveViews:
 
     def pick_pair(self, idx: torch.Tensor, base_x: torch.Tensor, base_kps: torch.Tensor | None
                   ) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
-        """Two views per row, each picked as `pick` does; with probability q, where the first view is a
-        frame cut whose mirrored frame was cut too, the second is that mirrored cut."""
+        """Two views per row, each picked as `pick` does."""
         first, second = self.choose(idx), self.choose(idx)
-        a, b = self.gather(idx, first, base_x, base_kps), self.gather(idx, second, base_x, base_kps)
-        m = self.mirrored
-        if m is None or self.q <= 0:
-            return [a, b]
-        mirror = np.array([j if j >= 0 and m.found[r, j] and float(torch.rand(())) < self.q else -1
-                           for r, j in zip(idx.numpy(), first)])
-        return [a, m.gather(idx, mirror, *b)]
+        return [self.gather(idx, first, base_x, base_kps), self.gather(idx, second, base_x, base_kps)]
 
 
 def frames_for(image_bgr: np.ndarray, face, k: int, rng: np.random.Generator):
@@ -110,13 +100,11 @@ def cut(frame: np.ndarray, tiled: TiledDetector, centre: tuple[float, float], si
     return crop_face(frame, best, rule, (side, side), "rgb"), best.keypoints @ m[:, :2].T + m[:, 2]
 
 
-def prepare(data_dir: Path, cache: Path, side: int, rule: CropRule, k: int, seed: int = 0,
-            mirrored: bool = False) -> LiveViews:
+def prepare(data_dir: Path, cache: Path, side: int, rule: CropRule, k: int, seed: int = 0) -> LiveViews:
     """K frame cuts of every train photo the detector finds, in the order of the train crops
-    (`training/attributes.py` prepare keeps the same photos); cached, a few minutes to make.
-    mirrored: the same frames (the same seed draws them) mirrored, each cut where the face now is."""
+    (`training/attributes.py` prepare keeps the same photos); cached, a few minutes to make."""
     labels_csv = data_dir / "labels.csv"
-    recipe = json.dumps([rule.to_manifest(), side, k, seed, SIZES, VERSION] + (["mirrored"] if mirrored else []))
+    recipe = json.dumps([rule.to_manifest(), side, k, seed, SIZES, VERSION])
     digest = hashlib.sha256(labels_csv.read_bytes() + recipe.encode()).hexdigest()
     if cache.exists():
         z = np.load(cache)
@@ -136,8 +124,6 @@ def prepare(data_dir: Path, cache: Path, side: int, rule: CropRule, k: int, seed
         ok = np.zeros(k, bool)
         kp = np.zeros((k, 6, 2), np.float32)
         for j, (frame, centre, size) in enumerate(frames_for(img, faces[0], k, rng)):
-            if mirrored:
-                frame, centre = cv2.flip(frame, 1), (FRAME_HW[1] - centre[0], centre[1])
             got = cut(frame, tiled, centre, size, rule, side)
             if got is not None:
                 c[j], kp[j], ok[j] = got[0], got[1], True
@@ -153,16 +139,14 @@ def prepare(data_dir: Path, cache: Path, side: int, rule: CropRule, k: int, seed
     return live
 
 
-def cache_path(crops_cache: Path, k: int, mirrored: bool = False) -> Path:
+def cache_path(crops_cache: Path, k: int) -> Path:
     """Beside the photo crops' cache: runs/attribute_crops_64_area.npz -> runs/attribute_live_64_area_k4.npz."""
     name = crops_cache.name.replace("attribute_crops_", "attribute_live_")
-    return crops_cache.with_name(name.replace(".npz", f"_k{k}" + ("_mirrored" if mirrored else "") + ".npz"))
+    return crops_cache.with_name(name.replace(".npz", f"_k{k}.npz"))
 
 
-def load(data_dir: Path, crops_cache: Path, side: int, rule: CropRule, k: int, p: float, q: float = 0.0) -> LiveViews:
-    """The frame cuts a training run asks for (made on first use), with the mirrored ones when q > 0."""
+def load(data_dir: Path, crops_cache: Path, side: int, rule: CropRule, k: int, p: float) -> LiveViews:
+    """The frame cuts a training run asks for (made on first use)."""
     live = prepare(data_dir, cache_path(crops_cache, k), side, rule, k)
-    live.p, live.q = p, q
-    if q > 0:
-        live.mirrored = prepare(data_dir, cache_path(crops_cache, k, True), side, rule, k, mirrored=True)
+    live.p = p
     return live
