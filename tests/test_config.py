@@ -77,3 +77,10 @@ def test_the_example_shows_the_exhibitors_keys_and_keeps_tuning_commented_out(tm
     assert config.load(write(tmp_path, tuned)).detector.track_every == 3
     every = {(s, k) for s, keys in config.TUNING.items() for k in keys}
     assert all(f"# {k} = " in tuning for _, k in every)
+
+
+def test_a_config_saved_with_a_byte_order_mark_is_read(tmp_path):
+    """Notepad's "UTF-8" starts the file with a byte-order mark; it was "not valid TOML"."""
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbf[render]\ntone = \"yellow\"\n")
+    assert config.load(path).render.tone == "yellow"

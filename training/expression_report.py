@@ -68,7 +68,7 @@ def crowd_lines(crowd: dict[str, float], model: dict[str, float], n: int) -> lis
     return ["The FER+ crowd as a model: the majority of each test face's cleaned votes, scored on FER2013's own "
             f"labels ({n} faces where both answer). A model that answered exactly as the crowd does would score the "
             "crowd's macro recall; every point above it is bought by disagreeing with the FER+ majority that the FER+ "
-            "target is scored on (training/README.md, the trade-off).", "",
+            "target is scored on (training/reports/expression_rounds.md, the trade-off).", "",
             "| answers | " + " | ".join(crowd) + " | macro |", "|---" * (len(crowd) + 2) + "|",
             "| the FER+ crowd | " + " | ".join(f"{v:.3f}" for v in crowd.values()) + f" | {macro_c:.4f} |",
             "| this model (what the mirror runs) | " + " | ".join(f"{model[c]:.3f}" for c in crowd)

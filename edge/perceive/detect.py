@@ -101,6 +101,9 @@ class Letterbox:
     pad_y: float
 
 
+MIN_SIDE = 16  # px: a picture narrower or lower than this holds no face the detector could find
+
+
 def letterbox(frame_bgr: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
     """Fit any aspect ratio into size x size without distortion (BlazeFace was trained on squares)."""
     h, w = frame_bgr.shape[:2]
@@ -129,6 +132,8 @@ class BlazeFaceDetector:
             raise ModelError(f"{self.model.path}: {n_out} outputs but {len(self.anchors)} anchors")
 
     def detect(self, frame_bgr: np.ndarray, min_score: float | None = None) -> list[Face]:
+        if min(frame_bgr.shape[:2]) < MIN_SIDE:  # a 1x500 strip: no face, and nothing to letterbox
+            return []
         size = self.spec.input_size
         min_score = self.min_score if min_score is None else min_score
         img, lb = letterbox(frame_bgr, size)

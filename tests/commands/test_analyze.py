@@ -22,3 +22,21 @@ def test_the_largest_face_carries_its_named_blendshapes_as_live():
         assert all("blendshapes" not in f for f in faces[1:])
     astronaut = analyzer.analyze_path(DEMO / "astronaut.png")["faces"][0]["blendshapes"]
     assert min(astronaut["mouthSmileLeft"], astronaut["mouthSmileRight"]) > 0.5 > astronaut["mouthFrownLeft"]
+
+
+def test_a_picture_too_thin_for_a_face_is_no_face_and_the_batch_goes_on(tmp_path):
+    """A 1x1, 1x500 or 500x1 image gave a ZeroDivisionError that ended the whole batch."""
+    import cv2
+    import numpy as np
+
+    from edge import build
+    from edge.commands.analyze import Analyzer, expand
+    from edge.config import Config
+
+    for name, shape in (("a.png", (1, 1, 3)), ("b.png", (1, 500, 3)), ("c.png", (500, 1, 3))):
+        cv2.imwrite(str(tmp_path / name), np.full(shape, 128, np.uint8))
+    cv2.imwrite(str(tmp_path / "d.png"), cv2.imread(str(DEMO / "astronaut.png")))
+    analyzer = Analyzer(build.perception(Config(), still=True))
+    results = [analyzer.analyze_path(p) for p in expand([str(tmp_path)])]
+    assert [r["faces"] for r in results[:3]] == [[], [], []] and all(r["detected_by"] == "none" for r in results[:3])
+    assert len(results[3]["faces"]) == 1
