@@ -138,7 +138,6 @@ def cut(frame_bgr: np.ndarray, face: Face, gains: np.ndarray, points: np.ndarray
     ex, ey = (right + left) / 2
     m = np.array([[k, 0, CANON_PX / 2 - k * ex], [0, k, CANON_EYE_Y - k * ey]], np.float32)
     canvas = warp(frame_bgr, m, (CANON_PX, CANON_PX)).astype(np.float32)
-    yy, xx = np.mgrid[0:CANON_PX, 0:CANON_PX].astype(np.float32)
     regions = {}
     for name, circles in (mesh_centres(points) if points is not None else keypoint_centres(face)).items():
         inside = np.zeros((CANON_PX, CANON_PX), bool)
@@ -146,7 +145,12 @@ def cut(frame_bgr: np.ndarray, face: Face, gains: np.ndarray, points: np.ndarray
             if not (0 <= cx < w and 0 <= cy < h):
                 continue  # a circle off the frame would read the repeated border
             u, v, rk = cx * k + m[0, 2], cy * k + m[1, 2], r * k
-            inside |= (xx - u) ** 2 + (yy - v) ** 2 <= rk * rk
+            x0, x1 = max(0, int(u - rk)), min(CANON_PX, int(u + rk) + 2)
+            y0, y1 = max(0, int(v - rk)), min(CANON_PX, int(v + rk) + 2)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            ys, xs = np.ogrid[y0:y1, x0:x1]
+            inside[y0:y1, x0:x1] |= (xs - u) ** 2 + (ys - v) ** 2 <= rk * rk
         if inside.sum() >= 4:
             regions[name] = np.flatnonzero(inside)
     return SkinCrop(canvas, gains, regions)

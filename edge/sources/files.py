@@ -24,7 +24,12 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 def read_image(path: Path) -> np.ndarray:
     """BGR uint8, or SourceError naming the file (cv2.imread returns None without saying why)."""
-    data = np.fromfile(str(path), np.uint8) if path.is_file() else None
+    if path.exists() and not path.is_file():
+        raise SourceError(f"{path}: not a regular file (a FIFO, a device or a folder)")
+    try:
+        data = np.fromfile(str(path), np.uint8) if path.is_file() else None
+    except OSError as e:  # no permission (mode 000), an I/O error: this file, not the whole batch
+        raise SourceError(f"{path}: cannot read ({e.strerror or e})") from None
     if data is None:
         raise SourceError(f"{path}: no such image file")
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None

@@ -40,3 +40,35 @@ def test_a_picture_too_thin_for_a_face_is_no_face_and_the_batch_goes_on(tmp_path
     results = [analyzer.analyze_path(p) for p in expand([str(tmp_path)])]
     assert [r["faces"] for r in results[:3]] == [[], [], []] and all(r["detected_by"] == "none" for r in results[:3])
     assert len(results[3]["faces"]) == 1
+
+
+def test_an_unreadable_file_is_one_error_and_the_others_are_analysed(tmp_path, monkeypatch):
+    """A file with mode 000 (root reads it anyway, so the refusal is made here) ended the whole run
+    with `[Errno 13]`; a FIFO was "no such image file"."""
+    import os
+    import shutil
+
+    import numpy as np
+
+    from edge import build
+    from edge.commands.analyze import Analyzer, expand
+    from edge.config import Config
+
+    shutil.copy(DEMO / "astronaut.png", tmp_path / "a.png")
+    shutil.copy(DEMO / "grace_hopper.jpg", tmp_path / "b.jpg")
+    os.mkfifo(tmp_path / "c.png")
+    fromfile = np.fromfile
+
+    def refuse(path, *args, **kwargs):
+        if str(path).endswith("a.png"):
+            raise PermissionError(13, "Permission denied")
+        return fromfile(path, *args, **kwargs)
+
+    monkeypatch.setattr(np, "fromfile", refuse)
+    analyzer = Analyzer(build.perception(Config(), still=True))
+    results = {os.path.basename(r["image"]): r for r in map(analyzer.analyze_path, expand([str(tmp_path / "a.png"),
+                                                                                          str(tmp_path / "b.jpg"),
+                                                                                          str(tmp_path / "c.png")]))}
+    assert results["a.png"]["error"] == "cannot read (Permission denied)"
+    assert results["c.png"]["error"].startswith("not a regular file")
+    assert len(results["b.jpg"]["faces"]) == 1
