@@ -9,20 +9,42 @@ import os
 from pathlib import Path
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data`; on any error the temp file is removed and the error raised."""
+def write_atomic(path: Path, data: bytes, sync: bool = True) -> None:
+    """Replace `path` with `data`; on any error the temp file is removed and the error raised.
+    sync=False skips the fsyncs (a stream of frames: whole files, not power-cut-proof ones)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if not sync:
+        return
     fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(fd)  # the rename itself must reach the disk before we call it written
     finally:
         os.close(fd)
+
+
+def save_picture(surface, path: Path, sync: bool = True) -> None:
+    """A pygame surface to a picture file, whole or not at all: a full disk or an unwritable place
+    is an OSError naming the file, never a truncated PNG or a pygame.error."""
+    import io
+
+    import pygame
+
+    buf = io.BytesIO()
+    try:
+        pygame.image.save(surface, buf, path.name)
+    except pygame.error as e:
+        raise OSError(f"{path}: cannot encode the picture ({e})") from None
+    try:
+        write_atomic(path, buf.getvalue(), sync)
+    except OSError as e:
+        raise OSError(f"{path}: cannot write ({e.strerror or e})") from None

@@ -10,6 +10,7 @@ import os
 import time
 from pathlib import Path
 
+from edge.atomic import save_picture
 from edge.config import DisplayConfig
 
 log = logging.getLogger(__name__)
@@ -132,10 +133,14 @@ class Display:
         self.last_save_ms = 0.0
         if self.out_dir and self._presented % self.save_every == 0 and self.saved < self.save_max:
             t = time.perf_counter()
-            pg.image.save(self.screen, str(self.out_dir / f"frame_{self._presented:06d}.png"))
+            try:
+                save_picture(self.screen, self.out_dir / f"frame_{self._presented:06d}.png", sync=False)
+                self.saved += 1
+            except OSError as e:  # a full disk: the mirror goes on, the frames stop, nothing half-written
+                log.warning("%s: writing no more frames", e)
+                self.out_dir = None
             self.last_save_ms = (time.perf_counter() - t) * 1000
-            self.saved += 1
-            if self.saved == self.save_max:
+            if self.out_dir and self.saved == self.save_max:
                 log.warning("wrote %d frames to %s: display.save_max reached, writing no more", self.saved, self.out_dir)
         self._presented += 1
         commands = []

@@ -90,9 +90,35 @@ def load(path: Path) -> dict[str, Hour]:
         raise StatsFileError(f"{path}: not a visitor counts file (version {data.get('version')!r})"
                              if isinstance(data, dict) else f"{path}: not a visitor counts file")
     try:
-        return {k: Hour(**v) for k, v in sorted(data["hours"].items())}
+        hours = {k: Hour(**v) for k, v in sorted(data["hours"].items())}
     except TypeError as e:
         raise StatsFileError(f"{path}: unexpected fields ({e})") from None
+    for key, h in hours.items():  # a hand-edited value would otherwise fail in the frame loop
+        problem = _wrong(key, h)
+        if problem:
+            raise StatsFileError(f"{path}: hour {key!r}: {problem}")
+    return hours
+
+
+def _wrong(key: str, h: Hour) -> str | None:
+    """What is wrong with one hour as read from the file, if anything."""
+    try:
+        time.strptime(key, "%Y-%m-%dT%H")
+    except (TypeError, ValueError):
+        return "not an hour like 2026-12-07T14"
+
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+
+    for name in ("people", "snapshots"):
+        if not (isinstance(getattr(h, name), int) and not isinstance(getattr(h, name), bool) and getattr(h, name) >= 0):
+            return f"{name} must be a whole number >= 0, not {getattr(h, name)!r}"
+    for name in ("seconds", "longest_s"):
+        if not number(getattr(h, name)):
+            return f"{name} must be a number >= 0, not {getattr(h, name)!r}"
+    if not isinstance(h.expressions, dict) or not all(isinstance(k, str) and number(v) for k, v in h.expressions.items()):
+        return f"expressions must map names to seconds >= 0, not {h.expressions!r}"
+    return None
 
 
 def dump(hours: dict[str, Hour]) -> bytes:

@@ -69,13 +69,15 @@ def report(path: Path, chart: Path | None, last_hours: int = 72) -> str:
     hours = load(path)
     rows = hour_range(hours, last_hours)
     if chart is not None:
-        import pygame
-
+        from edge.atomic import save_picture
         from edge.booth.chart import draw_chart
 
-        chart.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            chart.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OSError(f"{chart}: cannot write ({e.strerror or e})") from None
         shown = hour_range(hours, last_hours, MIN_HOURS) or [(time.strftime("%Y-%m-%dT%H"), Hour())]
-        pygame.image.save(draw_chart(shown), str(chart))
+        save_picture(draw_chart(shown), chart)
     if not rows:
         return f"no visitors counted yet in {path}"
     return table(rows)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pygame
 
+from edge.atomic import save_picture
 from edge.render.emoticon import draw_emoticon
 from edge.render.text import TextCache
 from edge.state import EXPRESSIONS, TONES, EmoticonState
@@ -76,8 +77,8 @@ def make_sheet(out_path: str | Path, size: int = 96) -> Path:
         y += pad
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        pygame.image.save(sheet, str(out_path))
-    except (OSError, pygame.error) as e:  # an unwritable place: one line naming it, not a traceback
-        raise OSError(f"{out_path}: cannot write the sheet ({getattr(e, 'strerror', None) or e})") from None
+        save_picture(sheet, out_path)
+    except OSError as e:  # an unwritable place or a full disk: one line naming it, no partial file
+        raise OSError(f"{out_path}: cannot write the sheet ({e.strerror or str(e).split(': ', 1)[-1]})") from None
     log.info("wrote %s (%dx%d, %d variants at %d px)", out_path, width, height, len(variants()), size)
     return out_path

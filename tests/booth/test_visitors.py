@@ -12,7 +12,7 @@ import numpy as np
 import pygame
 import pytest
 
-from edge.booth.visitors import FILE_NAME, Hour, VisitorStats, dump, hour_key, load
+from edge.booth.visitors import FILE_NAME, Hour, StatsFileError, VisitorStats, dump, hour_key, load
 from edge.booth.visitors_report import hour_range, report, table
 from fsfaults import faulty_dir
 
@@ -97,6 +97,29 @@ def test_a_corrupt_file_is_kept_aside_and_counting_goes_on(tmp_path):
     path.write_text("{not json")
     st = VisitorStats(path, wall=lambda: T0)
     assert st.hours == {} and (tmp_path / (FILE_NAME + ".bad")).read_text() == "{not json"
+
+
+@pytest.mark.parametrize("hour", [
+    {"people": 1, "expressions": {"happy": "x"}},  # a TypeError in the frame loop, the run's counts lost
+    {"people": "3"}, {"people": -1}, {"seconds": None}, {"snapshots": 1.5}, {"expressions": ["happy"]},
+])
+def test_a_wrong_typed_value_is_kept_aside_and_counting_goes_on(tmp_path, hour):
+    path = tmp_path / FILE_NAME
+    text = json.dumps({"version": 1, "hours": {"2026-12-07T10": hour}})
+    path.write_text(text)
+    st = VisitorStats(path, wall=lambda: T0)
+    assert st.hours == {} and (tmp_path / (FILE_NAME + ".bad")).read_text() == text
+    t = frames(st, [1], 3.0, 0.0)
+    frames(st, [], 2.0, t)  # a visit is counted and written as usual
+    st.flush()
+    assert load(path)[hour_key(T0)].people == 1
+
+
+def test_a_bad_hour_key_is_kept_aside(tmp_path):
+    path = tmp_path / FILE_NAME
+    path.write_text(json.dumps({"version": 1, "hours": {"yesterday": {"people": 1}}}))
+    with pytest.raises(StatsFileError, match="not an hour"):
+        load(path)
 
 
 @pytest.mark.parametrize("kind", ["readonly", "full"])
