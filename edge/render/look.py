@@ -58,6 +58,14 @@ class Look:
         if cfg.font and font_path is None:
             raise ConfigError(f"look.font: {cfg.font!r} is neither a font file nor an installed family "
                               "(fc-list : family lists them; e.g. 'Noto Sans CJK KR' from apt fonts-noto-cjk)")
+        if font_path is not None:
+            try:  # a picture or a text file named as the font passed here and failed at the first text
+                if not pygame.font.get_init():
+                    pygame.font.init()
+                pygame.font.Font(font_path, 12).render("Aa", True, (255, 255, 255))
+            except (OSError, pygame.error):
+                raise ConfigError(f"look.font: {font_path}: not a font file (a .ttf, .otf or .ttc, or a family "
+                                  "name that fc-list knows)") from None
         return cls(parse_colour(cfg.background_top, "look.background_top"),
                    parse_colour(cfg.background_bottom, "look.background_bottom"),
                    cfg.title or DEFAULT_TITLE, cfg.hint or DEFAULT_HINT, font_path,

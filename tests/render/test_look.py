@@ -148,3 +148,27 @@ def test_a_line_mixing_scripts_gets_a_font_per_script():
     assert len({id(font) for run, font in runs if script_of(run)}) == 3
     line = text.line(mixed, 30, (255, 255, 255))
     assert line.get_width() == text.width(mixed, 30)
+
+
+@pytest.mark.parametrize("content", [b"not a font\n", None])
+def test_a_font_key_naming_a_file_that_is_not_a_font_stops_the_start_naming_the_key(tmp_path, content):
+    """A text file or a picture as look.font passed the start, and the mirror died at the first text
+    with a pygame.error; now it is a config error (exit 2) naming look.font, which doctor reports too."""
+    from conftest import DEMO
+
+    from edge.config import Config
+    from fakes import assert_one_line_error, cli
+
+    path = tmp_path / "font.ttf"
+    if content is None:
+        path = DEMO / "astronaut.png"
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError, match="look.font: .*not a font file"):
+        Look.from_config(LookConfig(font=str(path)))
+    config = tmp_path / "c.toml"
+    config.write_text(f'[look]\nfont = "{path}"\n')
+    assert_one_line_error(cli("--config", str(config), "run", "--frames", "1", "--display", "headless"), 2, "look.font")
+    doctor = cli("--config", str(config), "doctor")
+    assert doctor.returncode != 0 and "FAIL look: look.font" in doctor.stdout + doctor.stderr
+    assert Config().look.font == "" and Look.from_config(Config().look).font_path is None  # none set: the built-in
