@@ -32,13 +32,45 @@ def read_image(path: Path) -> np.ndarray:
         raise SourceError(f"{path}: cannot read ({e.strerror or e})") from None
     if data is None:
         raise SourceError(f"{path}: no such image file")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    flags = cv2.IMREAD_COLOR
+    size = header_size(data[:65536].tobytes())
+    if size is not None and size[0] * size[1] > MAX_DECODE_PIXELS:
+        w, h = size
+        reduced = next((f for k, f in REDUCED if w * h / (k * k) <= MAX_DECODE_PIXELS), None)
+        if not data[:2].tobytes() == b"\xff\xd8" or reduced is None:  # only JPEG decodes straight to a smaller size
+            raise SourceError(f"{path}: too large to read ({w}x{h} pixels; at most {MAX_DECODE_PIXELS // 10**6} "
+                              "million: shrink it first)")
+        flags = reduced
+    image = cv2.imdecode(data, flags) if data.size else None
     if image is None:
         raise SourceError(f"{path}: not a readable image")
     return image
 
 
 MAX_SIDE = 1920  # stills larger than this are shrunk once when loaded: no camera gives more
+# A picture is decoded whole before anything else: 20000x20000 took 2.45 GB (the unit allows 700 MB).
+# A JPEG above this is decoded at a half, quarter or eighth of its size; anything else is refused.
+MAX_DECODE_PIXELS = 64_000_000
+REDUCED = ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4), (8, cv2.IMREAD_REDUCED_COLOR_8))
+
+
+def header_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG, JPEG or BMP header, without decoding; None when not found."""
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if head[:2] == b"BM" and len(head) >= 26:
+        return abs(int.from_bytes(head[18:22], "little", signed=True)), abs(int.from_bytes(head[22:26], "little", signed=True))
+    if head[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(head):
+            if head[i] != 0xFF:
+                i += 1
+                continue
+            marker, length = head[i + 1], int.from_bytes(head[i + 2:i + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame
+                return int.from_bytes(head[i + 7:i + 9], "big"), int.from_bytes(head[i + 5:i + 7], "big")
+            i += 2 + length
+    return None
 
 
 def fit(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:

@@ -261,3 +261,31 @@ def test_a_huge_still_is_shrunk_once_for_the_loop(tmp_path, detector):
     assert frame.shape == (1920, 1920, 3)
     faces = detector.detect(frame)
     assert len(faces) == 1 and 600 < faces[0].box[0] < 750  # the astronaut's face at 178 * 1920/512
+
+
+def test_a_huge_picture_is_read_reduced_or_refused_in_one_line(tmp_path):
+    """A 20000x20000 image took 2.45 GB to decode (the unit allows 700 MB) and failed with an OpenCV
+    or pygame traceback under a limit: a JPEG is now decoded at a fraction of its size, anything else
+    that large is refused naming the file."""
+    import struct
+    import zlib
+
+    from edge.sources.files import MAX_DECODE_PIXELS, header_size, read_image
+
+    big = np.full((8200, 8200, 3), 90, np.uint8)  # 67 Mpx, just over the limit
+    assert cv2.imwrite(str(tmp_path / "big.jpg"), big)
+    del big
+    assert header_size((tmp_path / "big.jpg").read_bytes()[:65536]) == (8200, 8200)
+    image = read_image(tmp_path / "big.jpg")
+    assert image.shape == (4100, 4100, 3) and image.shape[0] * image.shape[1] <= MAX_DECODE_PIXELS
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+    (tmp_path / "huge.png").write_bytes(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IEND", b""))
+    with pytest.raises(SourceError, match="huge.png: too large to read \\(20000x20000 pixels"):
+        read_image(tmp_path / "huge.png")
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.zeros((30, 40, 3), np.uint8))
+    assert header_size(small.read_bytes()) == (40, 30) and read_image(small).shape == (30, 40, 3)
