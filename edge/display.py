@@ -80,6 +80,9 @@ class Display:
                                "--display headless")
         if self.mode == "headless":
             os.environ["SDL_VIDEODRIVER"] = "dummy"
+            if self.out_dir is None:  # a run that shows and keeps nothing should say so, not run silently
+                log.warning("headless with no --out (display.out_dir): nothing is shown or saved; "
+                            "the run ends with its JSON line")
         elif self.mode == "window" and bool(os.environ.get("DISPLAY")) != bool(os.environ.get("WAYLAND_DISPLAY")):
             # name the one desktop there is: otherwise SDL tries the others, prints its own
             # 'XDG_RUNTIME_DIR' line and settles on its offscreen driver

@@ -35,3 +35,16 @@ def test_showing_only_what_changed_leaves_the_whole_frame_on_screen(rotation):
         assert partial >= 30
     finally:
         display.close()
+
+
+def test_headless_with_nowhere_to_write_says_so(caplog):
+    """setup.sh's own "Try" line ran headless with no --out: silently, for ever."""
+    import logging
+
+    from edge.config import DisplayConfig
+    from edge.display import open_display
+
+    with caplog.at_level(logging.WARNING):
+        display = open_display(DisplayConfig(mode="headless", width=64, height=48))
+        display.close()
+    assert any("nothing is shown or saved" in r.message for r in caplog.records)
