@@ -75,7 +75,7 @@ class LoopStats:
         wall = time.monotonic() - self.started
         return {"frames": self.frames, "frames_with_face": self.frames_with_face,
                 "fps": round(self.frames / wall, 2) if wall > 0 else 0.0, "dropped": self.dropped,
-                "stage_ms": self.medians(), "latency_ms": self.latency()}
+                "stage_ms": self.means(), "latency_ms": self.latency()}
 
 
 def frame_period(max_fps: int, source) -> float:
