@@ -193,6 +193,23 @@ def _devices() -> Check:
     return Check("ok", f"devices: {len(nodes)} camera/DRM nodes accessible")
 
 
+def _blendshapes(cfg: Config) -> Check:
+    """The 478-point mesh and the blendshape model the largest face's motion follows: committed files
+    that a bad copy or a disk error can spoil; the mirror runs without them (the 468-point mesh), but
+    an exhibitor should hear of it here, not only in a log line."""
+    from edge.perceive.blendshapes import Blendshapes
+    from edge.perceive.landmarks import FaceMesh
+    from edge.runtime import ModelError
+
+    if cfg.motion.mode == "off" or cfg.motion.blendshapes == 0:
+        return Check("ok", "blendshapes: off (motion.mode or motion.blendshapes)")
+    try:
+        FaceMesh(1, points="478"), Blendshapes(1)
+    except ModelError as e:
+        return Check("FAIL", f"blendshapes: {e}", "restore models_tflite/ from git (git checkout models_tflite)")
+    return Check("ok", f"blendshapes: the largest {cfg.motion.blendshapes} face(s) follow the 52 blendshapes")
+
+
 def _fusion(cfg: Config) -> Check:
     from edge.build import models_dir
     from edge.perceive.fusion import check_fusion
@@ -264,7 +281,7 @@ def _booth(cfg: Config) -> list[Check]:
 
 
 def run_checks(cfg: Config, out: Callable[[str], None] = print) -> int:
-    checks = [_versions(), _interpreter(), _detector(cfg), _mesh(cfg), *_classifiers(cfg), _fusion(cfg), _pipeline(cfg),
+    checks = [_versions(), _interpreter(), _detector(cfg), _mesh(cfg), _blendshapes(cfg), *_classifiers(cfg), _fusion(cfg), _pipeline(cfg),
               _camera(cfg), _display(cfg), _devices(), *_service(), *_booth(cfg)]
     for c in checks:
         out(f"{c.status:<4} {c.what}" + (f"\n     fix: {c.fix}" if c.fix and c.status != "ok" else ""))
