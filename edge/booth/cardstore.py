@@ -164,7 +164,11 @@ class CardStore:
             line = f"Saved - No. {card.number}" + (" - printing" if card.printed else "")
             self._report(Status(card.number, True, line))
             return
-        self._report(Status(card.number, False, problem))
+        # the operator's words (a printer's name, a folder, a retry count) go to the log and doctor; the
+        # visitor in front of the screen reads what happened to their card
+        log.warning("%s", problem)
+        line = f"Saved - No. {card.number}" if card.saved else f"No. {card.number} is kept and will be saved"
+        self._report(Status(card.number, False, line))
 
     def _save(self, card: Card) -> str:
         """Writes the card; '' when saved, else the reason in a few words."""
@@ -182,7 +186,7 @@ class CardStore:
         return ""
 
     def _report(self, status: Status) -> None:
-        (log.info if status.ok else log.warning)("%s", status.line)
+        log.info("%s", status.line)  # what the visitor read; an operator's problem is logged apart
         with self._lock:
             self._status = status
             self._version += 1

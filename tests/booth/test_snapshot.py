@@ -105,7 +105,7 @@ def test_a_full_or_read_only_folder_keeps_the_card_prints_it_and_saves_it_later(
         store.submit(store.reserve(), card_rgb(2))
         store.wait_idle()
         status = store.status()[1]
-        assert not status.ok and "not saved" in status.line and "kept" in status.line and "\n" not in status.line
+        assert not status.ok and status.line == "No. 1 is kept and will be saved"  # the folder's name: in the log
         assert store.pending() == 1
         # printed all the same, from memory through lp's stdin
         assert (tmp_path / "bin" / "stdin").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -120,7 +120,9 @@ def test_a_full_or_read_only_folder_keeps_the_card_prints_it_and_saves_it_later(
             os.system(f"umount -l {bad}")
 
 
-def test_a_pulled_usb_stick_is_noticed(tmp_path):
+def test_a_pulled_usb_stick_is_noticed(tmp_path, caplog):
+    import logging
+
     if os.geteuid() != 0:
         pytest.skip("needs a mount point (root)")
     mnt = tmp_path / "stick"
@@ -129,9 +131,11 @@ def test_a_pulled_usb_stick_is_noticed(tmp_path):
         pytest.skip("cannot mount a tmpfs here")
     store = CardStore(mnt)
     os.system(f"umount {mnt}")  # pulled out: the empty mount point folder is still there
-    store.submit(store.reserve(), card_rgb(3))
-    store.wait_idle()
-    assert "USB stick removed" in store.status()[1].line and not list(mnt.iterdir())
+    with caplog.at_level(logging.WARNING, logger="edge.booth.cardstore"):
+        store.submit(store.reserve(), card_rgb(3))
+        store.wait_idle()
+    assert any("USB stick removed" in r.getMessage() for r in caplog.records) and not list(mnt.iterdir())
+    assert store.status()[1].line == "No. 1 is kept and will be saved"
     store.close(timeout_s=1)
 
 
