@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from edge.atomic import write_atomic
+from edge.booth.folder_lock import hold, release
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class VisitorStats:
         self._last_flush: float | None = None
         self._failing = ""
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._held = hold(path.parent, "counts", "stats.dir")
         for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a crash mid-write
             stale.unlink(missing_ok=True)
         try:
@@ -185,6 +187,8 @@ class VisitorStats:
         self._visits.clear()
         if self._dirty:
             self.flush()
+        release(self._held)
+        self._held = None
 
     def flush(self) -> bool:
         """Write the counts now; False (and a log line when the reason changes) if the disk refuses."""

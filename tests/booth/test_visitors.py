@@ -207,3 +207,15 @@ def test_table_and_chart(tmp_path):
     for name in ("happy", "sad", "neutral"):  # each expression's colour is in a bar (and the legend)
         assert np.all(img == EXPRESSION_COLOURS[name], axis=2).sum() > 500, name
     assert np.all(img == EXPRESSION_COLOURS["fear"], axis=2).sum() < 400  # legend swatch only
+
+
+def test_two_mirrors_on_one_counts_folder_the_second_says_so(tmp_path):
+    """Two mirrors sharing a stats folder wrote their counts over each other; the second now stops at
+    start in one line naming the key, and may start once the first has ended."""
+    from edge.booth.folder_lock import FolderInUse
+
+    first = VisitorStats(tmp_path / FILE_NAME, wall=lambda: T0)
+    with pytest.raises(FolderInUse, match="stats.dir .* in use by another mirror"):
+        VisitorStats(tmp_path / FILE_NAME, wall=lambda: T0)
+    first.close()
+    VisitorStats(tmp_path / FILE_NAME, wall=lambda: T0).close()
