@@ -220,9 +220,9 @@ def test_writing_out_frames_does_not_shed_motion(detector, tmp_path, portraits, 
 
     save = pygame.image.save
 
-    def slow_save(surface, path):
+    def slow_save(surface, path, *namehint):
         time.sleep(0.12)  # a slow SD card: longer than the whole motion budget below
-        save(surface, path)
+        save(surface, path, *namehint)
 
     monkeypatch.setattr(pygame.image, "save", slow_save)
     cfg = Config()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -164,21 +164,28 @@ class FaceTracker:
         due = self._since_detect >= self.detect_every or not self.tracks
         matched = self._detect(frame_bgr) if due else {}
         alive = self._follow(frame_bgr, self.tracks, matched)
-        lost = {t.track_id for t in self.tracks if t.age > 0} - {a.track_id for a in alive}
-        if lost and not due:  # somebody left or turned away: whoever is there now is looked for at once
-            self.tracks = alive
-            matched = self._detect(frame_bgr)
-            fresh = [t for t in self.tracks if t.age == 0]
-            alive = [t for t in alive] + self._follow(frame_bgr, fresh, matched)
+        followed = {a.track_id for a in alive}
+        lost = [t for t in self.tracks if t.age > 0 and t.track_id not in followed]
+        if lost:  # somebody left or turned away, or the mesh lost a face for a moment (a blink, a hand)
+            if not due:  # whoever is there now is looked for at once
+                self.tracks = alive
+                matched = self._detect(frame_bgr, lost)
+            # found again where it was lost: the same person (the thumbnail still tells a cut to somebody
+            # else), its mesh read again on the detector's box; a blink started a new track, and for 0.8 s
+            # the new one showed whatever its first reads said (sunglasses, a lighter skin)
+            again = [replace(t, face=matched[t.track_id]) for t in lost if t.track_id in matched]
+            fresh = [t for t in self.tracks if t.age == 0 and t.track_id not in followed] if not due else []
+            alive = alive + self._follow(frame_bgr, again + fresh, matched)
         self.tracks = self._dedupe(alive)
         self._fine_ids &= {t.track_id for t in self.tracks}
         self._since_detect += 1
         return sorted(self.tracks, key=lambda t: -t.face.area)
 
-    def _detect(self, frame_bgr: np.ndarray) -> dict[int, Face]:
-        """Run the detector; new faces become tracks (age 0); returns track id -> its detection."""
+    def _detect(self, frame_bgr: np.ndarray, lost: list[Tracked] = ()) -> dict[int, Face]:
+        """Run the detector; new faces become tracks (age 0); returns track id -> its detection (a
+        track in `lost` found again where it was lost included)."""
         t0 = time.perf_counter()
-        matched = self._merge(self.detect(frame_bgr)[: self.max_faces])
+        matched = self._merge(self.detect(frame_bgr)[: self.max_faces], lost)
         self._since_detect = 0
         self.detections += 1
         self.ms["detect"] += (time.perf_counter() - t0) * 1000
@@ -217,12 +224,13 @@ class FaceTracker:
         self.ms["landmarks"] += (time.perf_counter() - t0) * 1000
         return alive
 
-    def _merge(self, found: list[Face]) -> dict[int, Face]:
-        """Detections join the tracks they overlap (the track's mesh-made box is kept: it is steadier);
+    def _merge(self, found: list[Face], lost: list[Tracked] = ()) -> dict[int, Face]:
+        """Detections join the tracks they overlap (the track's mesh-made box is kept: it is steadier), or a
+        track `lost` this frame at the same place;
         the rest start new tracks. Returns track id -> the detection that matched or started it."""
         matched: dict[int, Face] = {}
         for face in found:
-            best = max(self.tracks, key=lambda t: box_iou(t.face.box, face.box), default=None)
+            best = max([*self.tracks, *lost], key=lambda t: box_iou(t.face.box, face.box), default=None)
             if best is not None and box_iou(best.face.box, face.box) >= 0.3:
                 matched.setdefault(best.track_id, face)
                 continue

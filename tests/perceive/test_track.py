@@ -268,3 +268,20 @@ def test_a_part_of_a_big_face_found_on_a_tile_is_not_a_face_of_its_own():
     other = Face(np.array([60, 100, 120, 120], np.float32), 0.9, kp)  # somebody else
     kept = distinct([part, other, big])
     assert len(kept) == 2 and kept[0] is big and kept[1] is other
+
+
+def test_a_blink_keeps_the_track():
+    """The demo's Grace Hopper blinks at frame 186: the mesh loses her painted-shut eyes for a frame,
+    and the detector, run at once, found her where she was lost; that started a new track (for 0.8 s
+    her emoticon wore the new track's first reads: sunglasses, a lighter skin). Found where it was
+    lost, the face keeps its track: one track for her whole segment (blinks at 186 and 258, a wink)."""
+    from edge import build
+    from edge.config import Config
+    from edge.sources.demo import DemoSource
+
+    cfg = Config()
+    perception, source = build.perception(cfg), DemoSource(cfg.source)
+    ids = set()
+    for i in range(150, 300):  # her segment
+        ids |= {p.track_id for p in perception.live(source.frame_at(i), i / 30)}
+    assert len(ids) == 1, ids
