@@ -70,6 +70,9 @@ install_service() {
   tar -C "$(pwd)" --exclude=./.venv --exclude=./runs --exclude=./.git -cf - . | tar -C "$PREFIX" -xf -
   # the system's python, never one under a user's home (the service user could not run it)
   PYTHON=/usr/bin/python3 "$PREFIX/setup.sh"
+  # byte-compile the project now: the service cannot write __pycache__ under the read-only /opt
+  # (ProtectSystem=strict), so it would compile every module again at every start
+  "$PREFIX/.venv/bin/python" -m compileall -q "$PREFIX/edge" >/dev/null
   chown -R root:root "$PREFIX"
   chmod -R go+rX,go-w "$PREFIX"
   if ! id "$SERVICE_USER" >/dev/null 2>&1; then
