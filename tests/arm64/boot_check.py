@@ -424,11 +424,14 @@ class Checks:
         return out
 
     def read_peak(self) -> None:
-        rc, out = self.sh(f"cat {CGROUP}/memory.peak {CGROUP}/memory.max")
+        rc, out = self.sh(f"cat {CGROUP}/memory.peak {CGROUP}/memory.max; "
+                          f"grep -E '^(anon|file) ' {CGROUP}/memory.stat")
         parts = out.split()
-        if rc == 0 and len(parts) == 2 and parts[0].isdigit():
+        if rc == 0 and len(parts) >= 2 and parts[0].isdigit():
             self.mem_peaks.append((int(parts[0]), int(parts[1]) if parts[1].isdigit() else 0))
-            self.log(f"cgroup memory.peak {int(parts[0]) / 2**20:.0f} MiB (memory.max {parts[1]})")
+            now = dict(zip(parts[2::2], parts[3::2]))
+            self.log(f"cgroup memory.peak {int(parts[0]) / 2**20:.0f} MiB (memory.max {parts[1]}); now: "
+                     + ", ".join(f"{k} {int(v) / 2**20:.0f} MiB" for k, v in now.items() if v.isdigit()))
 
     def set_input(self, value: str) -> None:
         self.sh(f"sed -i 's#^input = .*#input = \"{value}\"#' {CONFIG}")
@@ -544,8 +547,19 @@ class Checks:
         self.log("the stop, in the journal:\n" + how.rstrip())
         lines = out.split()
         ms = int(lines[0]) if lines and lines[0].isdigit() else 99999
-        self.result(ms <= 2000 and "Result=success" in out,
-                    f"systemctl stop ends the mirror within 2 s: {ms} ms ({' '.join(lines[1:])})")
+        # The loop ends the frame it is in, then stops: a frame takes ~0.1 s on a Pi but 5-10 s under
+        # this emulation, so here the limit is 2 s after that frame (its latency, from the exit line).
+        # The stop while waiting for the camera (after the reboot, below) has no frame in flight.
+        frame_ms = 0.0
+        for line in how.splitlines():
+            if '"latency_ms"' in line:
+                try:
+                    frame_ms = float(json.loads(line[line.index("{"):])["latency_ms"])
+                except (ValueError, KeyError):
+                    pass
+        self.result(ms <= 2000 + frame_ms and "Result=success" in out,
+                    f"systemctl stop ends the showing mirror within 2 s of its frame in flight: {ms} ms, "
+                    f"of which a frame takes {frame_ms:.0f} ms under emulation ({' '.join(lines[1:])})")
         self.mark("stop")
 
         # 7. a config error: exit 2, said once, no restart loop against the start limit
@@ -632,7 +646,13 @@ class Checks:
         st = self.wait_active(a.timeout) if up else {}
         self.mark("rebooted, unit active")
         _, after = self.sh(f"cat {STATS}")
-        self.sh(f"systemctl stop {UNIT}")
+        _, out = self.sh(f"a=$(date +%s%N); systemctl stop {UNIT}; b=$(date +%s%N); echo $(( (b - a) / 1000000 )); "
+                         f"systemctl show -p Result {UNIT}")
+        lines = out.split()
+        ms = int(lines[0]) if lines and lines[0].isdigit() else 99999
+        self.result(ms <= 2000 and "Result=success" in out and st.get("StatusText", "").startswith("Waiting"),
+                    f"systemctl stop ends the mirror waiting for its camera within 2 s: {ms} ms "
+                    f"({' '.join(lines[1:])}; status was {st.get('StatusText')!r})")
         _, after_run = self.sh(f"cat {STATS}")
         self.result(up and st.get("ActiveState") == "active" and self.counts_kept(before, after)
                     and self.counts_kept(before, after_run),
