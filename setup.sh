@@ -55,7 +55,7 @@ print(tomllib.load(open(sys.argv[1], "rb")).get("snapshot", {}).get("dir", ""))'
 
 uninstall_service() {
   if have_systemd; then systemctl disable --now emoticon-mirror.service 2>/dev/null || true; fi
-  rm -f "$UNIT" "$UNIT.d/snapshot.conf"
+  rm -f "$UNIT" "$UNIT.d/snapshot.conf" /etc/modules-load.d/emoticon-mirror.conf
   if have_systemd; then systemctl daemon-reload; fi
   rm -rf "$PREFIX"
   if id "$SERVICE_USER" >/dev/null 2>&1; then userdel "$SERVICE_USER" 2>/dev/null || true; fi
@@ -70,6 +70,9 @@ install_service() {
   tar -C "$(pwd)" --exclude=./.venv --exclude=./runs --exclude=./.git -cf - . | tar -C "$PREFIX" -xf -
   # the system's python, never one under a user's home (the service user could not run it)
   PYTHON=/usr/bin/python3 "$PREFIX/setup.sh"
+  # byte-compile the project now: the service cannot write __pycache__ under the read-only /opt
+  # (ProtectSystem=strict), so it would compile every module again at every start
+  "$PREFIX/.venv/bin/python" -m compileall -q "$PREFIX/edge" >/dev/null
   chown -R root:root "$PREFIX"
   chmod -R go+rX,go-w "$PREFIX"
   if ! id "$SERVICE_USER" >/dev/null 2>&1; then
@@ -84,6 +87,11 @@ install_service() {
   # a bad config stops here with a message naming the key, not later in a restart loop
   "$PREFIX/.venv/bin/emoticon-mirror" --config /etc/emoticon-mirror/config.toml config-example >/dev/null
   sed "s#@PREFIX@#$PREFIX#g" "$PREFIX/systemd/emoticon-mirror.service" > "$UNIT"
+  # DeviceAllow=char-video4linux is resolved through /proc/devices when the unit starts: without
+  # the V4L2 core loaded by then (a USB webcam plugged in after boot) the camera would stay denied
+  printf '# Emoticon Mirror: the V4L2 core before the service starts (setup.sh --install-service)\nvideodev\n' \
+    > /etc/modules-load.d/emoticon-mirror.conf
+  if have_systemd; then modprobe videodev 2>/dev/null || true; fi
   snapshot_dropin
   if have_systemd; then
     systemctl daemon-reload
