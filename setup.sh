@@ -67,7 +67,7 @@ install_service() {
   # able to change the code it runs.
   say "installing to $PREFIX"
   mkdir -p "$PREFIX"
-  tar -C "$(pwd)" --exclude=./.venv --exclude=./runs --exclude=./.git -cf - . | tar -C "$PREFIX" -xf -
+  tar -C "$(pwd)" --exclude=./.venv --exclude=./runs --exclude=./.git --exclude=./demo-frames --exclude=./out --exclude=./cache -cf - . | tar -C "$PREFIX" -xf -
   # the system's python, never one under a user's home (the service user could not run it)
   PYTHON=/usr/bin/python3 "$PREFIX/setup.sh"
   # byte-compile the project now: the service cannot write __pycache__ under the read-only /opt

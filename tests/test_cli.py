@@ -281,3 +281,20 @@ def test_options_a_new_user_gets_wrong_are_one_line_and_exit_2(tmp_path, args, n
 
 def test_consistency_on_a_folder_with_no_image_is_one_line_and_exit_2(tmp_path):
     assert_one_line_error(cli("consistency", str(tmp_path)), 2, "no image in")
+
+
+def test_install_service_copies_the_project_without_demo_frames_or_runs(tmp_path):
+    """setup.sh --install-service copied ./demo-frames (39 MB after the README's first command) into /opt.
+    The copy line itself, run on a folder that has what a user's checkout accumulates."""
+    import re
+    import subprocess
+
+    line = next(l for l in (REPO / "setup.sh").read_text().splitlines() if l.strip().startswith('tar -C "$(pwd)"'))
+    excludes = re.findall(r"--exclude=\S+", line)
+    src = tmp_path / "checkout"
+    for f in ("edge/app.py", "demo-frames/frame_000001.png", "runs/log.txt", ".venv/bin/python", "out/x.png"):
+        (src / f).parent.mkdir(parents=True, exist_ok=True)
+        (src / f).write_text("x")
+    listing = subprocess.run(["tar", "-C", str(src), *excludes, "-cf", "-", "."], capture_output=True, check=True).stdout
+    names = subprocess.run(["tar", "-t"], input=listing, capture_output=True, check=True).stdout.decode().split()
+    assert "./edge/app.py" in names and not any(n.startswith(("./demo-frames", "./runs", "./.venv", "./out")) for n in names)
