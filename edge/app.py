@@ -257,7 +257,8 @@ class Mirror:
                     if len(self._stuck) >= MAX_STUCK:
                         raise SourceError(f"{self._stuck[0].name}: its driver has not returned "
                                           f"for {time.monotonic() - self._stuck[0].started:.0f} s")
-                    guard = GuardedSource(self._open_source, self.cfg.source.timeout_s, stop)
+                    guard = GuardedSource(self._open_source, self.cfg.source.timeout_s, stop,
+                                          name=self.cfg.source.input or "source")
                 if guard.wait_opened(FIRST_WAIT_S if not (failures or lost) else delay):
                     self.source = guard
                     if failures or lost:

@@ -293,3 +293,21 @@ def test_a_pipelined_loop_ahead_of_its_camera_shows_each_frame_before_the_next(p
             m.close()
         assert m.overlap.on and stats.frames >= 6
         assert stats.latency() < 75, (pipeline, stats.latency())  # well within its camera interval (100 ms)
+
+
+def test_a_source_whose_opening_never_returns_is_named(detector, tmp_path, monkeypatch):
+    """A FIFO as source: its opening never returns, and the error said "source: ..."; it names the
+    source the exhibitor gave."""
+    monkeypatch.setattr("edge.sources.guarded.OPEN_S", 0.3)
+    cfg = Config()
+    cfg.source.input = str(tmp_path / "feed")
+    never = threading.Event()
+
+    def blocks():
+        never.wait(5)
+        raise SourceError("unreachable")
+
+    m = Mirror(cfg, blocks, Perception(detector, no_models(tmp_path)), RecordingRenderer(), NullDisplay(), pace=False)
+    with pytest.raises(SourceError, match=f"^{tmp_path / 'feed'}: opening it has not returned"):
+        m.run(1)
+    never.set()
