@@ -24,7 +24,7 @@ from edge.perceive.perception import Perception  # noqa: E402
 from edge.render import Renderer  # noqa: E402
 from edge.render.look import Look  # noqa: E402
 from edge.sources.memory import MemorySource  # noqa: E402
-from fakes import RecordingRenderer  # noqa: E402
+from fakes import NullDisplay, RecordingRenderer  # noqa: E402
 from fakes import CAMERA_GREEN, camera_pixels, fake_lp  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,16 +32,11 @@ FPS = 30
 KEY_AT, BUTTON_AT, FRAMES = 5, 120, 160  # with a 1 s countdown: cards at frames ~35 and ~150
 
 
-class KeyDisplay:
+class KeyDisplay(NullDisplay):
     """A headless display whose user presses the snapshot key at frame KEY_AT."""
 
-    mode = "headless"
-
-    def __init__(self):
-        self.shown = 0
-
     def show(self, surface, rects=None):
-        self.shown += 1
+        super().show(surface, rects)
         return ["snapshot"] if self.shown == KEY_AT else []
 
 
