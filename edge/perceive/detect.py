@@ -160,7 +160,7 @@ class BlazeFaceDetector:
         return faces
 
 
-def _pad(image_bgr: np.ndarray, top: float, side: float, bottom: float) -> tuple[np.ndarray, tuple[int, int]]:
+def pad(image_bgr: np.ndarray, top: float, side: float, bottom: float) -> tuple[np.ndarray, tuple[int, int]]:
     h, w = image_bgr.shape[:2]
     fill = [int(c) for c in np.median(image_bgr.reshape(-1, 3), axis=0)]
     t, s, b = int(h * top), int(w * side), int(h * bottom)
@@ -198,7 +198,7 @@ def detect_still(detector: BlazeFaceDetector, image_bgr: np.ndarray,
             return faces, "full_range"
     retry_score = min(detector.min_score, RETRY_MIN_SCORE)
     for name, top, side, bottom in STILL_PADDINGS:
-        padded, (ox, oy) = _pad(image_bgr, top, side, bottom)
+        padded, (ox, oy) = pad(image_bgr, top, side, bottom)
         faces = detector.detect(padded, retry_score)
         for f in faces:
             f.box[:2] -= (ox, oy)

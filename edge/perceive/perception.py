@@ -13,22 +13,21 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from edge.perceive.blendshapes import Blendshapes
 from edge.perceive.classify import ClassifierSet
+from edge.perceive.confirm import is_face
 from edge.perceive.detect import detect_still
 from edge.perceive.fusion import Fusion
 from edge.perceive.landmarks import FaceMesh, Landmarks
 from edge.perceive.motion import Measure, measure
-from edge.state import Face, box_iou, is_due
+from edge.state import Face, is_due
 from edge.perceive.track import FaceTracker, distinct
 
 EVERY_S = {"expression": 0.1, "attributes": 1.0}  # model -> seconds between runs on one face
 EXPRESSION_PER_FRAME = 2  # at most this many faces' expressions a frame, so four faces are staggered
 GROUP = 3  # this many faces in view share the frame: the expression runs with fewer views (classify.group_views)
-CONFIRM_IOU = 0.3  # a still-photo retry's box and the full-range model's must overlap this much
 
 
 @dataclass
@@ -165,20 +164,8 @@ class Perception:
         return percepts, how
 
     def confirm(self, image_bgr: np.ndarray, face: Face) -> bool:
-        """A still-photo retry's box is kept only if the full-range model finds a face there too (on the
-        region around the box, padded like the retry that found it) and the face mesh, when present,
-        sees a face in it: a torso at 0.57 passes neither."""
-        if self.mesh is not None and self.mesh(image_bgr, face) is None:
-            return False
-        if self.far_detector is None:
-            return True
-        x, y, w, h = (float(v) for v in face.box)
-        side = 2.5 * max(w, h)
-        x0, y0 = int(round(x + w / 2 - side / 2)), int(round(y + h / 2 - side / 2))
-        m = np.float32([[1, 0, -x0], [0, 1, -y0]])
-        region = cv2.warpAffine(image_bgr, m, (int(side), int(side)), borderMode=cv2.BORDER_REPLICATE)
-        return any(box_iou(f.box + np.float32([x0, y0, 0, 0]), face.box) >= CONFIRM_IOU
-                   for f in self.far_detector.detect(region))
+        """A still-photo retry's box is kept only if it holds a face (edge/perceive/confirm.py)."""
+        return is_face(image_bgr, face, self.plain_detector, self.far_detector, self.mesh)
 
     def once(self, frame_bgr: np.ndarray) -> list[Percept]:
         """One frame as a scene of its own (the consistency check's variants): the live detector with
