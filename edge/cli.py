@@ -277,7 +277,7 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-GALLERY_SIZES = (16, 512)  # pixels per emoticon; a sheet of 384 at 512 px is already 13k pixels wide
+GALLERY_SIZES = (16, 512)  # pixels per emoticon; a sheet of 480 at 512 px is already 13k pixels wide
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")  # what pygame writes; any other name got a Targa file
 THREADS = (1, 8)  # interpreter threads, as the config's threads keys allow
 CONSISTENCY_SIZES = (24, 480)  # face widths that fit a 640x480 frame with room around them

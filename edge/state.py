@@ -13,7 +13,7 @@ EXPRESSIONS = ("angry", "contempt", "disgust", "fear", "happy", "neutral", "sad"
 TONES = ("yellow", "light", "medium_light", "medium", "medium_dark", "dark")
 SKIN_TONES = TONES[1:]  # measured tones; "yellow" is the classic emoji, chosen only by config
 EYEWEAR = ("none", "glasses", "sunglasses")
-GLASSES_SHAPES = ("round", "rectangular")
+GLASSES_SHAPES = ("round", "rectangular", "plain")  # plain: a frame the model is unsure of
 MASK = ("mask", "no_mask")
 
 # A camera's frame stamps jitter by a millisecond or two, and stamps of a 30 fps clock added up in floating

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.perceive import labels as shown_labels
 from edge.perceive.crop import CropRule, crop_face
 from edge.model_files import MODELS_DIR, checked, read_manifest
 from edge.perceive.preprocess import lookup
@@ -247,7 +248,7 @@ class ClassifierSet:
     def labels(self, probs: dict[str, np.ndarray]) -> dict[str, str]:
         """head -> the label shown; a frame shape is dropped unless the eyewear is clear glasses,
         where it means nothing (the emoticon draws no frames)."""
-        out = {head: self.classes(head)[int(np.argmax(p))] for head, p in probs.items()}
+        out = {head: shown_labels.name(self.classes(head), shown_labels.pick(head, p)) for head, p in probs.items()}
         if out.get("eyewear") != "glasses":
             out.pop("glasses_shape", None)
         return out

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.perceive import labels as shown_labels
 from edge.perceive.blendshapes import ShapeTrack
 from edge.perceive.motion import Measure, MotionTrack
 from edge.state import EmoticonState, Face, Motion, box_iou
 
-HYSTERESIS = 0.08  # a new label must beat the shown one by this much probability
 MOTION_HOLD_S = 0.3  # a face whose mesh drops out for a moment keeps its last pose this long
 
 
@@ -65,7 +65,7 @@ class Track:
         self.shapes_at = now
 
     def named_labels(self, classes: dict[str, list[str]]) -> dict[str, str]:
-        return {h: classes[h][i] for h, i in self.labels.items() if h in classes}
+        return {h: shown_labels.name(classes[h], i) for h, i in self.labels.items() if h in classes}
 
     def update(self, probs: dict[str, np.ndarray], now: float, tau: float,
                head_tau: Mapping[str, float] | None = None) -> None:
@@ -78,11 +78,7 @@ class Track:
             else:
                 a = _alpha(max(0.0, now - then), (head_tau or {}).get(head, tau))
                 self.probs[head] = old + a * (p - old)
-            s = self.probs[head]
-            best = int(np.argmax(s))
-            shown = self.labels.get(head)
-            if shown is None or shown >= len(s) or s[best] > s[shown] + HYSTERESIS:
-                self.labels[head] = best
+            self.labels[head] = shown_labels.pick(head, self.probs[head], self.labels.get(head))
 
 
 class Smoother:

@@ -61,9 +61,18 @@ def lens_rect(sgn: int) -> list[Point]:
     return superellipse(sgn * EYE_X, EYE_Y, 0.215, 0.178, 5.0, 56)
 
 
+def lens_plain(sgn: int) -> list[Point]:
+    """Neither round nor rectangular: what a frame the model is unsure of is drawn as."""
+    return superellipse(sgn * EYE_X, EYE_Y, 0.21, 0.19, 2.8, 52)
+
+
+# glasses_shape -> (lens outline, its half width: where the arms and the bridge meet it)
+LENSES = {"round": (lens_round, 0.205), "rectangular": (lens_rect, 0.215), "plain": (lens_plain, 0.21)}
+
+
 def draw_lens_tint(pen: Pen, style: Style, tone: pal.TonePalette) -> None:
     """Glass drawn before the eyes: a faint sheen on the skin and a glint, opaque pre-mixed colours."""
-    lens = lens_round if style.glasses_shape == "round" else lens_rect
+    lens, _ = LENSES.get(style.glasses_shape, LENSES["plain"])
     tint = mix(tone.fill, pal.LENS_TINT, 0.22)
     glint = mix(tone.fill, pal.LENS_TINT, 0.6)
     for sgn in (-1, 1):
@@ -73,8 +82,7 @@ def draw_lens_tint(pen: Pen, style: Style, tone: pal.TonePalette) -> None:
 
 
 def draw_glasses_frame(pen: Pen, style: Style) -> None:
-    lens = lens_round if style.glasses_shape == "round" else lens_rect
-    inner = 0.205 if style.glasses_shape == "round" else 0.215
+    lens, inner = LENSES.get(style.glasses_shape, LENSES["plain"])
     fw = 0.042
     for sgn in (-1, 1):
         pen.stroke(lens(sgn), fw, pal.FRAME, closed=True)

@@ -18,9 +18,9 @@ from edge.state import EXPRESSIONS, TONES, EmoticonState
 
 log = logging.getLogger(__name__)
 
-# (label, eyewear, glasses_shape): the four eyewear variants of issue #5
+# (label, eyewear, glasses_shape): the five eyewear variants
 EYEWEAR_VARIANTS = (("none", "none", "round"), ("round", "glasses", "round"),
-                    ("rect", "glasses", "rectangular"), ("sun", "sunglasses", "round"))
+                    ("rect", "glasses", "rectangular"), ("plain", "glasses", "plain"), ("sun", "sunglasses", "round"))
 BACKGROUND = (34, 34, 64)
 GROUP_BAND = (44, 44, 80)
 LABEL = (236, 236, 250)
@@ -28,13 +28,13 @@ LABEL_DIM = (170, 170, 205)
 
 
 def variants() -> list[EmoticonState]:
-    """All 384 states in sheet order (expression, mask, tone, eyewear)."""
+    """All 480 states in sheet order (expression, mask, tone, eyewear)."""
     return [EmoticonState(e, t, ew, shape, m)
             for e in EXPRESSIONS for m in (False, True) for t in TONES for _, ew, shape in EYEWEAR_VARIANTS]
 
 
 def make_sheet(out_path: str | Path, size: int = 96) -> Path:
-    """Write every variant (8 expressions x 2 mask x 6 tones x 4 eyewear = 384) as a labelled PNG
+    """Write every variant (8 expressions x 2 mask x 6 tones x 5 eyewear = 480) as a labelled PNG
     grid with `size`-pixel emoticons; returns the path written."""
     out_path = Path(out_path)
     text = TextCache()

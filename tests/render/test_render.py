@@ -40,9 +40,9 @@ SIZES = (32, 96, 256)
 # ------------------------------------------------------------------------------------------ variants
 
 
-def test_variant_count_is_384():
+def test_variant_count_is_480():
     vs = variants()
-    assert len(vs) == 8 * 6 * 4 * 2 == len(set(vs))
+    assert len(vs) == 8 * 6 * 5 * 2 == len(set(vs))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -176,3 +176,13 @@ def test_head_pose_moves_features_not_the_disc():
     assert np.abs(base - rolled).mean() > 1.0
 
 
+
+
+def test_a_plain_frame_is_neither_round_nor_rectangular():
+    """Where the model is unsure of the frame, the emoticon wears a third shape, drawn between the two."""
+    size = 128
+    drawn = {shape: rgb(draw_emoticon(EmoticonState("neutral", "light", "glasses", shape), size)).astype(int)
+             for shape in ("round", "rectangular", "plain")}
+    diff = {k: int((np.abs(drawn["plain"] - drawn[k]).sum(2) > 60).sum()) for k in ("round", "rectangular")}
+    assert min(diff.values()) > 20, diff  # visibly its own shape
+    assert int((np.abs(drawn["round"] - drawn["rectangular"]).sum(2) > 60).sum()) > max(diff.values()), diff
