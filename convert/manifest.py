@@ -8,8 +8,6 @@ Entries are merged, never replaced wholesale: converting one model must not drop
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any

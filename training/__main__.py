@@ -6,7 +6,7 @@ on the command line override it; the run writes what it actually used, with its 
 RUN/train_summary.json, which convert copies into the manifest.
 
     python -m training expression --recipe training/recipes/expression.toml
-    python -m training attributes --max-minutes 20 --out runs/attributes
+    python -m training attributes --recipe training/recipes/attributes.toml
     python -m training edge-gap --split val       (the other tools keep their own flags)
 """
 from __future__ import annotations
@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 # Tasks trained by the shared loop below: module with add_arguments(ap) and build(args, device).
-LOOP_TASKS = {"expression": "training.expression"}
+LOOP_TASKS = {"expression": "training.expression", "attributes": "training.attributes"}
 # Tools with a main(argv) of their own.
-TOOLS = {"attributes": "training.attributes", "attributes-from-tflite": "training.from_tflite",
+TOOLS = {"attributes-from-tflite": "training.from_tflite",
          "expression-from-tflite": "training.from_tflite:expression_main", "edge-gap": "training.edge_gap", "report": "training.report",
          "detection-rate": "training.detection_rate", "detection-range": "training.detection_range",
          "blendshape-features": "training.blendshape_features", "expression-fusion": "training.fusion",
@@ -41,9 +41,10 @@ def load_recipe(path: Path, task: str) -> dict[str, Any]:
     if recipe.get("task") != task:
         raise ValueError(f"recipe {path} is for task {recipe.get('task')!r}, not {task!r}")
     settings = dict(recipe.get("train", {}))
-    for key in ("data", "pixels_csv", "out", "init"):
+    for key in ("data", "pixels_csv", "out", "init", "wild", "cache", "teacher"):
         if key in settings:
-            settings[key] = Path(settings[key])
+            value = settings[key]
+            settings[key] = [Path(v) for v in value] if isinstance(value, list) else Path(value)
     return settings
 
 
@@ -86,11 +87,11 @@ def run_loop_task(task_name: str, argv: list[str]) -> int:
     log = logging.getLogger("training")
     log.info("device %s, %d CPU threads", device, args.threads)
     net, task, info = module.build(args, device)
-    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=min(args.batch_size, len(task.x)),
+    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=min(args.batch_size, task.train_size),
                       max_minutes=args.max_minutes, warmup_frac=args.warmup_frac, patience=args.patience,
                       seed=args.seed, threads=args.threads, device=device)
     t0 = time.monotonic()
-    model, history = train(net, task, cfg, args.out, len(task.x) // cfg.batch_size, resume=not args.fresh)
+    model, history = train(net, task, cfg, args.out, task.train_size // cfg.batch_size, resume=not args.fresh)
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                 if k not in ("recipe", "fresh", "device", "threads", "limit") or v}
     summary = {

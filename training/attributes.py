@@ -1,138 +1,40 @@
-"""Train the attribute model (mask, eyewear, glasses shape) on the original project's face crops.
+"""Train the attribute model (mask, eyewear, glasses shape) on the shared loop.
 
-    python -m training attributes --out runs/attributes
+    python -m training attributes --recipe training/recipes/attributes.toml
 
-The photos are crops made by another detector, so each one is first cropped the way the Pi does
-it: padded when needed, our BlazeFace, the edge crop rule (`CROP`). Images with no detection are
-left out and counted. Unknown labels are masked out of the loss; `glasses_unknown` supervises only
-"some eyewear vs none". Selection is on val; test is read only for the final report.
+The data (training/attribute_data.py) is the face-attribute photos and `eyewear_wild`, each cut the
+way the Pi cuts a face. Unknown labels are masked out of the loss; `glasses_unknown` supervises only
+"some eyewear vs none"; an `other` frame (cat-eye, browline) asks the shape head to be unsure.
+Selection is on val (and eyewear_wild's val when it is used); test is read only for the final report.
 `--teacher RUN ...` adds earlier runs' averaged probabilities as soft targets (born-again distillation).
 """
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
-import json
 import logging
-import sys
-import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from edge.model_files import sha256_file
-from edge.perceive.crop import FILTERS, CropRule, crop_face, crop_matrix
-from edge.perceive.detect import RETRY_MIN_SCORE, STILL_PADDINGS, BlazeFaceDetector, detect_still
+from edge.perceive.crop import FILTERS
 from training import lenses, live_views, paired_views, steadiness, views
+from training.attribute_data import (CLASSES, CROP, DEFAULT_DATA, OTHER_SHAPE, PIXEL_OFFSET, PIXEL_SCALE, SIZE,
+                                     SOME_EYEWEAR, SPLITS, UNKNOWN, WILD_SPLIT, AttributeData,
+                                     crop_cache, data_for, prepare, run_crop, run_size, to_input)
 from training.augment import AugmentConfig, augment
 from training.metrics import summarize
 from training.nets import AttributeNet
-from training.trainer import TrainConfig, follow_teacher, lineage_summary, predict, train
+from training.trainer import follow_teacher, predict
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/face_attributes"
-SIZE = 64  # the shipped input; --size trains another (the crops are re-made for it)
-CROP = CropRule(scale=1.3, shift_y=0.05)  # the whole mask down to the chin, the glasses and their frames
-PIXEL_SCALE, PIXEL_OFFSET = 1 / 127.5, -1.0
-CLASSES = {"mask": ["mask", "no_mask"], "eyewear": ["none", "glasses", "sunglasses"],
-           "glasses_shape": ["round", "rectangular"]}
-UNKNOWN, SOME_EYEWEAR = -1, -2
-EYEWEAR_CODES = {"none": 0, "clear_glasses": 1, "sunglasses": 2, "glasses_unknown": SOME_EYEWEAR, "": UNKNOWN}
-SHAPE_CODES = {"round": 0, "rectangle": 1, "": UNKNOWN}
-SPLITS = ("train", "val", "test")
+log = logging.getLogger("training")
 
-
-@dataclass
-class AttributeData:
-    x: dict[str, np.ndarray]  # split -> (N, 64, 64, 3) uint8 RGB crops
-    y: dict[str, dict[str, np.ndarray]]  # split -> head -> codes
-    group: dict[str, np.ndarray]  # split -> skin_group ('' when unlabelled)
-    dropped: dict[str, int]  # split -> images with no detection
-    attempts: dict[str, int]  # how the detector found the faces
-    fingerprint: str
-    keypoints: dict[str, np.ndarray] = field(default_factory=dict)  # split -> (N, 6, 2) BlazeFace points in crop px
-
-
-def _labels(rows: list[dict]) -> dict[str, np.ndarray]:
-    return {
-        "mask": np.array([0 if r["mask"] == "1" else 1 for r in rows]),
-        "eyewear": np.array([EYEWEAR_CODES[r["eyewear"]] for r in rows]),
-        "glasses_shape": np.array([SHAPE_CODES[r["glasses_shape"]] for r in rows]),
-    }
-
-
-def prepare(data_dir: Path, cache: Path, size: int = SIZE, rule: CropRule = CROP) -> AttributeData:
-    """Edge-style crops of every labelled photo, cached (the detector pass takes a few minutes)."""
-    labels_csv = data_dir / "labels.csv"
-    recipe = json.dumps([rule.to_manifest(), STILL_PADDINGS, RETRY_MIN_SCORE])  # a new detector recipe re-crops
-    digest = hashlib.sha256(labels_csv.read_bytes() + recipe.encode()).hexdigest()
-    rows = list(csv.DictReader(open(labels_csv)))
-    z = np.load(cache) if cache.exists() else None
-    if z is not None and str(z["digest"]) == digest and z["crops"].shape[1] == size and "keypoints" in z:
-        crops, found, attempts, points = z["crops"], z["found"], json.loads(str(z["attempts"])), z["keypoints"]
-    else:
-        det, far = BlazeFaceDetector("short", 1), BlazeFaceDetector("full", 1)
-        crops = np.zeros((len(rows), size, size, 3), np.uint8)
-        found = np.zeros(len(rows), bool)
-        points = np.zeros((len(rows), 6, 2), np.float32)  # where the lenses go (training/lenses.py)
-        attempts: dict[str, int] = {}
-        for i, r in enumerate(rows):
-            img = cv2.imread(str(data_dir / r["file"]))
-            faces, how = detect_still(det, img, far)
-            attempts[how] = attempts.get(how, 0) + 1
-            if faces:
-                crops[i] = crop_face(img, faces[0], rule, (size, size), "rgb")
-                m = crop_matrix(faces[0], rule, (size, size))
-                points[i] = faces[0].keypoints @ m[:, :2].T + m[:, 2]
-                found[i] = True
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, crops=crops, found=found, attempts=json.dumps(attempts), digest=digest, keypoints=points)
-    split = np.array([r["split"] for r in rows])
-    group = np.array([r["skin_group"] for r in rows])
-    y_all = _labels(rows)
-    x, y, groups, dropped, kps = {}, {}, {}, {}, {}
-    for s in SPLITS:
-        keep = (split == s) & found
-        dropped[s] = int(((split == s) & ~found).sum())
-        x[s] = crops[keep]
-        kps[s] = points[keep]
-        y[s] = {h: v[keep] for h, v in y_all.items()}
-        groups[s] = group[keep]
-    fp = hashlib.sha256(crops[found].tobytes() + labels_csv.read_bytes()).hexdigest()
-    return AttributeData(x, y, groups, dropped, attempts, fp, kps)
-
-
-def crop_cache(size: int, rule: CropRule = CROP) -> Path:
-    return Path(f"runs/attribute_crops_{size}" + ("" if rule.filter == CROP.filter else f"_{rule.filter}") + ".npz")
-
-
-def _summary(run: Path) -> dict:
-    path = run / "train_summary.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def run_size(run: Path) -> int:
-    """The input side a run was trained at (runs from before --size are 64)."""
-    return int(_summary(run).get("size", SIZE))
-
-
-def run_crop(run: Path) -> CropRule:
-    """The crop rule a run was trained on (runs from before --crop-filter: CROP)."""
-    return CropRule.from_manifest(_summary(run).get("crop") or CROP.to_manifest())
-
-
-def data_for(size: int, rule: CropRule, data_dir: Path = DEFAULT_DATA, cache: Path | None = None) -> AttributeData:
-    """The crops a model of this size and crop rule reads: what convert, report and the checks score it on."""
-    return prepare(data_dir, cache or crop_cache(size, rule), size, rule)
-
-
-def to_input(x_uint8: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(x_uint8).float().div_(127.5).sub_(1.0)
+__all__ = ["CLASSES", "CROP", "DEFAULT_DATA", "PIXEL_OFFSET", "PIXEL_SCALE", "SIZE", "SOME_EYEWEAR", "SPLITS",
+           "UNKNOWN", "AttributeData", "crop_cache", "data_for", "prepare", "run_crop", "run_size", "to_input"]
 
 
 def _class_weights(codes: np.ndarray, n: int) -> torch.Tensor:
@@ -173,14 +75,25 @@ class AttributesTask:
     def __init__(self, data: AttributeData, head_weights: dict[str, float] | None = None,
                  teacher: AttributeTeacher | None = None, lens: lenses.LensConfig | None = None,
                  view: views.ViewConfig | None = None, pairs: paired_views.PairConfig | None = None,
-                 live: live_views.LiveViews | None = None):
+                 live: live_views.LiveViews | None = None, wild_repeat: int = 1):
         self.data = data
         self.teacher = teacher
         self.lens, self.view = lens, view  # synthetic eyewear and camera views (issue 20); None = off
         self.pairs = pairs  # two views per crop, read alike (issue 23); None = off
         self.live = live  # more cuts of each train face, from frames as the live mirror sees them (issue 23)
-        if live is not None and len(live.found) != len(data.x["train"]):
-            raise ValueError(f"frame cuts for {len(live.found)} train faces, the crops have {len(data.x['train'])}")
+        own = len(data.x["train"]) - data.wild_train  # eyewear_wild's rows come last and have no frame cuts
+        if live is not None and len(live.found) != own:
+            raise ValueError(f"frame cuts for {len(live.found)} train faces, the crops have {own}")
+        if live is not None and data.wild_train:
+            live = live_views.padded(live, data.wild_train)
+            self.live = live
+        if teacher is not None and data.wild_train:
+            teacher = replace(teacher, probs=_labels_over_teacher(teacher.probs, data.y["train"], own))
+            self.teacher = teacher
+        # eyewear_wild's rows (mirrored, coloured, wrap-around lenses; cat-eye frames) are few beside
+        # the face-attribute photos: each is seen wild_repeat times an epoch
+        n = len(data.x["train"])
+        self.rows = torch.cat([torch.arange(n)] + [torch.arange(own, n)] * (wild_repeat - 1))
         self.keypoints = torch.from_numpy(data.keypoints["train"]) if lens or live else None
         # glasses_shape learns from ~8% of the photos: its loss is diluted by the others' unless weighted
         self.head_weights = {h: 1.0 for h in CLASSES} | (head_weights or {})
@@ -191,9 +104,13 @@ class AttributesTask:
                                  contrast=(0.65, 1.35), erase_p=0.3, erase_area=(0.02, 0.12),
                                  colour_cast=0.15, blur_p=0.25)
 
+    @property
+    def train_size(self) -> int:
+        return len(self.rows)
+
     def train_batches(self, batch_size: int, generator: torch.Generator):
         x, y = self.x["train"], self.y["train"]
-        order = torch.randperm(len(x), generator=generator)
+        order = self.rows[torch.randperm(len(self.rows), generator=generator)]
         for i in range(0, len(order) - batch_size + 1, batch_size):
             idx = order[i:i + batch_size]
             targets = {h: v[idx] for h, v in y.items()}
@@ -243,6 +160,10 @@ class AttributesTask:
                 if some.any():
                     p_none = logits[some].softmax(-1)[:, 0]
                     total = total - torch.log1p(-p_none.clamp(max=1 - 1e-6)).mean()
+            if head == "glasses_shape":
+                other = t == OTHER_SHAPE  # neither round nor rectangular: both answers half right
+                if other.any():
+                    total = total - self.head_weights[head] * logits[other].log_softmax(-1).mean()
         if self.pairs is not None:
             total = total + paired_views.divergence(outputs, self.pairs.weight)
         return total
@@ -252,6 +173,11 @@ class AttributesTask:
         and their steadiness (training/steadiness.py), since accuracy alone keeps the first epoch."""
         probs = predict(model, self.x[split], flip=flip)
         out = evaluate_probs(probs, self.data.y[split], self.data.group[split])
+        if split == "val" and WILD_SPLIT in self.x:  # eyewear_wild's val chooses the epoch too
+            wild = evaluate_probs(predict(model, self.x[WILD_SPLIT], flip=flip), self.data.y[WILD_SPLIT],
+                                  self.data.group[WILD_SPLIT])
+            out["wild"] = {h: wild[h] for h in CLASSES} | {"shape_other": wild["shape_other"]}
+            out["score"] = (out["score"] + wild["eyewear"]["balanced_accuracy"]) / 2
         if self.pairs is not None:
             steady = steadiness.steadiness(self.data.x[split], self.data.y[split],
                                            lambda xu8: predict(model, to_input(xu8), flip=flip))
@@ -268,6 +194,9 @@ def evaluate_probs(probs: dict[str, np.ndarray], y: dict[str, np.ndarray], group
         known = y[head] >= 0
         out[head] = summarize(y[head][known], probs[head][known], classes)
         out[head].pop("score")
+    other = y["glasses_shape"] == OTHER_SHAPE
+    out["shape_other"] = {"n": int(other.sum()), "median_top_p": round(float(np.median(
+        probs["glasses_shape"][other].max(1))), 4) if other.any() else None}
     some = y["eyewear"] == SOME_EYEWEAR
     if some.any():
         out["eyewear_some_vs_none_accuracy"] = round(float((probs["eyewear"][some].argmax(1) != 0).mean()), 4)
@@ -285,22 +214,38 @@ def evaluate_probs(probs: dict[str, np.ndarray], y: dict[str, np.ndarray], group
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--out", type=Path, default=Path("runs/attributes"))
+
+
+def _labels_over_teacher(probs: dict[str, torch.Tensor], y: dict[str, np.ndarray], own: int
+                         ) -> dict[str, torch.Tensor]:
+    """The teacher learned none of eyewear_wild's kinds (mirrored, coloured, wrap-around lenses):
+    on those rows (from `own` on) its answer would pull the net back to its mistakes, so the target
+    there is the label itself (uniform for an `other` frame; the teacher's where the label is unknown)."""
+    out = {}
+    for head, p in probs.items():
+        p = p.clone()
+        codes = torch.from_numpy(y[head][own:])
+        rows = torch.arange(own, own + len(codes))
+        known = codes >= 0
+        p[rows[known]] = F.one_hot(codes[known], p.shape[1]).float()
+        if head == "glasses_shape":
+            p[rows[codes == OTHER_SHAPE]] = 1.0 / p.shape[1]
+        out[head] = p
+    return out
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The attribute task's own flags (the schedule's are the shared loop's, training/__main__.py)."""
+    ap.set_defaults(epochs=60, lr=2e-3, batch_size=64, patience=25, threads=1)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the face-attribute photos (labels.csv)")
+    ap.add_argument("--wild", type=Path, metavar="DIR",
+                    help="also train on eyewear_wild's train split and choose on its val too (e.g. ../shared/data/eyewear_wild)")
+    ap.add_argument("--wild-repeat", type=int, default=1, metavar="K",
+                    help="each eyewear_wild train row is seen K times an epoch (they are few)")
     ap.add_argument("--cache", type=Path, help="crop cache (default runs/attribute_crops_SIZE.npz)")
     ap.add_argument("--size", type=int, default=SIZE, help="input side in pixels, a multiple of 16")
-    ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--max-minutes", type=float, default=0.0)
-    ap.add_argument("--prepare-only", action="store_true", help="only make the edge-style crops")
-    ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--head-weight", action="append", default=[], metavar="HEAD=W",
                     help="scale one head's loss, e.g. glasses_shape=2 (repeatable)")
-    ap.add_argument("--seed", type=int, default=TrainConfig.seed)
-    ap.add_argument("--init", type=Path, help="start from these weights (a run's best.pt, same --size): "
-                    "a second cycle of the schedule")
-    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (lower for a second cycle)")
     ap.add_argument("--teacher", type=Path, nargs="+", metavar="RUN",
                     help="earlier runs (their best.pt, same --size) whose averaged plain+mirror probabilities "
                          "the net also follows")
@@ -308,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lenses", default="none", metavar="KINDS",
                     help=f"synthetic eyewear painted on train crops: none, all or a comma list of {','.join(lenses.KINDS)}")
     ap.add_argument("--lens-p", type=float, default=lenses.LensConfig.p, help="share of eligible crops painted")
-    ap.add_argument("--views", action="store_true", help="camera angle (keystone) and distance (low resolution)")
+    ap.add_argument("--camera-views", action="store_true",
+                    help="camera angle (keystone) and distance (low resolution) on train crops")
     ap.add_argument("--pairs", type=float, default=0.0, metavar="WEIGHT",
                     help="two views of each crop (light, size, flip) and this weight on reading them alike; 0 = off")
     ap.add_argument("--live-views", type=int, default=0, metavar="K",
@@ -317,81 +263,52 @@ def main(argv: list[str] | None = None) -> int:
                     help="share of views cut from those frames rather than the photo")
     ap.add_argument("--crop-filter", choices=FILTERS, default=CROP.filter,
                     help="how a big face is shrunk to the crop (edge/perceive/crop.py); the manifest passes it to the edge")
-    ap.add_argument("--threads", type=int, default=TrainConfig.threads, help="CPU threads for torch")
-    args = ap.parse_args(argv)
-    rule = replace(CROP, filter=args.crop_filter)
+
+
+def _head_weights(specs: list[str]) -> dict[str, float]:
     try:
-        lens = lenses.LensConfig(p=args.lens_p, kinds=lenses.parse_kinds(args.lenses))
-    except ValueError as e:
-        ap.error(f"--lenses: {e}")
-    try:
-        pairs = paired_views.PairConfig(weight=args.pairs) if args.pairs else None
-    except ValueError as e:
-        ap.error(f"--pairs: {e}")
-    try:
-        head_weights = {k: float(v) for k, v in (hw.split("=", 1) for hw in args.head_weight)}
+        weights = {k: float(v) for k, v in (hw.split("=", 1) for hw in specs)}
     except ValueError:
-        ap.error("--head-weight wants HEAD=NUMBER, e.g. glasses_shape=2")
-    if set(head_weights) - set(CLASSES):
-        ap.error(f"--head-weight: unknown head(s) {sorted(set(head_weights) - set(CLASSES))}; heads: {list(CLASSES)}")
-    if args.live_views < 0 or not 0 <= args.live_p <= 1:
-        ap.error("--live-views wants K >= 0, --live-p a share from 0 to 1")
+        raise ValueError("--head-weight wants HEAD=NUMBER, e.g. glasses_shape=2") from None
+    if set(weights) - set(CLASSES):
+        raise ValueError(f"--head-weight: unknown head(s) {sorted(set(weights) - set(CLASSES))}; heads: {list(CLASSES)}")
+    return weights
+
+
+def build(args: argparse.Namespace, device: str) -> tuple[torch.nn.Module, AttributesTask, dict[str, Any]]:
+    """The net, the task and what the run's summary records (convert and the edge read size and crop)."""
     if args.size % 16 or args.size < 32:
-        ap.error("--size must be a multiple of 16, at least 32 (four 2x2 pools)")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    t0 = time.monotonic()
-    data = data_for(args.size, rule, args.data, args.cache)
-    log = logging.getLogger("training")
-    log.info("crops ready in %.0fs: %s; no face found (left out): %s", time.monotonic() - t0,
-             {s: len(v) for s, v in data.x.items()}, data.dropped)
-    if args.prepare_only:
-        return 0
-    teacher = None
-    if args.teacher:
-        try:
-            teacher = AttributeTeacher.from_runs(args.teacher, data.x["train"], args.teacher_weight)
-        except (OSError, RuntimeError, ValueError) as e:
-            print(f"error: teacher: {e}", file=sys.stderr)
-            return 2
-        log.info("teacher: %d runs, train accuracy %s", len(args.teacher), {
-            h: round(float((p.argmax(1).numpy() == data.y["train"][h])[data.y["train"][h] >= 0].mean()), 4)
-            for h, p in teacher.probs.items()})
+        raise ValueError("--size must be a multiple of 16, at least 32 (four 2x2 pools)")
+    if args.wild_repeat < 1:
+        raise ValueError("--wild-repeat wants K >= 1")
+    if args.live_views < 0 or not 0 <= args.live_p <= 1:
+        raise ValueError("--live-views wants K >= 0, --live-p a share from 0 to 1")
+    rule = replace(CROP, filter=args.crop_filter)
+    lens = lenses.LensConfig(p=args.lens_p, kinds=lenses.parse_kinds(args.lenses))
+    pairs = paired_views.PairConfig(weight=args.pairs) if args.pairs else None
+    data = data_for(args.size, rule, args.data, args.cache, args.wild)
+    if args.limit:
+        data.x["train"], data.wild_train = data.x["train"][:args.limit], 0
+        data.y["train"] = {h: v[:args.limit] for h, v in data.y["train"].items()}
+        data.keypoints["train"] = data.keypoints["train"][:args.limit]
+    log.info("crops: %s; no face found (left out): %s", {s: len(v) for s, v in data.x.items()}, data.dropped)
+    teacher = AttributeTeacher.from_runs(args.teacher, data.x["train"], args.teacher_weight) if args.teacher else None
     live = None
     if args.live_views:
-        t0 = time.monotonic()
-        live = live_views.load(args.data, crop_cache(args.size, rule), args.size, rule, args.live_views,
-                               args.live_p)
-        log.info("frame cuts ready in %.0fs: %.1f%% found", time.monotonic() - t0, 100 * live.found.mean())
-    task = AttributesTask(data, head_weights, teacher, lens if lens.kinds else None,
-                          views.ViewConfig() if args.views else None, pairs, live)
-    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=64, patience=25, max_minutes=args.max_minutes,
-                      seed=args.seed, threads=args.threads)
-    steps = len(data.x["train"]) // cfg.batch_size
+        live = live_views.load(args.data, crop_cache(args.size, rule), args.size, rule, args.live_views, args.live_p)
+    task = AttributesTask(data, _head_weights(args.head_weight), teacher, lens if lens.kinds else None,
+                          views.ViewConfig() if args.camera_views else None, pairs, live, args.wild_repeat)
     net = AttributeNet(size=args.size)
-    try:
-        if args.init:
-            net.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True))
-    except (OSError, RuntimeError) as e:
-        print(f"error: --init {args.init}: {e}".splitlines()[0], file=sys.stderr)
-        return 2
-    model, history = train(net, task, cfg, args.out, steps, resume=not args.fresh)
-    summary = {
-        "data": str(args.data), "data_fingerprint": data.fingerprint,
-        "command": "python -m training attributes " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "wall_seconds": round(history.wall_seconds, 1), "best_epoch": history.best_epoch,
-        "epochs_run": len(history.epochs), "parameters": sum(p.numel() for p in model.parameters()),
+    if args.init:
+        net.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True))
+    info = {
+        "data": str(args.data), "wild": str(args.wild) if args.wild else None, "data_fingerprint": data.fingerprint,
         "no_detection": data.dropped, "detector_attempts": data.attempts, "crop": rule.to_manifest(),
-        "size": args.size, **lineage_summary(args.init, history.wall_seconds),
-        "lenses": {"kinds": list(lens.kinds), "p": lens.p} if lens.kinds else None, "views": args.views,
+        "size": args.size, "train_faces": task.train_size, "wild_train_faces": data.wild_train,
+        "lenses": {"kinds": list(lens.kinds), "p": lens.p} if lens.kinds else None,
         "pairs": asdict(pairs) if pairs else None,
         "live_views": {"k": args.live_views, "p": args.live_p, "sizes": list(live_views.SIZES)} if live else None,
     }
     if teacher is not None:
-        summary["teacher"] = teacher.made_by
-    (args.out / "train_summary.json").write_text(json.dumps(summary, indent=1))
-    log.info("best val %.4f at epoch %d", history.best_score, history.best_epoch + 1)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        info["teacher"] = teacher.made_by
+    return net, task, info

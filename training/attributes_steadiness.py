@@ -12,6 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
     from pathlib import Path
+    import numpy as np
 
     from edge.model_files import read_manifest
     from training.tflite_eval import run_tflite

@@ -74,6 +74,10 @@ class ExpressionTask:
         self.aug = AugmentConfig()
         self.device = device
 
+    @property
+    def train_size(self) -> int:
+        return len(self.x)
+
     def train_batches(self, batch_size: int, generator: torch.Generator):
         order = torch.randperm(len(self.x), generator=generator)
         for i in range(0, len(order) - batch_size + 1, batch_size):

@@ -150,3 +150,12 @@ def load(data_dir: Path, crops_cache: Path, side: int, rule: CropRule, k: int, p
     live = prepare(data_dir, cache_path(crops_cache, k), side, rule, k)
     live.p = p
     return live
+
+
+def padded(live: LiveViews, rows: int) -> LiveViews:
+    """The same cuts with `rows` more train faces that have none (they always read their own crop)."""
+    n, k = live.found.shape
+    return LiveViews(np.concatenate([live.crops, np.zeros((rows, *live.crops.shape[1:]), live.crops.dtype)]),
+                     np.concatenate([live.found, np.zeros((rows, k), bool)]),
+                     np.concatenate([live.keypoints, np.zeros((rows, *live.keypoints.shape[1:]), live.keypoints.dtype)]),
+                     live.p)

@@ -24,6 +24,8 @@ log = logging.getLogger("training")
 class Task(Protocol):
     """What a model brings to the loop."""
 
+    train_size: int  # training examples an epoch goes through
+
     def train_batches(self, batch_size: int, generator: torch.Generator) -> Any:
         """Yield (inputs_nhwc_float, targets) for one epoch, augmented."""
 

@@ -126,3 +126,73 @@ def test_lineage_adds_up_the_runs_a_cycle_descends_from(torch, tmp_path: Path) -
     assert [r["command"] for r in third["lineage"]] == ["one", "two"]
     assert third["total_wall_seconds"] == 100.0 and third["init"] == str(second / "best.pt")
     assert lineage_summary(None, 5.0) == {"init": None, "lineage": [], "total_wall_seconds": 5.0}
+
+
+def test_eyewear_wild_rows_follow_their_labels_not_the_teacher(torch) -> None:
+    """The teacher never saw mirrored or coloured lenses: on eyewear_wild's rows (the last ones) the
+    target is the label, uniform for an `other` frame, the teacher's where the label is unknown."""
+    from training.attribute_data import OTHER_SHAPE, UNKNOWN
+    from training.attributes import AttributesTask, AttributeTeacher
+
+    n, wild = 8, 4
+    data = _fake_attribute_data(n)
+    data.y["train"]["eyewear"][n - wild:] = [2, 2, 1, UNKNOWN]
+    data.y["train"]["glasses_shape"][n - wild:] = [UNKNOWN, UNKNOWN, OTHER_SHAPE, UNKNOWN]
+    data.wild_train = wild
+    teacher = AttributeTeacher({"mask": torch.full((n, 2), 0.5), "eyewear": torch.full((n, 3), 1 / 3),
+                                "glasses_shape": torch.tensor([[0.9, 0.1]] * n)}, weight=0.7)
+    task = AttributesTask(data, teacher=teacher)
+    eyewear, shape = task.teacher.probs["eyewear"], task.teacher.probs["glasses_shape"]
+    assert torch.equal(eyewear[n - 4], torch.tensor([0.0, 0.0, 1.0]))  # a wild sunglasses row: its label
+    assert torch.allclose(eyewear[n - 1], torch.full((3,), 1 / 3))  # unknown: the teacher's
+    assert torch.allclose(eyewear[0], torch.full((3,), 1 / 3))  # the face-attribute rows keep the teacher
+    assert torch.allclose(shape[n - 2], torch.tensor([0.5, 0.5]))  # an `other` frame: unsure
+    assert torch.allclose(shape[0], torch.tensor([0.9, 0.1]))
+
+
+def test_an_other_frame_is_learned_as_unsure(torch) -> None:
+    from training.attribute_data import OTHER_SHAPE
+    from training.attributes import AttributesTask
+
+    n = 8
+    data = _fake_attribute_data(n)
+    data.y["train"]["glasses_shape"][:] = OTHER_SHAPE
+    task = AttributesTask(data)
+    labels = {h: torch.from_numpy(v) for h, v in data.y["train"].items()}
+    zeros = {"mask": torch.zeros(n, 2), "eyewear": torch.zeros(n, 3)}
+    unsure = task.loss(zeros | {"glasses_shape": torch.zeros(n, 2)}, labels)
+    sure = task.loss(zeros | {"glasses_shape": torch.tensor([[4.0, -4.0]] * n)}, labels)
+    assert sure > unsure + 1.0
+
+
+def test_every_recipe_names_only_flags_of_its_task(tmp_path: Path) -> None:
+    """A misspelt key in a recipe would be taken silently as a default no flag reads."""
+    import argparse
+    import importlib
+
+    from training.__main__ import LOOP_TASKS, load_recipe, shared_arguments
+
+    recipes = sorted((Path(__file__).resolve().parents[2] / "training/recipes").glob("*.toml"))
+    assert any(r.name == "attributes.toml" for r in recipes)
+    for recipe in recipes:
+        import tomllib
+
+        task = tomllib.loads(recipe.read_text())["task"]
+        ap = argparse.ArgumentParser()
+        shared_arguments(ap)
+        importlib.import_module(LOOP_TASKS[task]).add_arguments(ap)
+        known = {a.dest for a in ap._actions}
+        assert set(load_recipe(recipe, task)) <= known, (recipe.name, set(load_recipe(recipe, task)) - known)
+
+
+def test_wild_rows_are_seen_wild_repeat_times_an_epoch(torch) -> None:
+    from training.attributes import AttributesTask
+
+    n, wild = 8, 2
+    data = _fake_attribute_data(n)
+    data.wild_train = wild
+    task = AttributesTask(data, wild_repeat=3)
+    assert task.train_size == n + 2 * wild
+    assert sorted(task.rows.tolist()) == sorted(list(range(n)) + [6, 7] * 2)
+    seen = sum(len(xb) for xb, _ in task.train_batches(4, torch.Generator().manual_seed(0)))
+    assert seen == 12
