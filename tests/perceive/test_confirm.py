@@ -44,3 +44,21 @@ def test_a_face_cut_tight_around_a_mask_is_found(analyzer, portraits, name, kind
 def test_no_face_in_a_face_free_image(analyzer, name, image):
     faces, how, _ = analyzer.analyze_image(image)
     assert faces == [], (name, how, [f["box"] for f in faces])
+
+
+def test_the_live_pass_shows_no_face_on_a_clip_of_them():
+    """The live loop's own pass (tracking, the mesh confirming each detection) over a slow pan of each
+    image: no frame with a face."""
+    import cv2
+    import numpy as np
+
+    from edge import build
+    from edge.config import from_dict
+
+    shown = 0
+    for _, image in images():
+        perception = build.perception(from_dict({}))
+        wide = cv2.resize(image, (700, 520))
+        for i in range(5):
+            shown += bool(perception.live(np.ascontiguousarray(wide[4 * i:4 * i + 480, 8 * i:8 * i + 640]), i / 30))
+    assert shown == 0
