@@ -28,7 +28,7 @@ TOOLS = {"attributes-from-tflite": "training.from_tflite",
          "expression-from-tflite": "training.from_tflite:expression_main", "edge-gap": "training.edge_gap", "report": "training.report",
          "detection-rate": "training.detection_rate", "detection-range": "training.detection_range",
          "blendshape-features": "training.blendshape_features", "expression-fusion": "training.fusion",
-         "attributes-steadiness": "training.attributes_steadiness", "eyewear-photos": "training.eyewear_photos",
+         "attributes-steadiness": "training.attributes_steadiness", "eyewear-photos": "training.eyewear_photos", "mask-photos": "training.mask_photos",
          "skin-tone": "training.skin_tone_check"}
 
 

@@ -69,3 +69,16 @@ def test_the_command_prints_json_and_refuses_a_folder_without_a_manifest(data, t
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert [line for line in r.stderr.splitlines() if line.startswith("error:")] == [
         f"error: --models {tmp_path}: no manifest.json there"]
+
+
+def test_masks_are_read_end_to_end_and_no_face_is_a_miss(data, capsys) -> None:
+    from training import mask_photos
+
+    photos = mask_photos.labelled(data, "val")
+    assert [(p.name, label) for p, label in photos] == [
+        ("hopper.jpg", "no_mask"), ("astronaut.png", "no_mask"), ("wall.png", "mask"), ("hopper.jpg", "no_mask")]
+    got = mask_photos.read(mask_photos.analyzer_for(REPO / "models_tflite"), photos)
+    assert got["mask"] == {"mask": 0, "no_mask": 0, "no face": 1}
+    assert got["no_mask"]["no_mask"] == 3
+    assert mask_photos.main(["--data", str(data), "--models", str(REPO / "models_tflite")]) == 0
+    assert "| mask | 1 | 0 | 0 | 1 | 0.000 |" in capsys.readouterr().out
