@@ -144,13 +144,10 @@ class Perception:
     def still(self, image_bgr: np.ndarray) -> tuple[list[Percept], str]:
         """A photo: the still-photo detector retries, every model, the mesh once per face."""
         faces, how = detect_still(self.plain_detector, image_bgr, self.far_detector, self.confirm)
-        percepts = [Percept(i, f) for i, f in enumerate(faces[: self.max_faces])]
-        if self.mesh is not None:  # first: the skin tone is read on the mesh
-            for p in percepts:
-                p.landmarks = self.mesh(image_bgr, p.face)
-        for p, probs in zip(percepts, self.classifiers.perceive(image_bgr, [p.face for p in percepts], fresh=True,
-                                                                points=[_points(p.landmarks) for p in percepts])):
-            p.probs = probs
+        faces = faces[: self.max_faces]
+        # first: the skin tone is read on the mesh
+        meshes = [self.mesh(image_bgr, f) for f in faces] if self.mesh is not None else [None] * len(faces)
+        percepts = self._on_its_own(image_bgr, faces, meshes)
         if self.mesh is not None:
             self._signals(image_bgr, percepts)
         if self.fine is not None:  # the largest faces' blendshapes, as live; a photo's expression is not fused
@@ -188,12 +185,14 @@ class Perception:
         meshes = [self.mesh(frame_bgr, f) for f in faces] if self.mesh is not None else [None] * len(faces)
         if self.tracking:
             faces, meshes = [f for f, m in zip(faces, meshes) if m is not None], [m for m in meshes if m is not None]
-        faces, meshes = faces[: self.max_faces], meshes[: self.max_faces]
+        return self._on_its_own(frame_bgr, faces[: self.max_faces], meshes[: self.max_faces])
+
+    def _on_its_own(self, frame_bgr: np.ndarray, faces: list[Face], meshes: list[Landmarks | None]) -> list[Percept]:
+        """Faces in a picture of their own (a photo, the check's frame), numbered in order: every model at
+        once, in the picture's own light, through the step the live pass classifies with, so a still photo
+        is judged exactly as the live loop judges one frame."""
         percepts = [Percept(i, f, landmarks=m) for i, (f, m) in enumerate(zip(faces, meshes))]
-        for p, probs in zip(percepts, self.classifiers.perceive(frame_bgr, faces, fresh=True,
-                                                                points=[_points(m) for m in meshes])):
-            p.probs = probs
-        return percepts
+        return self._classify(frame_bgr, percepts, None, fresh=True)
 
     @property
     def plain_detector(self):
@@ -201,7 +200,9 @@ class Perception:
 
     def _classify(self, frame_bgr: np.ndarray, percepts: list[Percept], due: dict[int, set[str]] | None,
                   fresh: bool = False) -> list[Percept]:
-        if not percepts:
+        """The models due on each face (due None: every model), after the light of the frame is read
+        (fresh: a picture of its own, whose light says nothing about the last one's)."""
+        if not percepts and not fresh:
             return percepts
         t0 = time.perf_counter()
         self.classifiers.begin_frame(frame_bgr, [p.face for p in percepts], fresh)

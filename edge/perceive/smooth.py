@@ -79,13 +79,10 @@ class Smoother:
         A smoothing last stepped more than track_timeout_s ago (no frames came: a camera lost and found
         again) starts afresh rather than carry on from a stale state."""
         for person, p in zip(people, probs):
-            s = person.smoothed
-            if now - s.at > self.timeout:
-                s = person.smoothed = Smoothed()
-                step(s, p, now, self.tau)
-            else:
-                step(s, p, now, self.tau, self.head_tau)
-            s.at = now
+            if now - person.smoothed.at > self.timeout:
+                person.smoothed = Smoothed()
+            step(person.smoothed, p, now, self.tau, self.head_tau)
+            person.smoothed.at = now
         for person, m in zip(people, measures or []):
             if m is not None:
                 s = person.smoothed
