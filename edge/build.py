@@ -82,7 +82,7 @@ def perception(cfg: Config, threads: int | None = None, still: bool = False):
                       far_detector=BlazeFaceDetector("full", 1) if still else None,
                       max_faces=cfg.detector.max_faces, detect_every=cfg.detector.track_every, track=track,
                       blendshapes=shapes, fine_mesh=fine, fine_faces=cfg.motion.blendshapes,
-                      full_rate_faces=cfg.motion.full_rate_faces,
+                      full_rate_faces=cfg.motion.full_rate_faces, forget_after_s=cfg.smooth.track_timeout_s,
                       views=(cfg.classify.views, cfg.classify.group_views),
                       fusion=load_fusion(models_dir(cfg) or MODELS_DIR) if shapes is not None else None)
 

@@ -235,16 +235,6 @@ class ClassifierSet:
         mask = "mask" in probs and float(probs["mask"][self.classes("mask").index("mask")]) >= MASK_UNSURE
         return {"mask": mask, "sunglasses": top("eyewear") == "sunglasses"}
 
-    def perceive(self, frame_bgr: np.ndarray, faces: list[Face], fresh: bool = False,
-                 points: list[np.ndarray | None] | None = None) -> list[dict[str, np.ndarray]]:
-        """One frame's answer for each face, before any smoothing: the white balance for the frame,
-        then crop and classify per face. analyze and the consistency check go through here, so a
-        still photo is judged exactly as the live loop judges one frame (the loop calls the same
-        three steps itself only to time crop and classify apart)."""
-        self.begin_frame(frame_bgr, faces, fresh)
-        points = points or [None] * len(faces)
-        return [self.classify(self.crops(frame_bgr, face, points=p)) for face, p in zip(faces, points)]
-
     def labels(self, probs: dict[str, np.ndarray]) -> dict[str, str]:
         """head -> the label shown; a frame shape is dropped unless the eyewear is clear glasses,
         where it means nothing (the emoticon draws no frames)."""

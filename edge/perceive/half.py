@@ -18,7 +18,7 @@ import numpy as np
 from edge.config import Config
 from edge.perceive.perception import MotionPlan, Perception
 from edge.perceive.overlap import Ready
-from edge.perceive.smooth import Smoother, emoticon_state
+from edge.perceive.smooth import Smoother, emoticon_state, named_labels, shown_motion, shown_shapes
 from edge.state import FaceView
 
 log = logging.getLogger(__name__)
@@ -139,15 +139,16 @@ class Perceiver:
         self._next = (self.motion.full_rate_faces(self.cfg.motion.full_rate_faces, self.busy_ms,
                                                   1000.0 / self.cfg.source.fps),
                       self.cfg.motion.blendshapes if k == len(percepts) or not percepts else 0)
-        tracks = self.smoother.update([p.face for p in percepts], [p.probs for p in percepts], t_capture,
-                                      [p.measure if i < k else None for i, p in enumerate(percepts)],
-                                      ids=[p.track_id for p in percepts] if self.perception.tracking else None,
-                                      shapes=[p.shapes if i < k else None for i, p in enumerate(percepts)])
+        people = [self.perception.people[p.track_id] for p in percepts]
+        self.smoother.update(people, [p.probs for p in percepts], t_capture,
+                             [p.measure if i < k else None for i, p in enumerate(percepts)],
+                             shapes=[p.shapes if i < k else None for i, p in enumerate(percepts)])
         height, width = image.shape[:2] if image is not None else (1, 1)
-        views = [FaceView(tr.track_id, emoticon_state(tr.named_labels(self._classes), self._tone),
-                          float((tr.face.box[0] + tr.face.box[2] / 2) / width), tr.motion(t_capture),
-                          tr.shapes(t_capture), center_y=float((tr.face.box[1] + tr.face.box[3] / 2) / height))
-                 for tr in tracks]
+        views = [FaceView(person.id, emoticon_state(named_labels(person.smoothed, self._classes), self._tone),
+                          float((p.face.box[0] + p.face.box[2] / 2) / width), shown_motion(person.smoothed, t_capture),
+                          shown_shapes(person.smoothed, t_capture),
+                          center_y=float((p.face.box[1] + p.face.box[3] / 2) / height))
+                 for p, person in zip(percepts, people)]
         stage_ms["smooth"] = (time.monotonic() - t_lm) * 1000
         return Perceived(len(percepts), views, stage_ms, self.motion.note, image is not None and self.perception.detected)
 

@@ -22,8 +22,9 @@ from edge.perceive.detect import detect_still
 from edge.perceive.fusion import Fusion
 from edge.perceive.landmarks import FaceMesh, Landmarks
 from edge.perceive.motion import Measure, measure
+from edge.perceive.person import People, Person
 from edge.state import Face, is_due
-from edge.perceive.track import FaceTracker, distinct
+from edge.perceive.track import BoxTracker, FaceTracker, distinct
 
 EVERY_S = {"expression": 0.1, "attributes": 1.0}  # model -> seconds between runs on one face
 EXPRESSION_PER_FRAME = 2  # at most this many faces' expressions a frame, so four faces are staggered
@@ -53,26 +54,20 @@ class MotionPlan:
     fine: int | None = None
 
 
-@dataclass
-class Schedule:
-    """When each model last ran on each track; a track seen for the first time runs everything."""
-
-    last: dict[tuple[int, str], float] = field(default_factory=dict)
-
-    def due(self, track_ids: list[int], now: float) -> dict[int, set[str]]:
-        out: dict[int, set[str]] = {t: set() for t in track_ids}
-        for model, every in EVERY_S.items():
-            waiting = sorted((now - self.last.get((t, model), -math.inf), t) for t in track_ids)
-            overdue = [t for late, t in reversed(waiting) if is_due(late, every)]
-            if model == "expression":  # most overdue first; new faces (infinitely late) lead
-                overdue = overdue[:EXPRESSION_PER_FRAME]
-            for t in overdue:
-                out[t].add(model)
-                self.last[(t, model)] = now
-        return out
-
-    def forget(self, alive: set[int]) -> None:
-        self.last = {k: v for k, v in self.last.items() if k[0] in alive}
+def due(people: list[Person], now: float) -> dict[int, set[str]]:
+    """Which models run on each person this frame, by id; the time each ran is kept in their record,
+    so somebody seen for the first time (or again, after the tracker forgot them) runs everything."""
+    out: dict[int, set[str]] = {p.id: set() for p in people}
+    by_id = {p.id: p for p in people}
+    for model, every in EVERY_S.items():
+        waiting = sorted((now - p.ran_at.get(model, -math.inf), p.id) for p in people)
+        overdue = [t for late, t in reversed(waiting) if is_due(late, every)]
+        if model == "expression":  # most overdue first; new faces (infinitely late) lead
+            overdue = overdue[:EXPRESSION_PER_FRAME]
+        for t in overdue:
+            out[t].add(model)
+            by_id[t].ran_at[model] = now
+    return out
 
 
 class Perception:
@@ -83,7 +78,7 @@ class Perception:
                  blendshapes: Blendshapes | None = None, far_detector=None, max_faces: int = 4,
                  detect_every: int = 6, track: bool = True, fine_mesh: FaceMesh | None = None, fine_faces: int = 0,
                  full_rate_faces: int = 4, views: tuple[int, int] | None = None,
-                 fusion: Fusion | None = None):
+                 fusion: Fusion | None = None, forget_after_s: float = 1.0):
         self.detector = detector  # .detect(frame) -> faces; a TiledDetector live
         self.classifiers = classifiers
         self.mesh = mesh
@@ -93,13 +88,13 @@ class Perception:
         self.far_detector = far_detector
         self.fusion = fusion  # the expression read with the blendshapes, where a face has both this frame
         self.max_faces = max_faces
+        # faces followed by their mesh between detections; without it (or tracking off), by their boxes on
+        # every frame's detections, forgotten after forget_after_s unseen. Either way every face has an id,
+        # and the tracker keeps each person's record (edge/perceive/person.py) and forgets it.
+        self.tracking = mesh is not None and track
         self.tracker = (FaceTracker(detector.detect, mesh, detect_every, max_faces, self.fine, fine_faces,
-                                    full_rate_faces) if mesh is not None and track else None)
+                                    full_rate_faces) if self.tracking else BoxTracker(forget_after_s))
         self.views = views  # (expression views for one or two faces, for three or more); None: as loaded
-        self.schedule = Schedule()
-        # track id -> the blendshapes of its last mesh frame, for the fusion on a frame between two meshes
-        # of a face on turns (motion.full_rate_faces): kept one frame only
-        self._shapes: dict[int, np.ndarray] = {}
         self.ms: dict[str, float] = {}  # the last live() call's time per stage (detect, landmarks, crop, classify)
         self.detected = False  # the last live() call ran the detector (tracking runs it on a schedule)
 
@@ -108,17 +103,18 @@ class Perception:
         word for this frame (None: as assembled, every face measured)."""
         self.ms = {"detect": 0.0, "landmarks": 0.0, "crop": 0.0, "classify": 0.0}
         measured = None if plan is None or plan.measured is None else max(0, plan.measured)
-        if plan is not None and self.tracker is not None:
+        if plan is not None and self.tracking:
             if plan.full_rate is not None:
                 self.tracker.full_rate_faces = max(0, plan.full_rate)
             if plan.fine is not None:
                 self.tracker.fine_faces = plan.fine
-        self.detected = self.tracker is None
-        if self.tracker is None:  # detection every frame, every model every frame, the mesh if any
+        self.detected = not self.tracking
+        if not self.tracking:  # detection every frame, every model every frame, the mesh if any
             t0 = time.perf_counter()
             faces = self.detector.detect(frame_bgr)[: self.max_faces]
             self.ms["detect"] = (time.perf_counter() - t0) * 1000
-            percepts = self._classify(frame_bgr, [Percept(-1, f) for f in faces], None)
+            ids = self.tracker.update(faces, now)
+            percepts = self._classify(frame_bgr, [Percept(i, f) for i, f in zip(ids, faces)], None)
             t0 = time.perf_counter()
             if self.mesh is not None:
                 for p in percepts:
@@ -133,28 +129,24 @@ class Perception:
         percepts = [Percept(t.track_id, t.face, landmarks=t.landmarks) for t in tracked]
         if self.views is not None:
             self.classifiers.expression_views(self.views[len(percepts) >= GROUP])
-        due = self.schedule.due([p.track_id for p in percepts], now)
-        self.schedule.forget({p.track_id for p in percepts})
-        self._classify(frame_bgr, percepts, due)
+        self._classify(frame_bgr, percepts, due([self.people[p.track_id] for p in percepts], now))
         t0 = time.perf_counter()
-        self._signals(frame_bgr, percepts, carry=True, measured=measured)
+        self._signals(frame_bgr, percepts, self.people, measured=measured)
         self.ms["landmarks"] += (time.perf_counter() - t0) * 1000
         return percepts
 
     @property
-    def tracking(self) -> bool:
-        return self.tracker is not None
+    def people(self) -> People:
+        """The record of each person the live pass follows, by the id its percepts carry."""
+        return self.tracker.people
 
     def still(self, image_bgr: np.ndarray) -> tuple[list[Percept], str]:
         """A photo: the still-photo detector retries, every model, the mesh once per face."""
         faces, how = detect_still(self.plain_detector, image_bgr, self.far_detector, self.confirm)
-        percepts = [Percept(i, f) for i, f in enumerate(faces[: self.max_faces])]
-        if self.mesh is not None:  # first: the skin tone is read on the mesh
-            for p in percepts:
-                p.landmarks = self.mesh(image_bgr, p.face)
-        for p, probs in zip(percepts, self.classifiers.perceive(image_bgr, [p.face for p in percepts], fresh=True,
-                                                                points=[_points(p.landmarks) for p in percepts])):
-            p.probs = probs
+        faces = faces[: self.max_faces]
+        # first: the skin tone is read on the mesh
+        meshes = [self.mesh(image_bgr, f) for f in faces] if self.mesh is not None else [None] * len(faces)
+        percepts = self._on_its_own(image_bgr, faces, meshes)
         if self.mesh is not None:
             self._signals(image_bgr, percepts)
         if self.fine is not None:  # the largest faces' blendshapes, as live; a photo's expression is not fused
@@ -178,14 +170,16 @@ class Perception:
         faces = distinct(detect(frame_bgr, every_tile=True) if self.detector is not self.plain_detector
                          else detect(frame_bgr))
         meshes = [self.mesh(frame_bgr, f) for f in faces] if self.mesh is not None else [None] * len(faces)
-        if self.tracker is not None:
+        if self.tracking:
             faces, meshes = [f for f, m in zip(faces, meshes) if m is not None], [m for m in meshes if m is not None]
-        faces, meshes = faces[: self.max_faces], meshes[: self.max_faces]
+        return self._on_its_own(frame_bgr, faces[: self.max_faces], meshes[: self.max_faces])
+
+    def _on_its_own(self, frame_bgr: np.ndarray, faces: list[Face], meshes: list[Landmarks | None]) -> list[Percept]:
+        """Faces in a picture of their own (a photo, the check's frame), numbered in order: every model at
+        once, in the picture's own light, through the step the live pass classifies with, so a still photo
+        is judged exactly as the live loop judges one frame."""
         percepts = [Percept(i, f, landmarks=m) for i, (f, m) in enumerate(zip(faces, meshes))]
-        for p, probs in zip(percepts, self.classifiers.perceive(frame_bgr, faces, fresh=True,
-                                                                points=[_points(m) for m in meshes])):
-            p.probs = probs
-        return percepts
+        return self._classify(frame_bgr, percepts, None, fresh=True)
 
     @property
     def plain_detector(self):
@@ -193,7 +187,9 @@ class Perception:
 
     def _classify(self, frame_bgr: np.ndarray, percepts: list[Percept], due: dict[int, set[str]] | None,
                   fresh: bool = False) -> list[Percept]:
-        if not percepts:
+        """The models due on each face (due None: every model), after the light of the frame is read
+        (fresh: a picture of its own, whose light says nothing about the last one's)."""
+        if not percepts and not fresh:
             return percepts
         t0 = time.perf_counter()
         self.classifiers.begin_frame(frame_bgr, [p.face for p in percepts], fresh)
@@ -212,21 +208,22 @@ class Perception:
         self.ms["classify"] = self.ms.get("classify", 0.0) + classify_s * 1000
         return percepts
 
-    def _signals(self, frame_bgr: np.ndarray, percepts: list[Percept], carry: bool = False,
+    def _signals(self, frame_bgr: np.ndarray, percepts: list[Percept], carry: People | None = None,
                  measured: int | None = None) -> None:
         """Motion signals (for the first `measured` faces; None: all) and blendshapes from each face's
-        mesh, and the expression fused with them. carry: a tracked face between two of its meshes is
-        fused with its last frame's blendshapes, so its expression is read the same way on every frame
-        whatever its turn."""
-        last, self._shapes = (self._shapes if carry else {}), {}
+        mesh, and the expression fused with them. carry: the records of tracked faces, in which a face
+        between two of its meshes finds its last frame's blendshapes (kept one frame only), so that its
+        expression is read the same way on every frame whatever its turn (motion.full_rate_faces)."""
         for i, p in enumerate(percepts):
             if p.landmarks is not None and (measured is None or i < measured):
                 p.measure = measure(p.landmarks.points, frame_bgr)
             if p.landmarks is not None and self.blendshapes is not None and len(p.landmarks.points) == 478:
                 p.shapes = self.blendshapes.scores(p.landmarks.points)
-            shapes = p.shapes if p.shapes is not None else (last.get(p.track_id) if p.landmarks is None else None)
-            if carry and p.shapes is not None:
-                self._shapes[p.track_id] = p.shapes
+            person = carry[p.track_id] if carry is not None else None
+            last = person.last_shapes if person is not None else None
+            shapes = p.shapes if p.shapes is not None else (last if p.landmarks is None else None)
+            if person is not None:
+                person.last_shapes = p.shapes
             if self.fusion is not None and shapes is not None and "expression" in p.probs:
                 p.probs["expression"] = self.fusion(p.probs["expression"], shapes)
 

@@ -18,6 +18,7 @@ import numpy as np
 from edge.perceive.crop import roll_degrees
 from edge.perceive.landmarks import FaceMesh, Landmarks
 from edge.perceive.motion import CHEEKS, LEFT_EYE, LIP_INNER, RIGHT_EYE
+from edge.perceive.person import NO_CALIB, People, Person
 from edge.state import Face, box_iou
 
 # BlazeFace's box and keypoints from the mesh, measured on the demo's 160 faces (python -m training
@@ -26,7 +27,6 @@ from edge.state import Face, box_iou
 BOX_PER_EYES = 2.24
 CENTRE_BELOW_EYES = 0.56
 NOSE_TIP = 4
-NO_CALIB = (1.0, 0.0, 0.0, 0.0)  # scale, dx, dy, turn: the mesh-made face as it is (see calibrate)
 CALIB_FOLLOW = 0.5  # each detection moves a track's calibration this share of the way to its own (calibrate)
 SAME_FACE = 0.5  # boxes sharing this share of the smaller one are one face (a tile sees part of a big face)
 # A face keeps the 478-point mesh (blendshapes) until another face is this much larger in area: two
@@ -68,18 +68,14 @@ def face_from_mesh(points: np.ndarray, score: float) -> Face:
 
 @dataclass
 class Tracked:
-    """One person's face this frame: where it is, its mesh (None where the mesh did not run), how many
-    frames it has been followed (a new face is classified at once), and how this person's detector box
-    sits on their mesh box (scale, dx, dy in box widths, and the eye line's turn in degrees): the crops
-    every model was trained on are cut from detector boxes, so the mesh-made box is corrected to match
-    them, person by person."""
+    """One person's face this frame: where it is, its mesh (None where the mesh did not run) and how many
+    frames it has been followed (a new face is classified at once). What the tracker remembers of the
+    person besides (the calibration, the thumbnail) is in their record (edge/perceive/person.py)."""
 
     track_id: int
     face: Face
     landmarks: Landmarks | None
     age: int = 0
-    calib: tuple[float, float, float, float] = NO_CALIB
-    thumb: np.ndarray | None = None  # a 12x12 normalised grey thumbnail of the face, averaged over frames
 
 
 LOOK_SIDE = 12
@@ -106,7 +102,10 @@ def calibrate(detected: Face, made: Face) -> tuple[float, float, float, float]:
     demo, a tracked face's brow_raise against every-frame detection's (median difference): 0.070 without
     the turn, 0.059 with it, 0.048-0.0505 when each detection also moves the calibration half way
     (CALIB_FOLLOW 0.5, not 0.3; 1.0: 0.052); the mouth's width 0.046 -> 0.021, roll 0.46 -> 0.16 degrees
-    (issue 19). With the schedules' cadence fixed (edge/state.py is_due): brows 0.0495."""
+    (issue 19). With the schedules' cadence fixed (edge/state.py is_due): brows 0.0495. The result is
+    (scale, dx, dy in box widths, the eye line's turn in degrees), kept in the person's record: the crops
+    every model was trained on are cut from detector boxes, so the mesh-made box is corrected to match
+    them, person by person."""
     s = float(detected.box[2] / made.box[2])
     cd, cm = detected.box[:2] + detected.box[2:] / 2, made.box[:2] + made.box[2:] / 2
     turn = (roll_degrees(detected) - roll_degrees(made) + 180.0) % 360.0 - 180.0
@@ -147,11 +146,11 @@ class FaceTracker:
         self.mesh = mesh
         self.fine = fine  # the 478-point mesh (blendshapes) for the fine_faces largest faces
         self.fine_faces = fine_faces
-        self._fine_ids: set[int] = set()  # the tracks whose last mesh was the fine one
         self.detect_every = max(1, detect_every)
         self.max_faces = max_faces
         self.full_rate_faces = max(0, full_rate_faces)
         self.tracks: list[Tracked] = []
+        self.people = People()  # the record of each person followed, forgotten when the track is dropped
         self._since_detect = self.detect_every  # the first frame detects
         self.detections = 0
         self.frames = 0
@@ -177,7 +176,7 @@ class FaceTracker:
             fresh = [t for t in self.tracks if t.age == 0 and t.track_id not in followed] if not due else []
             alive = alive + self._follow(frame_bgr, again + fresh, matched)
         self.tracks = self._dedupe(alive)
-        self._fine_ids &= {t.track_id for t in self.tracks}
+        self.people.keep(t.track_id for t in self.tracks)
         self._since_detect += 1
         return sorted(self.tracks, key=lambda t: -t.face.area)
 
@@ -198,31 +197,36 @@ class FaceTracker:
         fine = self.fine_faces if self.fine is not None else 0
         ranked = sorted(tracks, key=lambda t: -t.face.area)
         turn = {tid: i for i, tid in enumerate(sorted(t.track_id for t in ranked[self.full_rate_faces:]))}
-        sticky = sorted(tracks, key=lambda t: -t.face.area * (FINE_STICKY if t.track_id in self._fine_ids else 1.0))
+        sticky = sorted(tracks, key=lambda t: -t.face.area * (FINE_STICKY if self._had_fine(t.track_id) else 1.0))
         fine_ids = {t.track_id for t in sticky[:fine]}
         for rank, t in enumerate(ranked):
             if (rank >= self.full_rate_faces and t.age > 0 and t.landmarks is not None
                     and t.track_id not in matched and (self.frames + turn[t.track_id]) % 2):
-                alive.append(Tracked(t.track_id, t.face, None, t.age + 1, t.calib, t.thumb))
+                alive.append(Tracked(t.track_id, t.face, None, t.age + 1))
                 continue  # its turn is the next frame: this one keeps its box
             lm = (self.fine if t.track_id in fine_ids else self.mesh)(frame_bgr, t.face)
             if lm is None:  # gone, or (a new detection, often on a tile) never a face: the mesh vetoes
                 continue
-            (self._fine_ids.add if t.track_id in fine_ids else self._fine_ids.discard)(t.track_id)
+            person: Person = self.people[t.track_id]
+            person.fine_mesh = t.track_id in fine_ids
             made = face_from_mesh(lm.points, lm.score)
             seen = thumbnail(frame_bgr, made)
-            track_id, age, calib, before = t.track_id, t.age, t.calib, t.thumb
+            age, calib, before = t.age, person.calib, person.thumb
             if before is not None and float(seen @ before) < SAME_PERSON:  # a cut to another person
-                track_id, age, calib, before = self._next_id, 0, NO_CALIB, None
+                person, age, calib, before = self.people[self._next_id], 0, NO_CALIB, None
                 self._next_id += 1
             if t.track_id in matched:  # follow the detector's idea of this face, smoothly
                 c = calibrate(matched[t.track_id], made)
                 calib = c if age == 0 else tuple((1 - CALIB_FOLLOW) * a + CALIB_FOLLOW * b for a, b in zip(calib, c))
             mean = seen if before is None else 0.8 * before + 0.2 * seen
-            alive.append(Tracked(track_id, corrected(made, calib), lm, age + 1, calib,
-                                 mean / max(float(np.linalg.norm(mean)), 1e-6)))
+            person.calib, person.thumb = calib, mean / max(float(np.linalg.norm(mean)), 1e-6)
+            alive.append(Tracked(person.id, corrected(made, calib), lm, age + 1))
         self.ms["landmarks"] += (time.perf_counter() - t0) * 1000
         return alive
+
+    def _had_fine(self, track_id: int) -> bool:
+        """Was this track's last mesh the fine one?"""
+        return track_id in self.people and self.people[track_id].fine_mesh
 
     def _merge(self, found: list[Face], lost: list[Tracked] = ()) -> dict[int, Face]:
         """Detections join the tracks they overlap (the track's mesh-made box is kept: it is steadier), or a
@@ -250,3 +254,33 @@ class FaceTracker:
             if all(overlap(t.face.box, k.face.box) < SAME_FACE for k in keep):
                 keep.append(t)
         return keep
+
+
+class BoxTracker:
+    """Faces followed by their boxes alone, where no mesh follows them (detector.track_every = 1, or no
+    face mesh): the detector runs on every frame, and each of its faces, largest first, is the person whose
+    last box it overlaps most (by min_iou at least; otherwise somebody new). A person unseen for timeout_s
+    is dropped, so a missed detection or two does not make somebody new."""
+
+    def __init__(self, timeout_s: float = 1.0, min_iou: float = 0.2):
+        self.timeout, self.min_iou = timeout_s, min_iou
+        self.people = People()  # as FaceTracker's: forgotten when dropped here
+        self._order: list[Person] = []  # this frame's people first: a tie in overlap goes to the first
+        self._next_id = 1
+
+    def update(self, faces: list[Face], now: float) -> list[int]:
+        """Each face's person id, in the order of `faces`."""
+        free = [p for p in self._order if now - p.seen_at <= self.timeout]
+        current: list[Person] = []
+        for face in faces:
+            best = max(free, key=lambda p: box_iou(p.box, face.box), default=None)
+            if best is not None and box_iou(best.box, face.box) >= self.min_iou:
+                free.remove(best)
+            else:
+                best = self.people[self._next_id]
+                self._next_id += 1
+            best.box, best.seen_at = face.box, now
+            current.append(best)
+        self._order = current + free
+        self.people.keep(p.id for p in self._order)
+        return [p.id for p in current]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from edge.perceive import labels
-from edge.perceive.smooth import Track
-from edge.state import Face
+from edge.perceive.person import Smoothed
+from edge.perceive.smooth import named_labels, step
 
 SURE = labels.UNSURE_BELOW["glasses_shape"]
 
@@ -43,13 +43,13 @@ def test_no_flicker_at_the_edge_of_sure():
 
 def test_a_track_shows_plain_for_a_cat_eye_frame_and_keeps_it():
     """A live face whose frame the model reads 55/45 for ten seconds wears the plain frame throughout."""
-    t = Track(1, Face(np.float32([0, 0, 100, 100]), 0.9, np.zeros((6, 2), np.float32)), 0.0)
+    s = Smoothed()
     rng = np.random.default_rng(0)
     shown = []
     for i in range(100):
-        t.update({"glasses_shape": _p(float(np.clip(0.55 + rng.normal(0, 0.1), 0, 1)))}, i * 0.1, 0.4,
-                 {"glasses_shape": 1.5})
-        shown.append(t.named_labels({"glasses_shape": ["round", "rectangular"]})["glasses_shape"])
+        step(s, {"glasses_shape": _p(float(np.clip(0.55 + rng.normal(0, 0.1), 0, 1)))}, i * 0.1, 0.4,
+             {"glasses_shape": 1.5})
+        shown.append(named_labels(s, {"glasses_shape": ["round", "rectangular"]})["glasses_shape"])
     assert set(shown) == {"plain"}
 
 

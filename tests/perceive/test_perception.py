@@ -10,9 +10,20 @@ from edge.perceive.classify import ClassifierSet
 from edge.config import SourceConfig
 from edge.perceive.detect import BlazeFaceDetector, TiledDetector
 from edge.perceive.landmarks import FaceMesh
-from edge.perceive.perception import EXPRESSION_PER_FRAME, MotionPlan, Perception, Schedule
+from edge.perceive.perception import EXPRESSION_PER_FRAME, MotionPlan, Perception, due
+from edge.perceive.person import People
 from edge.sources.demo import DemoSource
 from conftest import head_crop
+
+
+class Schedule:
+    """The models' schedule over the records of people by id, as the live pass keeps it."""
+
+    def __init__(self):
+        self.people = People()
+
+    def due(self, ids: list[int], now: float) -> dict[int, set[str]]:
+        return due([self.people[i] for i in ids], now)
 
 
 def test_new_faces_run_everything_then_each_model_keeps_its_own_pace():
@@ -21,6 +32,8 @@ def test_new_faces_run_everything_then_each_model_keeps_its_own_pace():
     assert s.due([1], 0.05) == {1: set()}
     assert s.due([1], 0.1) == {1: {"expression"}}
     assert s.due([1], 1.0)[1] == {"expression", "attributes"}
+    s.people.keep([])  # forgotten by the tracker: found again, everything runs at once
+    assert s.due([1], 1.05) == {1: {"expression", "attributes"}}
 
 
 @pytest.mark.parametrize("clock", [0.0, 1234.567, 6543.21, 98765.4321])
@@ -167,7 +180,7 @@ def test_a_face_between_its_meshes_is_fused_with_its_last_blendshapes(monkeypatc
     monkeypatch.setattr("edge.perceive.perception.measure", lambda points, image: None)  # the mesh here is made up
     fused = []
     p = Perception.__new__(Perception)
-    p.blendshapes, p._shapes = None, {}
+    p.blendshapes, people = None, People()
     p.fusion = lambda probs, shapes: fused.append(float(shapes[0])) or probs
     face = Face(np.array([0, 0, 10, 10], np.float32), 0.9, np.zeros((6, 2), np.float32))
 
@@ -178,7 +191,7 @@ def test_a_face_between_its_meshes_is_fused_with_its_last_blendshapes(monkeypatc
             if track in meshed:  # a mesh this frame: its blendshapes are given, as _signals would make them
                 pc.landmarks, pc.shapes = Landmarks(np.zeros((478, 3)), 1.0), np.full(52, meshed[track])
             percepts.append(pc)
-        p._signals(np.zeros((10, 10, 3), np.uint8), percepts, carry=True)
+        p._signals(np.zeros((10, 10, 3), np.uint8), percepts, people)
 
     frame({1: 0.3, 2: 0.7}, expression=set())
     frame({}, expression={1, 2})  # between meshes: each with its own last blendshapes

@@ -1,17 +1,14 @@
-"""Tracks follow people across frames; smoothing calms flicker without hiding real changes."""
+"""Smoothing calms flicker without hiding real changes, person by person (who is who: test_track.py)."""
 from __future__ import annotations
 
 import numpy as np
 
-from edge.perceive.smooth import Smoother, emoticon_state
-from edge.state import EmoticonState, Face
+from edge.perceive.person import Person, Smoothed
+from edge.perceive.smooth import Smoother, emoticon_state, named_labels
+from edge.state import EmoticonState
 
 CLASSES = {"expression": ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"],
            "mask": ["mask", "no_mask"], "eyewear": ["none", "glasses", "sunglasses"]}
-
-
-def face(x: float, y: float = 100, w: float = 80) -> Face:
-    return Face(np.array([x, y, w, w], np.float32), 0.9, np.zeros((6, 2), np.float32))
 
 
 def onehot(i: int, n: int = 7, p: float = 0.9) -> np.ndarray:
@@ -20,48 +17,49 @@ def onehot(i: int, n: int = 7, p: float = 0.9) -> np.ndarray:
     return v
 
 
-def test_moving_face_keeps_its_track_and_a_new_one_gets_a_new_id():
-    s = Smoother(0.4, 1.0)
-    a = s.update([face(100)], [{}], 0.0)[0].track_id
-    assert s.update([face(110)], [{}], 0.033)[0].track_id == a
-    tracks = s.update([face(120), face(400)], [{}, {}], 0.066)
-    assert tracks[0].track_id == a and tracks[1].track_id != a
+def stepped(s: Smoother, person: Person, probs: dict[str, np.ndarray], now: float) -> Smoothed:
+    """One frame of one person's reads through the smoother; what it keeps of them after it."""
+    s.update([person], [probs], now)
+    return person.smoothed
 
 
-def test_track_survives_a_missed_frame_but_not_a_timeout():
-    s = Smoother(0.4, 1.0)
-    a = s.update([face(100)], [{}], 0.0)[0].track_id
-    s.update([], [], 0.5)
-    assert s.update([face(105)], [{}], 0.6)[0].track_id == a
-    s.update([], [], 0.7)
-    assert s.update([face(105)], [{}], 2.0)[0].track_id != a
+def test_a_person_unseen_longer_than_the_timeout_starts_afresh():
+    """No frames for longer than smooth.track_timeout_s (a camera lost and found again): the person the
+    tracker still follows starts their smoothing afresh, as they did when the smoother kept its own tracks."""
+    s, sad = Smoother(0.4, 1.0), onehot(5)
+    soon, late = Person(1), Person(2)
+    for person in (soon, late):
+        stepped(s, person, {"expression": onehot(3)}, 0.0)
+    carried_on = stepped(s, soon, {"expression": sad}, 0.9).probs["expression"]
+    assert 0.1 < carried_on[3] < 0.9 and 0.1 < carried_on[5] < 0.9  # a step of 0.9 s from happy
+    assert np.array_equal(stepped(s, late, {"expression": sad}, 1.1).probs["expression"], sad)
 
 
 def test_one_odd_frame_does_not_flip_the_label_but_a_lasting_change_does():
-    s = Smoother(0.4, 1.0)
+    s, person = Smoother(0.4, 1.0), Person(1)
     t = 0.0
     for _ in range(30):
-        tr = s.update([face(100)], [{"expression": onehot(3)}], t)[0]
+        tr = stepped(s, person, {"expression": onehot(3)}, t)
         t += 1 / 30
-    tr = s.update([face(100)], [{"expression": onehot(5)}], t)[0]  # one sad frame
-    assert tr.named_labels(CLASSES)["expression"] == "happy"
+    tr = stepped(s, person, {"expression": onehot(5)}, t)  # one sad frame
+    assert named_labels(tr, CLASSES)["expression"] == "happy"
     for _ in range(30):  # one second of sad
         t += 1 / 30
-        tr = s.update([face(100)], [{"expression": onehot(5)}], t)[0]
-    assert tr.named_labels(CLASSES)["expression"] == "sad"
+        tr = stepped(s, person, {"expression": onehot(5)}, t)
+    assert named_labels(tr, CLASSES)["expression"] == "sad"
 
 
 def _glasses_then(s: Smoother, bad: list[tuple[float, int]]) -> dict[str, str]:
     """Two seconds of clear glasses (and a happy face) at 10 fps, then frames (dt, eyewear class) that
     read sunglasses with the expression turning sad: the labels after them."""
-    t = 0.0
+    t, person = 0.0, Person(1)
     for _ in range(20):
-        s.update([face(100)], [{"expression": onehot(3), "eyewear": onehot(1, 3)}], t)
+        stepped(s, person, {"expression": onehot(3), "eyewear": onehot(1, 3)}, t)
         t += 0.1
     for dt, eyewear in bad:
         t += dt
-        tr = s.update([face(100)], [{"expression": onehot(5), "eyewear": onehot(eyewear, 3)}], t)[0]
-    return tr.named_labels(CLASSES)
+        tr = stepped(s, person, {"expression": onehot(5), "eyewear": onehot(eyewear, 3)}, t)
+    return named_labels(tr, CLASSES)
 
 
 def test_one_bad_frame_does_not_flip_the_eyewear_but_a_lasting_change_does():
@@ -89,17 +87,17 @@ def test_state_defaults_for_heads_without_a_model_and_tone_override():
 def _scheduled(s: Smoother, change_at: float, until: float) -> list[tuple[float, dict[str, str]]]:
     """A face at 30 fps whose models run on the live schedule (edge/perceive/perception.py): happy in clear
     glasses until change_at, then sad in sunglasses; the labels shown after each frame."""
-    from edge.perceive.perception import Schedule
+    from edge.perceive.perception import due
 
     model_of = {"expression": "expression", "eyewear": "attributes"}  # the head -> the model that reads it
-    schedule, shown, t = Schedule(), [], 0.0
+    person, shown, t = Person(7), [], 0.0
     while t < until:
         before = t < change_at
         read = {"expression": onehot(3 if before else 5), "eyewear": onehot(1 if before else 2, 3)}
-        due = schedule.due([7], t)[7]
-        probs = {head: p for head, p in read.items() if model_of[head] in due}
-        tr = s.update([face(100)], [probs], t, ids=[7])[0]
-        shown.append((t, tr.named_labels(CLASSES)))
+        ran = due([person], t)[7]
+        probs = {head: p for head, p in read.items() if model_of[head] in ran}
+        tr = stepped(s, person, probs, t)
+        shown.append((t, named_labels(tr, CLASSES)))
         t += 1 / 30
     return shown
 
@@ -134,10 +132,10 @@ def test_a_skin_tone_read_near_a_band_edge_keeps_one_tone_on_screen():
     edge = TONE_EDGES[1]
 
     def shown_tones(s: Smoother) -> set[str]:
-        tones = set()
+        tones, person = set(), Person(1)
         for k in range(30):
             index = edge - 3 if k % 3 == 2 else edge + 3
-            tr = s.update([face(100)], [{"skin_tone": band_scores(index)}], float(k), ids=[1])[0]
+            tr = stepped(s, person, {"skin_tone": band_scores(index)}, float(k))
             tones.add(SKIN_TONES[tr.labels["skin_tone"]])
         return tones
 

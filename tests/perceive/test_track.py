@@ -9,7 +9,7 @@ from edge.config import SourceConfig
 from edge.perceive.landmarks import FaceMesh
 from edge.sources.demo import DemoSource
 from edge.state import Face, box_iou
-from edge.perceive.track import FaceTracker, face_from_mesh
+from edge.perceive.track import BoxTracker, FaceTracker, face_from_mesh
 from conftest import box_close, head_crop
 
 
@@ -285,3 +285,28 @@ def test_a_blink_keeps_the_track():
     for i in range(150, 300):  # her segment
         ids |= {p.track_id for p in perception.live(source.frame_at(i), i / 30)}
     assert len(ids) == 1, ids
+
+
+def _box(x: float, y: float = 100, w: float = 80) -> Face:
+    return Face(np.array([x, y, w, w], np.float32), 0.9, np.zeros((6, 2), np.float32))
+
+
+def test_without_a_mesh_a_moving_face_keeps_its_id_and_a_new_one_gets_a_new_id():
+    t = BoxTracker(1.0)
+    a = t.update([_box(100)], 0.0)[0]
+    assert t.update([_box(110)], 0.033)[0] == a
+    ids = t.update([_box(120), _box(400)], 0.066)
+    assert ids[0] == a and ids[1] != a
+
+
+def test_without_a_mesh_a_person_survives_a_missed_frame_but_not_a_timeout():
+    """...and their record goes when they do (edge/perceive/person.py)."""
+    t = BoxTracker(1.0)
+    a = t.update([_box(100)], 0.0)[0]
+    record = t.people[a]
+    t.update([], 0.5)
+    assert t.update([_box(105)], 0.6)[0] == a and t.people[a] is record
+    t.update([], 0.7)
+    assert a in t.people
+    b = t.update([_box(105)], 2.0)[0]
+    assert b != a and a not in t.people and set(t.people) == {b}
