@@ -59,7 +59,7 @@ class Analyzer:
             for head, probs in p.probs.items():
                 if head in shown:
                     pred = Prediction.from_probs(self.classes[head], probs)
-                    entry[head] = {"label": pred.label, "scores": {k: round(v, 4) for k, v in pred.scores.items()}}
+                    entry[head] = {"label": shown[head], "scores": {k: round(v, 4) for k, v in pred.scores.items()}}
             if self.perception.mesh is not None:
                 # a photo has no history to learn this person's rest face: the population's stands in
                 entry["motion"] = None if p.measure is None else {

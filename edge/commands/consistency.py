@@ -20,6 +20,7 @@ from typing import Callable, TypeVar
 import cv2
 import numpy as np
 
+from edge.perceive import labels as shown_labels
 from edge.perceive.classify import ClassifierSet
 from edge.perceive.detect import BlazeFaceDetector, detect_still
 from edge.perceive.perception import Perception
@@ -144,9 +145,12 @@ NO_ANSWER = "-"  # a head with no answer for a variant (skin tone with no skin v
 
 
 def top(v: Variant, head: str) -> str:
-    """The head's best class, before analyze's rule that hides a frame shape without glasses."""
+    """The label the mirror shows for the head (a frame shape it is unsure of is "plain"), before
+    analyze's rule that hides a frame shape without glasses."""
     s = v.scores.get(head)
-    return max(s, key=s.get) if s else NO_ANSWER
+    if not s:
+        return NO_ANSWER
+    return shown_labels.name(list(s), shown_labels.pick(head, np.array(list(s.values()))))
 
 
 @dataclass
