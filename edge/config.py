@@ -39,6 +39,10 @@ class SourceConfig:
                                    "shirt does not darken everybody's skin); 0 = never hold them", lo=0, hi=600)
     relock_min: float = key(30.0, "picamera: settle and hold again this often (daylight changes through the day)",
                             lo=1, hi=1440)
+    calibration: str = key("", "the grey-card calibration `emoticon-mirror calibrate` writes and the mirror reads "
+                               "(empty = calibration.json in $STATE_DIRECTORY, i.e. /var/lib/emoticon-mirror under "
+                               "the service, else ~/.local/state/emoticon-mirror); used only with the camera and "
+                               "frame size it was made with")
 
 
 @dataclass
@@ -250,7 +254,7 @@ def load(path: str | Path | None) -> Config:
 # Keys an exhibitor never needs to touch: performance and measurement tuning. config-example lists them
 # last, commented out (they are accepted all the same; docs/configuration.md documents every key).
 TUNING = {
-    "source": {"timeout_s", "lock_light_s", "relock_min"},
+    "source": {"timeout_s", "lock_light_s", "relock_min", "calibration"},
     "detector": {"min_score", "threads", "track_every", "far"},
     "classify": {"threads", "views", "group_views"},
     "smooth": {"track_timeout_s", "eyewear_time_constant_s", "mask_time_constant_s",

@@ -154,16 +154,21 @@ class ThreadedCamera:
         self._release()
 
 
-def open_source(spec: str, cfg: SourceConfig) -> Source:
-    """demo | picamera | /dev/videoN | N | a video file | an image file | a folder of images."""
+def is_camera(spec: str) -> bool:
+    return spec == "picamera" or spec.isdigit() or spec.startswith("/dev/video")
+
+
+def open_source(spec: str, cfg: SourceConfig, calibration=None) -> Source:
+    """demo | picamera | /dev/videoN | N | a video file | an image file | a folder of images.
+    calibration: a camera's grey-card calibration (edge/calibration.py), whose settings it starts with."""
     from edge.sources import camera, demo, files, picamera
 
     if spec == "demo":
         return demo.DemoSource(cfg)
     if spec == "picamera":
-        return picamera.PicameraSource(cfg)
-    if spec.isdigit() or spec.startswith("/dev/video"):
-        return camera.OpenCVCamera(spec, cfg)
+        return picamera.PicameraSource(cfg, calibration=calibration)
+    if is_camera(spec):
+        return camera.OpenCVCamera(spec, cfg, calibration)
     path = Path(spec)
     if path.is_dir():
         return files.FolderSource(path, cfg)

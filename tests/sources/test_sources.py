@@ -13,7 +13,7 @@ from edge.config import SourceConfig
 from edge.sources import LatestFrameReader, SourceError, open_source
 from edge.sources.demo import DemoSource
 from edge.sources.memory import MemorySource
-from fakes import tiny_video  # noqa: F401
+from fakes import FakePicamera2, tiny_video  # noqa: F401
 
 CFG = SourceConfig()
 
@@ -102,39 +102,6 @@ def test_picamera_without_picamera2_says_how_to_install():
             open_source("picamera", CFG)
     else:
         pytest.skip("picamera2 is installed here")
-
-
-class FakePicamera2:
-    """picamera2's calls the source makes, on a camera whose auto exposure is still moving."""
-
-    def __init__(self):
-        self.controls: list[dict] = []
-        self.frames = 0
-
-    def create_video_configuration(self, **kw):
-        return kw
-
-    def configure(self, config):
-        self.config = config
-
-    def start(self):
-        pass
-
-    def capture_array(self, stream):
-        self.frames += 1
-        return np.full((48, 64, 3), self.frames % 256, np.uint8)
-
-    def capture_metadata(self):
-        return {"ExposureTime": 10000 + self.frames, "AnalogueGain": 2.0, "ColourGains": (1.8, 1.5), "Lux": 300}
-
-    def set_controls(self, controls):
-        self.controls.append(controls)
-
-    def stop(self):
-        pass
-
-    def close(self):
-        pass
 
 
 def test_the_pi_camera_holds_its_light_once_settled_and_settles_again_later(monkeypatch):
