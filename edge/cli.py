@@ -281,7 +281,7 @@ def parser() -> argparse.ArgumentParser:
                  "and colour for the skin tone")
     ca.add_argument("--source", help="the camera: picamera | /dev/videoN | N (default: source.input)")
     ca.add_argument("--reflectance", type=float, default=0.18,
-                    help="the card's reflectance (default 0.18: an 18%% grey card; about 0.9 for white card)")
+                    help="the card's reflectance (default 0.18: an 18%% grey card; about 0.9 for a white card)")
     ca.add_argument("--frames", type=int, default=10, help="frames the card is measured on (default 10)")
     ca.add_argument("--settle", type=float, help="seconds the camera's exposure and white balance settle first "
                     "(default: source.lock_light_s, else 3)")

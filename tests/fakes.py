@@ -219,6 +219,9 @@ class FakeCamera:
         return Held("fake sensor", dict(self.settings), colour=self.colour, exposure=self.exposure,
                     refused=[] if self.colour and self.exposure else ["AUTO_WB"])
 
+    def light_settings(self) -> dict:
+        return dict(self.settings)
+
     def close(self):
         self.closed = True
 
