@@ -195,7 +195,7 @@ def cmd_calibrate(args: argparse.Namespace, cfg: Config) -> int:
     if args.source:
         cfg.source.input = args.source
     try:
-        run(cfg, args.reflectance, args.frames, args.settle)
+        run(cfg, args.reflectance, args.frames, args.settle, picture_path=Path(args.picture) if args.picture else None)
     except NoCard as e:
         print(f"error: calibrate: {e}", file=sys.stderr)
         return EXIT_ERROR
@@ -285,6 +285,8 @@ def parser() -> argparse.ArgumentParser:
     ca.add_argument("--frames", type=int, default=10, help="frames the card is measured on (default 10)")
     ca.add_argument("--settle", type=float, help="seconds the camera's exposure and white balance settle first "
                     "(default: source.lock_light_s, else 3)")
+    ca.add_argument("--picture", metavar="PNG", help="also write what the camera saw, the card found outlined in "
+                    "green (the middle patch in yellow): to look at from a remote shell, card or not")
     ca.set_defaults(func=cmd_calibrate)
 
     st = command("stats", help="visitor counts per hour: a table, and a PNG chart")
@@ -332,6 +334,8 @@ def _check_numbers(args: argparse.Namespace) -> str | None:
             return f"calibrate --reflectance must be {REFLECTANCE[0]}..{REFLECTANCE[1]} (0.18 = 18% grey), not {args.reflectance}"
         if not 3 <= args.frames <= 300:
             return f"calibrate --frames must be 3..300, not {args.frames}"
+        if args.picture and Path(args.picture).suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            return f"calibrate --picture {args.picture}: name a .png or .jpg file"
         if args.settle is not None and not 0 <= args.settle <= 600:
             return f"calibrate --settle must be 0..600 seconds, not {args.settle}"
     if args.command == "gallery" and Path(args.out).suffix.lower() not in PICTURE_SUFFIXES:

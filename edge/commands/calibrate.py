@@ -15,12 +15,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import cv2
 import numpy as np
 
 from edge import calibration
+from edge.atomic import write_atomic
 from edge.calibration import Calibration, Held
 from edge.config import Config
 from edge.perceive.skin_light import LUMA_BGR, SATURATED
@@ -51,6 +53,7 @@ class Card:
     bgr: np.ndarray  # mean colour as the camera saw it
     area: float  # share of the picture
     centre: tuple[float, float]  # in picture widths and heights
+    mask: np.ndarray | None = None  # where it is, on the frame shrunk to SMALL_W
 
 
 def find_card(frame_bgr: np.ndarray) -> Card:
@@ -90,7 +93,7 @@ def find_card(frame_bgr: np.ndarray) -> Card:
         raise NoCard(f"unevenly lit: one side of the card is {100 * (hi / max(lo, 1.0) - 1):.0f}% brighter than the "
                      "other (turn it to face the camera, out of shadows and reflections)")
     cx, cy = centroids[label]
-    return Card(mean, area, (float(cx) / sw, float(cy) / sh))
+    return Card(mean, area, (float(cx) / sw, float(cy) / sh), card)
 
 
 def steady(cards: list[Card]) -> Card:
@@ -100,7 +103,8 @@ def steady(cards: list[Card]) -> Card:
     change = float(np.abs(lumas / np.median(lumas) - 1).max())
     if change > MOVED or drift > MOVED:
         raise NoCard("the card moved while it was measured (hold it still, and keep out of the light)")
-    return Card(np.mean([c.bgr for c in cards], axis=0), float(np.mean([c.area for c in cards])), cards[0].centre)
+    return Card(np.mean([c.bgr for c in cards], axis=0), float(np.mean([c.area for c in cards])), cards[0].centre,
+                cards[-1].mask)
 
 
 def srgb(reflectance: float) -> float:
@@ -122,8 +126,11 @@ def calibration_from(card: Card, held: Held, reflectance: float, source: str, si
                        refused=held.refused)
 
 
-def measure(src, frames: int, settle_s: float, clock: Callable[[], float]) -> tuple[Card, Held]:
-    """Lets the camera settle, holds its light, then finds the card on `frames` frames."""
+def measure(src, frames: int, settle_s: float, clock: Callable[[], float],
+            seen: list | None = None) -> tuple[Card, Held]:
+    """Lets the camera settle, holds its light, then finds the card on `frames` frames. seen: gets
+    the last frame looked at, and the card found on it (for --picture)."""
+    seen = [] if seen is None else seen
     start = clock()
     while clock() - start < settle_s:
         src.read()
@@ -135,15 +142,39 @@ def measure(src, frames: int, settle_s: float, clock: Callable[[], float]) -> tu
         frame = src.read()
         if frame is None:
             raise SourceError(f"{src.name}: the source ended while the card was measured")
+        seen[:] = [frame.image_bgr, None]
         cards.append(find_card(frame.image_bgr))
+        seen[1] = cards[-1]
     return steady(cards), held
+
+
+def picture(frame_bgr: np.ndarray, card: Card | None) -> np.ndarray:
+    """The frame as the camera saw it, the patch the card's colour is taken from in yellow and the
+    card found in green: what an exhibitor at a remote shell looks at when the card is refused."""
+    out = frame_bgr.copy()
+    h, w = out.shape[:2]
+    r = max(1, round(CENTRE * w / 2))
+    cv2.rectangle(out, (w // 2 - r, h // 2 - r), (w // 2 + r, h // 2 + r), (0, 230, 255), 2)
+    if card is not None and card.mask is not None:
+        mask = cv2.resize(card.mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(out, contours, -1, (0, 220, 0), 2)
+    return out
+
+
+def save_picture(path: Path, seen: list) -> None:
+    ok, png = cv2.imencode(path.suffix or ".png", picture(*seen))
+    if not ok:
+        raise OSError(f"{path}: cannot encode a picture of this type (.png, .jpg)")
+    write_atomic(path, png.tobytes())
 
 
 def run(cfg: Config, reflectance: float = 0.18, frames: int = 10, settle_s: float | None = None,
         opener: Callable | None = None, out: Callable[[str], None] = print,
-        clock: Callable[[], float] = time.monotonic) -> None:
-    """Measures the card and writes the calibration; NoCard (nothing written) when there is none to
-    measure. opener: opens the source from (spec, source config) - a test's fake camera."""
+        clock: Callable[[], float] = time.monotonic, picture_path: Path | None = None) -> None:
+    """Measures the card and writes the calibration; NoCard (no calibration written) when there is
+    none to measure. opener: opens the source from (spec, source config) - a test's fake camera.
+    picture_path: the last frame looked at is written there, the card outlined, card or not."""
     spec = cfg.source.input
     if opener is None and not is_camera(spec):
         raise NoCard(f"source {spec!r} is not a camera: calibrate the camera the mirror runs with "
@@ -153,12 +184,15 @@ def run(cfg: Config, reflectance: float = 0.18, frames: int = 10, settle_s: floa
     out(f"Measuring in {settle:.0f} s ({spec}, {cfg.source.width}x{cfg.source.height}) ...")
     # the camera's own hold is off: calibrate holds the light itself, once the card has been in view
     src = (opener or open_source)(spec, dataclasses.replace(cfg.source, lock_light_s=0.0))
+    seen: list = []
     try:
         if not hasattr(src, "hold_light"):
             raise NoCard(f"source {spec!r} cannot hold its exposure and white balance")
-        card, held = measure(src, frames, settle, clock)
+        card, held = measure(src, frames, settle, clock, seen)
     finally:
         src.close()
+        if picture_path is not None and seen:
+            save_picture(picture_path, seen)
     if not (held.colour or held.exposure):
         raise NoCard(f"{held.camera} takes neither manual exposure nor manual white balance (refused: "
                      f"{', '.join(held.refused)}): a calibration would not stay true; nothing written")

@@ -146,6 +146,25 @@ def test_no_usable_card_is_refused_in_one_line_and_nothing_is_written(tmp_path, 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_picture_outlines_the_card_found_and_is_written_on_a_refusal_too(tmp_path):
+    """What an exhibitor at a remote shell looks at: the card outlined in green on success; on a
+    refusal the frame with only the middle patch marked, and still no calibration."""
+    cfg = config(tmp_path)
+    shot = tmp_path / "seen.png"
+    run(cfg, frames=3, settle_s=0.0, opener=lambda spec, c: FakeCamera(lambda n: booth_frame("warm", card=0.18)),
+        out=lambda line: None, picture_path=shot)
+    green = np.all(cv2.imread(str(shot)) == (0, 220, 0), axis=2)
+    ys, xs = np.nonzero(green)
+    assert abs(xs.min() - 224) < 8 and abs(xs.max() - 416) < 8 and abs(ys.min() - 120) < 8 and abs(ys.max() - 360) < 8
+    (tmp_path / "calibration.json").unlink()
+    with pytest.raises(NoCard, match="too dark"):
+        run(cfg, frames=3, settle_s=0.0, opener=lambda spec, c: FakeCamera(REFUSED["too dark"]),
+            out=lambda line: None, picture_path=shot)
+    seen = cv2.imread(str(shot))
+    assert not np.all(seen == (0, 220, 0), axis=2).any() and np.all(seen == (0, 230, 255), axis=2).any()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["seen.png"]
+
+
 def test_a_camera_that_holds_nothing_is_refused(tmp_path):
     with pytest.raises(NoCard, match="neither manual exposure nor manual white balance"):
         calibrate(config(tmp_path), lambda n: booth_frame("neutral", card=0.18), colour=False, exposure=False)
