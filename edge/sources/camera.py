@@ -71,6 +71,9 @@ class OpenCVCamera(ThreadedCamera):
     def hold_light(self) -> Held:
         """Switches automatic exposure and white balance off at the values they reached, where the driver
         allows it. Exposure counts as held only if manual mode and the exposure value both took."""
+        return self._reader.call(self._hold)
+
+    def _hold(self) -> Held:
         cap, controls, refused = self._cap, {}, []
         exposure, temperature = cap.get(cv2.CAP_PROP_EXPOSURE), cap.get(cv2.CAP_PROP_WB_TEMPERATURE)
         manual = next((v for v in MANUAL_EXPOSURE if set_control(cap, "AUTO_EXPOSURE", v)), None)
@@ -89,8 +92,8 @@ class OpenCVCamera(ThreadedCamera):
                     exposure={"AUTO_EXPOSURE", "EXPOSURE"} <= set(controls), refused=refused)
 
     def light_settings(self) -> dict:
-        return {name: float(self._cap.get(_prop(name))) for name in ("AUTO_EXPOSURE", "EXPOSURE", "AUTO_WB",
-                                                                      "WB_TEMPERATURE")}
+        return self._reader.call(lambda: {name: float(self._cap.get(_prop(name)))
+                                          for name in ("AUTO_EXPOSURE", "EXPOSURE", "AUTO_WB", "WB_TEMPERATURE")})
 
     def _release(self) -> None:
         self._cap.release()

@@ -100,14 +100,18 @@ class PicameraSource(ThreadedCamera):
 
     def hold_light(self) -> Held:
         """Holds the exposure and colour gains reached so far (calibrate measures the card after this)."""
+        return self._reader.call(self._hold)
+
+    def _hold(self) -> Held:
         self.light.settle_s = 0.0  # held for good: no re-settling while the card is measured
         self.light.hold(settings(self._cam))
+        held = dict(self.light.held or {})
         model = str(getattr(self._cam, "camera_properties", {}).get("Model", "picamera"))
-        return Held(model, dict(self.light.held), colour="ColourGains" in self.light.held,
-                    exposure="ExposureTime" in self.light.held and "AnalogueGain" in self.light.held)
+        return Held(model, held, colour="ColourGains" in held,
+                    exposure="ExposureTime" in held and "AnalogueGain" in held)
 
     def light_settings(self) -> dict:
-        return settings(self._cam)
+        return self._reader.call(lambda: settings(self._cam))
 
     def _release(self) -> None:
         try:

@@ -3,6 +3,7 @@ reference; a face then reads through them as it reads under neutral light; no ca
 from __future__ import annotations
 
 import sys
+import threading
 import types
 
 import cv2
@@ -184,11 +185,21 @@ def test_the_pi_camera_calibrated_starts_with_the_stored_settings_and_keeps_them
 
     class Camera(FakePicamera2):
         picture = booth_frame("warm", card=0.18)
+        callers: set[str] = set()  # threads that asked the camera for its settings or set them
+
+        def capture_metadata(self):
+            self.callers.add(threading.current_thread().name)
+            return super().capture_metadata()
+
+        def set_controls(self, controls):
+            self.callers.add(threading.current_thread().name)
+            super().set_controls(controls)
 
     monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=Camera))
     cfg = config(tmp_path)
     cfg.source.lock_light_s = 3.0
     run(cfg, frames=4, settle_s=0.0, out=lambda line: None)
+    assert Camera.callers == {"capture:picamera"}  # held between two captures, not beside one
     cal = calibration.load(tmp_path / "calibration.json")
     assert cal.controls["AnalogueGain"] == 2.0 and list(cal.controls["ColourGains"]) == [1.8, 1.5]
     assert cal.controls["ExposureTime"] > 10000 and cal.colour_held and cal.exposure_held

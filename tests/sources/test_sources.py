@@ -256,3 +256,31 @@ def test_a_huge_picture_is_read_reduced_or_refused_in_one_line(tmp_path):
     small = tmp_path / "small.png"
     cv2.imwrite(str(small), np.zeros((30, 40, 3), np.uint8))
     assert header_size(small.read_bytes()) == (40, 30) and read_image(small).shape == (30, 40, 3)
+
+
+def test_a_call_into_the_driver_runs_on_the_capture_thread_between_two_grabs():
+    """calibrate and doctor hold and read a camera's settings while frames are captured: the driver
+    (libcamera, V4L2 through OpenCV) must not be called from two threads at once."""
+    inside = threading.Event()
+    overlapped = []
+
+    def grab():
+        inside.set()
+        time.sleep(0.003)
+        inside.clear()
+        return np.zeros((16, 16, 3), np.uint8)
+
+    def job():
+        overlapped.append(inside.is_set())
+        return threading.current_thread().name
+
+    reader = LatestFrameReader("cam", grab, timeout_s=1.0)
+    try:
+        reader.read()
+        assert [reader.call(job) for _ in range(20)] == ["capture:cam"] * 20
+        assert not any(overlapped)
+        with pytest.raises(ZeroDivisionError):
+            reader.call(lambda: 1 / 0)
+        assert reader.read() is not None  # the capture goes on
+    finally:
+        reader.close()
