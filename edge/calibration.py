@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.atomic import write_atomic
-from edge.config import SourceConfig
+from edge.config import SourceConfig, state_dir
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,7 @@ class Held:
 def path_for(cfg: SourceConfig) -> Path:
     """source.calibration, else calibration.json in the state folder the visitor counts use
     ($STATE_DIRECTORY under the service, else ~/.local/state/emoticon-mirror)."""
-    from edge.booth.visitors import default_dir
-
-    return (Path(cfg.calibration).expanduser() if cfg.calibration else default_dir() / FILE_NAME).absolute()
+    return (Path(cfg.calibration).expanduser() if cfg.calibration else state_dir() / FILE_NAME).absolute()
 
 
 def save(cal: Calibration, path: Path) -> None:

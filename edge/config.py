@@ -6,6 +6,7 @@ what is allowed (a typo in a kiosk's config must not silently fall back to a def
 """
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -191,6 +192,16 @@ class Config:
     snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
     look: LookConfig = field(default_factory=LookConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
+
+
+def state_dir() -> Path:
+    """Where an empty stats.dir or source.calibration points: systemd's StateDirectory= (exported as
+    $STATE_DIRECTORY), else the XDG state folder."""
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if state:
+        return Path(state)
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "emoticon-mirror"
 
 
 def _check(section: str, f: Any, value: Any) -> Any:

@@ -143,7 +143,7 @@ def _calibration(cfg: Config, opener: Callable | None = None) -> Check:
         finally:
             src.close()
     except SourceError:
-        return Check("warn", f"{what}: in use; the camera's settings could not be compared (no camera)")
+        return Check("warn", f"{what}: in use; the camera's settings could not be compared (camera not available)")
     differ = [f"{k} {now.get(k)} (calibrated {v})" for k, v in cal.controls.items()
               if not np.allclose(np.asarray(now.get(k, np.nan), float), np.asarray(v, float), rtol=0.05)]
     if differ:
