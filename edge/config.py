@@ -43,7 +43,8 @@ class SourceConfig:
     calibration: str = key("", "the grey-card calibration `emoticon-mirror calibrate` writes and the mirror reads "
                                "(empty = calibration.json in $STATE_DIRECTORY, i.e. /var/lib/emoticon-mirror under "
                                "the service, else ~/.local/state/emoticon-mirror); used only with the camera and "
-                               "frame size it was made with")
+                               "frame size it was made with, which then starts at the calibrated exposure and white "
+                               "balance and keeps them (lock_light_s and relock_min unused)")
 
 
 @dataclass

@@ -183,6 +183,7 @@ class ThreadedCamera:
 
 
 def is_camera(spec: str) -> bool:
+    """A live camera (real time, its own exposure), not the demo, a file or a folder."""
     return spec == "picamera" or spec.isdigit() or spec.startswith("/dev/video")
 
 
