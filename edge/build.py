@@ -33,7 +33,10 @@ def detector(cfg: Config, threads: int | None = None):
     return BlazeFaceDetector(cfg.detector.model, threads or cfg.detector.threads, cfg.detector.min_score)
 
 
-def classifiers(cfg: Config, threads: int | None = None):
+def classifiers(cfg: Config, threads: int | None = None, camera: bool = False):
+    """camera: for the frame loop, whose skin tone reads the camera through its grey-card calibration
+    when it has one (photos, the consistency check and bench never do)."""
+    from edge import calibration
     from edge.perceive.classify import ClassifierSet
     from edge.perceive.detect import BlazeFaceDetector
 
@@ -41,7 +44,8 @@ def classifiers(cfg: Config, threads: int | None = None):
     # the skin tone re-reads a detected face's keypoints on it and its mirror image with the short-range
     # model at one thread, whatever detector.model says (its patches were placed and measured that way)
     return ClassifierSet(models_dir(cfg), threads or cfg.classify.threads, cfg.classify.views, skin_tone=skin,
-                         skin_detector=BlazeFaceDetector("short", 1) if skin else None)
+                         skin_detector=BlazeFaceDetector("short", 1) if skin else None,
+                         skin_calibration=calibration.for_camera(cfg.source) if skin and camera else None)
 
 
 def tracking(cfg: Config) -> bool:
@@ -64,9 +68,10 @@ def mesh(cfg: Config, threads: int | None = None):
         return None
 
 
-def perception(cfg: Config, threads: int | None = None, still: bool = False):
+def perception(cfg: Config, threads: int | None = None, still: bool = False, camera: bool = False):
     """Live: faces tracked by their mesh between detections, far faces from tiles; still (analyze,
-    consistency --path analyze): the still-photo retries with the full-range model."""
+    consistency --path analyze): the still-photo retries with the full-range model. camera: the frame
+    loop's, read through the camera's calibration (`classifiers`)."""
     from edge.perceive.detect import BlazeFaceDetector, TiledDetector
     from edge.perceive.fusion import load_fusion
     from edge.model_files import MODELS_DIR
@@ -78,7 +83,7 @@ def perception(cfg: Config, threads: int | None = None, still: bool = False):
         det = TiledDetector(det)
     # still photos too: analyze reads the largest face's blendshapes as the live loop does
     fine, shapes = blendshapes(cfg, threads) if track or still else (None, None)
-    return Perception(det, classifiers(cfg, threads), face_mesh,
+    return Perception(det, classifiers(cfg, threads, camera), face_mesh,
                       far_detector=BlazeFaceDetector("full", 1) if still else None,
                       max_faces=cfg.detector.max_faces, detect_every=cfg.detector.track_every, track=track,
                       blendshapes=shapes, fine_mesh=fine, fine_faces=cfg.motion.blendshapes,
@@ -131,7 +136,7 @@ def local_perceiver(cfg: Config, threads: int | None = None):
     """The perceiving half in the calling process (the mirror's own, or the one made for it)."""
     from edge.perceive.half import Perceiver
 
-    return Perceiver(cfg, perception(cfg, threads))
+    return Perceiver(cfg, perception(cfg, threads, camera=True))
 
 
 def remote_perceiver(cfg: Config, threads: int | None = None, **kwargs):

@@ -1,4 +1,4 @@
-"""emoticon-mirror: run | analyze | consistency | bench | doctor | stats | gallery | config-example.
+"""emoticon-mirror: run | analyze | consistency | bench | doctor | calibrate | stats | gallery | config-example.
 
 Every expected failure (bad config, missing model, no camera, unreadable file) ends as one line on
 stderr and a non-zero exit; --debug adds the traceback for whoever is fixing it.
@@ -13,7 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
-from edge import __version__, build
+from edge import __version__, build, calibration
 from edge import config as config_mod
 from edge.config import Config, ConfigError
 from edge.display import DisplayError
@@ -46,6 +46,9 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     if args.snapshot_at and not cfg.snapshot.dir:
         raise ConfigError("--snapshot-at: snapshots are off; set snapshot.dir in the config")
     look = Look.from_config(cfg.look)  # a missing logo or bad colour stops here, before the screen
+    light = calibration.for_camera(cfg.source)
+    if light is not None:
+        log.info("grey-card calibration in use (made %.0f days ago)", light.age_days())
     booth = None
     notifier = Notifier()
     stop = threading.Event()
@@ -70,7 +73,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     try:
         renderer = Renderer(display.size, pip=cfg.display.pip, look=look)
         booth = build_booth(cfg, look, is_live(cfg.source.input))
-        mirror = build.mirror(cfg, lambda: open_source(cfg.source.input, cfg.source), renderer, display,
+        mirror = build.mirror(cfg, lambda: open_source(cfg.source.input, cfg.source, light), renderer, display,
                               pace=not args.unpaced, source_wait_s=wait_limit(cfg.source.wait_s, notifier.enabled),
                               booth=booth)
         mirror.on_present.append(lambda st, scene: notifier.frame_shown(st.fps_recent(), st.faces_now, scene.message))
@@ -186,6 +189,19 @@ def cmd_doctor(args: argparse.Namespace, cfg: Config) -> int:
     return run_checks(cfg)
 
 
+def cmd_calibrate(args: argparse.Namespace, cfg: Config) -> int:
+    from edge.commands.calibrate import NoCard, run
+
+    if args.source:
+        cfg.source.input = args.source
+    try:
+        run(cfg, args.reflectance, args.frames, args.settle, picture_path=Path(args.picture) if args.picture else None)
+    except NoCard as e:
+        print(f"error: calibrate: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
 def cmd_gallery(args: argparse.Namespace, cfg: Config) -> int:
     from edge.render.gallery import make_sheet
 
@@ -261,6 +277,18 @@ def parser() -> argparse.ArgumentParser:
 
     command("doctor", help="check runtime, models, camera and display").set_defaults(func=cmd_doctor)
 
+    ca = command("calibrate", help="once at installation: a grey card in front of the camera fixes its exposure "
+                 "and colour for the skin tone")
+    ca.add_argument("--source", help="the camera: picamera | /dev/videoN | N (default: source.input)")
+    ca.add_argument("--reflectance", type=float, default=0.18,
+                    help="the card's reflectance (default 0.18: an 18%% grey card; about 0.9 for a white card)")
+    ca.add_argument("--frames", type=int, default=10, help="frames the card is measured on (default 10)")
+    ca.add_argument("--settle", type=float, help="seconds the camera's exposure and white balance settle first "
+                    "(default: source.lock_light_s, else 3)")
+    ca.add_argument("--picture", metavar="PNG", help="also write what the camera saw, the card found outlined in "
+                    "green (the middle patch in yellow): to look at from a remote shell, card or not")
+    ca.set_defaults(func=cmd_calibrate)
+
     st = command("stats", help="visitor counts per hour: a table, and a PNG chart")
     st.add_argument("--dir", help="folder of visitors.json (default: stats.dir, else $STATE_DIRECTORY or "
                     "~/.local/state/emoticon-mirror)")
@@ -282,6 +310,7 @@ PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")  # what pygame writes; any 
 THREADS = (1, 8)  # interpreter threads, as the config's threads keys allow
 CONSISTENCY_SIZES = (24, 480)  # face widths that fit a 640x480 frame with room around them
 BENCH_MIN_FRAMES = 200  # a median over fewer frames of a shared machine is noise
+REFLECTANCE = (0.03, 0.95)  # a card darker than 3% or whiter than 95% is not what the exhibitor holds
 SOAK_MIN_FRAMES = 50  # a fifth warms up, a tenth is compared with the last tenth
 
 
@@ -300,6 +329,15 @@ def _check_numbers(args: argparse.Namespace) -> str | None:
                     f"not {bad[0]}")
         if args.positions < 1:
             return f"consistency --positions must be at least 1, not {args.positions}"
+    if args.command == "calibrate":
+        if not REFLECTANCE[0] <= args.reflectance <= REFLECTANCE[1]:
+            return f"calibrate --reflectance must be {REFLECTANCE[0]}..{REFLECTANCE[1]} (0.18 = 18% grey), not {args.reflectance}"
+        if not 3 <= args.frames <= 300:
+            return f"calibrate --frames must be 3..300, not {args.frames}"
+        if args.picture and Path(args.picture).suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            return f"calibrate --picture {args.picture}: name a .png or .jpg file"
+        if args.settle is not None and not 0 <= args.settle <= 600:
+            return f"calibrate --settle must be 0..600 seconds, not {args.settle}"
     if args.command == "gallery" and Path(args.out).suffix.lower() not in PICTURE_SUFFIXES:
         return f"gallery --out {args.out}: name a picture file ({', '.join(PICTURE_SUFFIXES)})"
     if (args.command == "stats" and args.chart and Path(args.chart).suffix.lower() not in PICTURE_SUFFIXES):

@@ -6,6 +6,7 @@ what is allowed (a typo in a kiosk's config must not silently fall back to a def
 """
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -39,6 +40,11 @@ class SourceConfig:
                                    "shirt does not darken everybody's skin); 0 = never hold them", lo=0, hi=600)
     relock_min: float = key(30.0, "picamera: settle and hold again this often (daylight changes through the day)",
                             lo=1, hi=1440)
+    calibration: str = key("", "the grey-card calibration `emoticon-mirror calibrate` writes and the mirror reads "
+                               "(empty = calibration.json in $STATE_DIRECTORY, i.e. /var/lib/emoticon-mirror under "
+                               "the service, else ~/.local/state/emoticon-mirror); used only with the camera and "
+                               "frame size it was made with, which then starts at the calibrated exposure and white "
+                               "balance and keeps them (lock_light_s and relock_min unused)")
 
 
 @dataclass
@@ -189,6 +195,16 @@ class Config:
     stats: StatsConfig = field(default_factory=StatsConfig)
 
 
+def state_dir() -> Path:
+    """Where an empty stats.dir or source.calibration points: systemd's StateDirectory= (exported as
+    $STATE_DIRECTORY), else the XDG state folder."""
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if state:
+        return Path(state)
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "emoticon-mirror"
+
+
 def _check(section: str, f: Any, value: Any) -> Any:
     name = f"{section}.{f.name}"
     meta = f.metadata
@@ -250,7 +266,7 @@ def load(path: str | Path | None) -> Config:
 # Keys an exhibitor never needs to touch: performance and measurement tuning. config-example lists them
 # last, commented out (they are accepted all the same; docs/configuration.md documents every key).
 TUNING = {
-    "source": {"timeout_s", "lock_light_s", "relock_min"},
+    "source": {"timeout_s", "lock_light_s", "relock_min", "calibration"},
     "detector": {"min_score", "threads", "track_every", "far"},
     "classify": {"threads", "views", "group_views"},
     "smooth": {"track_timeout_s", "eyewear_time_constant_s", "mask_time_constant_s",

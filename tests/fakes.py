@@ -139,3 +139,126 @@ def lightness(px: np.ndarray) -> np.ndarray:
     lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
     y = lin[..., 0] * 0.2126 + lin[..., 1] * 0.7152 + lin[..., 2] * 0.0722
     return np.where(y > 0.008856, 116 * np.cbrt(y) - 16, 903.3 * y)
+
+
+# A booth's camera, simulated: a room, and a portrait or a grey card in it, lit by a lamp of a colour
+# and a strength (in linear light, as a lamp lights a scene), seen through a camera whose settings hold.
+
+LAMPS = {  # B, G, R in linear light (luminance kept), and exposure in EV
+    "neutral": ((1.0, 1.0, 1.0), 0.0),
+    "warm": ((0.595, 0.92, 1.407), 0.0),
+    "cool": ((1.389, 1.029, 0.772), 0.0),
+    "dim": ((1.0, 1.0, 1.0), -0.5),
+}
+
+
+def lit(image_bgr: np.ndarray, lamp: str) -> np.ndarray:
+    cast, ev = LAMPS[lamp]
+    c = image_bgr.astype(np.float64) / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4) * np.array(cast) * 2.0 ** ev
+    lin = np.clip(lin, 0.0, 1.0)
+    out = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
+    return np.round(out * 255).astype(np.uint8)
+
+
+def grey_value(reflectance: float) -> int:
+    """The 8-bit sRGB value of a surface of this reflectance, correctly exposed."""
+    return int(round(255 * (1.055 * reflectance ** (1 / 2.4) - 0.055)))
+
+
+def booth_room(size: tuple[int, int] = (640, 480)) -> np.ndarray:
+    """A room as a booth's camera sees it: a pale wall lit from above, a floor, a poster and a door."""
+    w, h = size
+    img = np.empty((h, w, 3), np.uint8)
+    shade = np.linspace(1.0, 0.85, h)[:, None, None]
+    img[:] = (np.array([196, 203, 210]) * shade).astype(np.uint8)
+    img[int(0.8 * h):] = (70, 95, 120)
+    img[int(0.1 * h):int(0.45 * h), int(0.04 * w):int(0.18 * w)] = (40, 60, 200)
+    img[int(0.15 * h):int(0.8 * h), int(0.84 * w):int(0.96 * w)] = (120, 130, 135)
+    return img
+
+
+def booth_frame(lamp: str, portrait: np.ndarray | None = None, card: float | None = None,
+                card_share: float = 0.3, size: tuple[int, int] = (640, 480)) -> np.ndarray:
+    """The room under `lamp`, with a portrait (a head and shoulders crop: conftest.head_crop) in the
+    middle and/or a card of this reflectance held there, card_share of the picture's width wide."""
+    img = booth_room(size)
+    w, h = size
+    if portrait is not None:
+        ph, pw = portrait.shape[:2]
+        y0, x0 = (h - ph) // 2, (w - pw) // 2
+        img[y0:y0 + ph, x0:x0 + pw] = portrait
+    if card is not None:
+        cw, ch = int(card_share * w), int(card_share * w * 1.25)
+        img[(h - ch) // 2:(h + ch) // 2, (w - cw) // 2:(w + cw) // 2] = grey_value(card)
+    return lit(img, lamp)
+
+
+class FakeCamera:
+    """A camera showing generated frames (a function of the frame number), whose exposure and white
+    balance hold when asked (as a Pi camera's do), with the settings it reports."""
+
+    name = "fake camera"
+
+    def __init__(self, frame_at, settings: dict | None = None, colour: bool = True, exposure: bool = True):
+        from edge.sources import Frame
+
+        self._frame, self.frame_at, self.n = Frame, frame_at, 0
+        self.settings = settings or {"ExposureTime": 12000, "AnalogueGain": 1.5, "ColourGains": (1.9, 1.4)}
+        self.colour, self.exposure = colour, exposure
+        self.holds, self.closed = 0, False
+
+    def read(self):
+        self.n += 1
+        return self._frame(self.frame_at(self.n), float(self.n), self.n)
+
+    def hold_light(self):
+        from edge.calibration import Held
+
+        self.holds += 1
+        return Held("fake sensor", dict(self.settings), colour=self.colour, exposure=self.exposure,
+                    refused=[] if self.colour and self.exposure else ["AUTO_WB"])
+
+    def light_settings(self) -> dict:
+        return dict(self.settings)
+
+    def close(self):
+        self.closed = True
+
+
+class FakePicamera2:
+    """picamera2's calls the source makes, on a camera whose auto exposure is still moving; it shows
+    `picture` (a test sets it) or a grey that changes every frame."""
+
+    picture: np.ndarray | None = None
+
+    def __init__(self):
+        self.controls: list[dict] = []
+        self.frames = 0
+
+    def create_video_configuration(self, **kw):
+        return kw
+
+    def configure(self, config):
+        self.config = config
+
+    def start(self):
+        pass
+
+    def capture_array(self, stream):
+        self.frames += 1
+        if self.picture is not None:
+            return self.picture
+        return np.full((48, 64, 3), self.frames % 256, np.uint8)
+
+    def capture_metadata(self):
+        return {"ExposureTime": 10000 + self.frames, "AnalogueGain": 2.0, "ColourGains": (1.8, 1.5), "Lux": 300}
+
+    def set_controls(self, controls):
+        self.controls.append(controls)
+
+    def stop(self):
+        pass
+
+    def close(self):
+        pass

@@ -24,7 +24,7 @@ from edge.booth.card import compose_card
 from edge.render.look import Look
 from edge.render.text import TextCache
 from edge.booth.snapshot import Countdown
-from edge.sources import Frame
+from edge.sources import Frame, is_camera
 from edge.state import Scene
 from edge.booth.visitors import VisitorStats, stats_path
 
@@ -155,4 +155,4 @@ def build_booth(cfg: Config, look: Look, live: bool, pin_factory=None) -> Booth 
 
 def is_live(source_spec: str) -> bool:
     """Cameras run in real time; the demo, files and folders have their own clock (index / fps)."""
-    return source_spec == "picamera" or source_spec.isdigit() or source_spec.startswith("/dev/video")
+    return is_camera(source_spec)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from edge.atomic import write_atomic
+from edge.config import state_dir
 from edge.booth.folder_lock import hold, release
 
 log = logging.getLogger(__name__)
@@ -61,18 +62,9 @@ def hour_key(wall: float) -> str:
     return time.strftime("%Y-%m-%dT%H", time.localtime(wall))
 
 
-def default_dir() -> Path:
-    """systemd's StateDirectory= (exported as $STATE_DIRECTORY), else the XDG state folder."""
-    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
-    if state:
-        return Path(state)
-    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(xdg) / "emoticon-mirror"
-
-
 def stats_path(folder: str) -> Path:
     """Absolute, so that a later chdir (gpiozero's lgpio moves to $LG_WD) cannot move the file."""
-    return ((Path(folder).expanduser() if folder else default_dir()) / FILE_NAME).absolute()
+    return ((Path(folder).expanduser() if folder else state_dir()) / FILE_NAME).absolute()
 
 
 class StatsFileError(Exception):

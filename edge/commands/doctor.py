@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from edge.config import Config, ConfigError
 
 
@@ -113,6 +115,44 @@ def _camera(cfg: Config) -> Check:
         return Check("FAIL", f"source {spec}: gave no frame", "check the source")
     h, w = frame.image_bgr.shape[:2]
     return Check("ok", f"source {spec}: {w}x{h} frames")
+
+
+def _calibration(cfg: Config, opener: Callable | None = None) -> Check:
+    """Whether the skin tone reads through a grey-card calibration, how old it is, and whether the
+    camera runs at the settings it was made under (a driver that drops a control, another camera)."""
+    from edge import calibration
+    from edge.sources import SourceError, open_source
+
+    path = calibration.path_for(cfg.source)
+    if not path.exists():
+        return Check("ok", "skin tone: no grey-card calibration (optional: emoticon-mirror calibrate, docs/skin_tone.md)")
+    try:
+        cal = calibration.load(path)
+    except calibration.CalibrationError as e:
+        return Check("warn", f"calibration: {e}; not used", "emoticon-mirror calibrate (docs/skin_tone.md)")
+    what = f"calibration {path} ({cal.camera}, made {cal.age_days():.0f} days ago)"
+    if not cal.matches(cfg.source):
+        return Check("warn", f"{what}: made for {cal.source} at {cal.size[0]}x{cal.size[1]}, not {cfg.source.input} at "
+                     f"{cfg.source.width}x{cfg.source.height}; not used", "calibrate again with this camera and size")
+    try:
+        src = (opener or open_source)(cfg.source.input, cfg.source, cal)
+        try:
+            for _ in range(CALIBRATION_FRAMES):  # new settings reach the frames a few frames late
+                src.read()
+            now = src.light_settings()
+        finally:
+            src.close()
+    except SourceError:
+        return Check("warn", f"{what}: in use; the camera's settings could not be compared (camera not available)")
+    differ = [f"{k} {now.get(k)} (calibrated {v})" for k, v in cal.controls.items()
+              if not np.allclose(np.asarray(now.get(k, np.nan), float), np.asarray(v, float), rtol=0.05)]
+    if differ:
+        return Check("warn", f"{what}: the camera runs at other settings: {'; '.join(differ)}",
+                     "calibrate again (a new camera or driver), or delete the file")
+    return Check("ok", f"{what}: in use, camera at the calibrated settings")
+
+
+CALIBRATION_FRAMES = 5
 
 
 def _display(cfg: Config) -> Check:
@@ -282,7 +322,7 @@ def _booth(cfg: Config) -> list[Check]:
 
 def run_checks(cfg: Config, out: Callable[[str], None] = print) -> int:
     checks = [_versions(), _interpreter(), _detector(cfg), _mesh(cfg), _blendshapes(cfg), *_classifiers(cfg), _fusion(cfg), _pipeline(cfg),
-              _camera(cfg), _display(cfg), _devices(), *_service(), *_booth(cfg)]
+              _camera(cfg), _calibration(cfg), _display(cfg), _devices(), *_service(), *_booth(cfg)]
     for c in checks:
         out(f"{c.status:<4} {c.what}" + (f"\n     fix: {c.fix}" if c.fix and c.status != "ok" else ""))
     failed = sum(c.status == "FAIL" for c in checks)

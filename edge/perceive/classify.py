@@ -170,11 +170,12 @@ class ClassifierSet:
     """All classifiers the manifest offers, plus the measured skin tone, run per face."""
 
     def __init__(self, models_dir: Path | None = None, num_threads: int = 1, views: int = 4,
-                 skin_tone: bool = True, skin_detector=None):
+                 skin_tone: bool = True, skin_detector=None, skin_calibration=None):
         """skin_detector: the short-range BlazeFace the skin tone re-reads keypoints with (edge/build.py
-        makes it; a test may leave it to the meter)."""
+        makes it; a test may leave it to the meter); skin_calibration: the live camera's grey-card
+        calibration, if it has one (edge/calibration.py)."""
         self.models_dir = models_dir or DEFAULT_MODELS_DIR
-        self.skin = SkinToneMeter(skin_detector) if skin_tone else None
+        self.skin = SkinToneMeter(skin_detector, calibration=skin_calibration) if skin_tone else None
         manifest = read_manifest(self.models_dir)
         self.classifiers = [
             Classifier(name, manifest[name], self.models_dir, num_threads,

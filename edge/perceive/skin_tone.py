@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.calibration import Calibration
 from edge.perceive.crop import warp
 from edge.perceive.detect import BlazeFaceDetector, mirror_pooled
 from edge.perceive.skin_light import RELIABLE_BACKGROUND, MIN_BACKGROUND, SATURATED, balance, surroundings
@@ -271,11 +272,14 @@ class SkinToneMeter:
 
     WB_EVERY = 15  # frames: the light around a person changes over seconds, not frames
 
-    def __init__(self, detector: BlazeFaceDetector | None = None, pooled: bool = True) -> None:
+    def __init__(self, detector: BlazeFaceDetector | None = None, pooled: bool = True,
+                 calibration: Calibration | None = None) -> None:
         """pooled: a face with no mesh has its keypoint patches placed by keypoints read on the face
         and on its mirror image (`mirror_pooled`), so a visitor and their mirror image get the same
-        patches; a mesh reads a face and its mirror image alike already."""
+        patches; a mesh reads a face and its mirror image alike already. calibration: the live
+        camera's grey-card calibration (never for photos)."""
         self.detector = (detector or BlazeFaceDetector("short", 1)) if pooled else None
+        self.calibration = calibration
         self._boxes: list[np.ndarray] = []
         self._frames = 0
         self._light: list[tuple[np.ndarray, np.ndarray, int]] = []  # (box, gains, frame measured)
@@ -292,6 +296,15 @@ class SkinToneMeter:
         self._light = [e for e in self._light if self._frames - e[2] < self.WB_EVERY]
 
     def gains(self, frame_bgr: np.ndarray, face: Face) -> np.ndarray:
+        """The gains this face's skin is read through: the light's colour around it; with a grey-card
+        calibration of the camera, the card's colour gains and exposure reference where the camera
+        holds the settings they were measured under (edge/calibration.py)."""
+        cal = self.calibration
+        if cal is None:
+            return self._room(frame_bgr, face)
+        return cal.meter_gains(None if cal.colour_held else self._room(frame_bgr, face))
+
+    def _room(self, frame_bgr: np.ndarray, face: Face) -> np.ndarray:
         """The light's colour around this face, re-measured every WB_EVERY frames for a face that
         stayed about where it was; the room's instead for a face with too little around it."""
         box = face.box

@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Protocol, TypeVar
 
 import cv2
 import numpy as np
@@ -19,6 +19,7 @@ import numpy as np
 from edge.config import SourceConfig
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class SourceError(Exception):
@@ -93,11 +94,38 @@ class LatestFrameReader:
         self._count = 0
         self.dropped = 0
         self._stop = threading.Event()
+        self._jobs: list[Callable[[], None]] = []
         self._thread = threading.Thread(target=self._run, name=f"capture:{name}", daemon=True)
         self._thread.start()
 
+    def call(self, fn: Callable[[], T]) -> T:
+        """fn() run on the capture thread between two grabs, its result or its exception: a driver
+        (libcamera, V4L2 through OpenCV) is not to be called from two threads at once."""
+        done, box = threading.Event(), {}
+
+        def job() -> None:
+            try:
+                box["value"] = fn()
+            except Exception as e:  # handed to the caller below
+                box["error"] = e
+            finally:
+                done.set()
+
+        with self._cond:
+            self._jobs.append(job)
+        if not done.wait(self._timeout_s + 1.0):
+            raise SourceError(f"{self.name}: the camera did not answer for {self._timeout_s:.1f} s")
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self._jobs:  # rare (calibrate, doctor): no lock taken on an ordinary frame
+                with self._cond:
+                    jobs, self._jobs = self._jobs, []
+                for job in jobs:
+                    job()
             try:
                 image = self._grab()
             except Exception as e:  # a driver error must reach the loop, not kill a thread silently
@@ -154,16 +182,22 @@ class ThreadedCamera:
         self._release()
 
 
-def open_source(spec: str, cfg: SourceConfig) -> Source:
-    """demo | picamera | /dev/videoN | N | a video file | an image file | a folder of images."""
+def is_camera(spec: str) -> bool:
+    """A live camera (real time, its own exposure), not the demo, a file or a folder."""
+    return spec == "picamera" or spec.isdigit() or spec.startswith("/dev/video")
+
+
+def open_source(spec: str, cfg: SourceConfig, calibration=None) -> Source:
+    """demo | picamera | /dev/videoN | N | a video file | an image file | a folder of images.
+    calibration: a camera's grey-card calibration (edge/calibration.py), whose settings it starts with."""
     from edge.sources import camera, demo, files, picamera
 
     if spec == "demo":
         return demo.DemoSource(cfg)
     if spec == "picamera":
-        return picamera.PicameraSource(cfg)
-    if spec.isdigit() or spec.startswith("/dev/video"):
-        return camera.OpenCVCamera(spec, cfg)
+        return picamera.PicameraSource(cfg, calibration=calibration)
+    if is_camera(spec):
+        return camera.OpenCVCamera(spec, cfg, calibration)
     path = Path(spec)
     if path.is_dir():
         return files.FolderSource(path, cfg)

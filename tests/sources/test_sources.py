@@ -13,7 +13,7 @@ from edge.config import SourceConfig
 from edge.sources import LatestFrameReader, SourceError, open_source
 from edge.sources.demo import DemoSource
 from edge.sources.memory import MemorySource
-from fakes import tiny_video  # noqa: F401
+from fakes import FakePicamera2, tiny_video  # noqa: F401
 
 CFG = SourceConfig()
 
@@ -102,39 +102,6 @@ def test_picamera_without_picamera2_says_how_to_install():
             open_source("picamera", CFG)
     else:
         pytest.skip("picamera2 is installed here")
-
-
-class FakePicamera2:
-    """picamera2's calls the source makes, on a camera whose auto exposure is still moving."""
-
-    def __init__(self):
-        self.controls: list[dict] = []
-        self.frames = 0
-
-    def create_video_configuration(self, **kw):
-        return kw
-
-    def configure(self, config):
-        self.config = config
-
-    def start(self):
-        pass
-
-    def capture_array(self, stream):
-        self.frames += 1
-        return np.full((48, 64, 3), self.frames % 256, np.uint8)
-
-    def capture_metadata(self):
-        return {"ExposureTime": 10000 + self.frames, "AnalogueGain": 2.0, "ColourGains": (1.8, 1.5), "Lux": 300}
-
-    def set_controls(self, controls):
-        self.controls.append(controls)
-
-    def stop(self):
-        pass
-
-    def close(self):
-        pass
 
 
 def test_the_pi_camera_holds_its_light_once_settled_and_settles_again_later(monkeypatch):
@@ -289,3 +256,31 @@ def test_a_huge_picture_is_read_reduced_or_refused_in_one_line(tmp_path):
     small = tmp_path / "small.png"
     cv2.imwrite(str(small), np.zeros((30, 40, 3), np.uint8))
     assert header_size(small.read_bytes()) == (40, 30) and read_image(small).shape == (30, 40, 3)
+
+
+def test_a_call_into_the_driver_runs_on_the_capture_thread_between_two_grabs():
+    """calibrate and doctor hold and read a camera's settings while frames are captured: the driver
+    (libcamera, V4L2 through OpenCV) must not be called from two threads at once."""
+    inside = threading.Event()
+    overlapped = []
+
+    def grab():
+        inside.set()
+        time.sleep(0.003)
+        inside.clear()
+        return np.zeros((16, 16, 3), np.uint8)
+
+    def job():
+        overlapped.append(inside.is_set())
+        return threading.current_thread().name
+
+    reader = LatestFrameReader("cam", grab, timeout_s=1.0)
+    try:
+        reader.read()
+        assert [reader.call(job) for _ in range(20)] == ["capture:cam"] * 20
+        assert not any(overlapped)
+        with pytest.raises(ZeroDivisionError):
+            reader.call(lambda: 1 / 0)
+        assert reader.read() is not None  # the capture goes on
+    finally:
+        reader.close()
