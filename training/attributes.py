@@ -296,6 +296,9 @@ def build(args: argparse.Namespace, device: str) -> tuple[torch.nn.Module, Attri
     live = None
     if args.live_views:
         live = live_views.load(args.data, crop_cache(args.size, rule), args.size, rule, args.live_views, args.live_p)
+        if args.limit:  # a smoke run: the first faces' cuts
+            live = live_views.LiveViews(live.crops[:args.limit], live.found[:args.limit],
+                                        live.keypoints[:args.limit], live.p)
     task = AttributesTask(data, _head_weights(args.head_weight), teacher, lens if lens.kinds else None,
                           views.ViewConfig() if args.camera_views else None, pairs, live, args.wild_repeat)
     net = AttributeNet(size=args.size)
