@@ -121,7 +121,7 @@ sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 if is_pi_like || [ "${EMOTICON_SYSTEM_PACKAGES:-0}" = 1 ]; then
   say "Debian/Raspberry Pi OS on $(uname -m): runtime from apt"
-  pkgs="python3-venv python3-pip python3-numpy python3-opencv python3-pygame"
+  pkgs="python3-venv python3-pip python3-numpy python3-opencv python3-pygame python3-segno"
   missing=""
   for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   if [ -n "$missing" ]; then
