@@ -226,29 +226,15 @@ def test_a_busy_port_is_one_line(tmp_path):
             ShareServer(Shelf(tmp_path / "share", 60.0), "127.0.0.1", busy.getsockname()[1])
 
 
-def listening_sockets() -> set[int]:
-    """Inodes of this process's sockets in the LISTEN state (TCP, IPv4 and IPv6)."""
-    mine = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            link = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            mine.add(int(link[8:-1]))
-    listening = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = open(table).read().splitlines()[1:]
-        except OSError:
-            continue
-        listening |= {int(r.split()[9]) for r in rows if r.split()[3] == "0A"}
-    return mine & listening
-
-
 def test_urllib_sees_errors_as_errors(served):
     server, token, _, _, _ = served
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(f"http://127.0.0.1:{server.port}/s/{token}/nothing.gif", timeout=TIMEOUT_S)
     assert e.value.code == 404
-    assert listening_sockets()  # the control for the test that nothing listens with sharing off
+
+
+def test_a_page_still_being_made_says_so_and_reloads(served):
+    server, _, _, _, _ = served
+    token = server.shelf.reserve(8, "")
+    status, headers, body = get(server, f"/s/{token}")
+    assert status == 200 and b"on its way" in body and b'http-equiv="refresh"' in body
