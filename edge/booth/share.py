@@ -63,6 +63,8 @@ def one_line(code: int, extra: dict[str, str] | None = None) -> bytes:
 class Handler(socketserver.BaseRequestHandler):
     server: "ShareServer"
 
+    method = ""
+
     def handle(self) -> None:
         sock: socket.socket = self.request
         head, problem = self._read_head(sock)
@@ -71,7 +73,8 @@ class Handler(socketserver.BaseRequestHandler):
         if problem is None:
             problem = self._answer(sock, head)
         if problem is not None:
-            self._send(sock, one_line(problem, {"Allow": "GET, HEAD"} if problem == 405 else None))
+            answer = one_line(problem, {"Allow": "GET, HEAD"} if problem == 405 else None)
+            self._send(sock, answer.split(b"\r\n\r\n")[0] + b"\r\n\r\n" if self.method == "HEAD" else answer)
             self._drain(sock)
 
     def _read_head(self, sock: socket.socket) -> tuple[bytes | None, int | None]:
@@ -103,6 +106,7 @@ class Handler(socketserver.BaseRequestHandler):
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             return 400
         method, target = parts[0], parts[1]
+        self.method = method
         if method not in ("GET", "HEAD"):
             return 405
         for h in headers:

@@ -112,6 +112,12 @@ def test_a_served_file_swapped_for_a_symlink_is_refused(served, tmp_path):
     one_line_answer(*get(server, f"/s/{token}/card-0007.png"), 404)
 
 
+def test_an_error_to_head_has_no_body(served):
+    server, token, _, _, _ = served
+    answer = raw(server, f"HEAD /s/{token}/nothing.gif HTTP/1.1\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.1 404 ") and answer.endswith(b"\r\n\r\n") and b"Content-Length: " in answer
+
+
 def test_a_malformed_token_is_400_an_unknown_one_404(served):
     server, token, _, _, _ = served
     one_line_answer(*get(server, "/s/" + token[:-1]), 400)
