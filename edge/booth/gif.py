@@ -23,8 +23,10 @@ def encode_gif(frames: list[np.ndarray], delay_cs: int, loop: bool = True) -> by
     if any(f.shape != frames[0].shape for f in frames):
         raise ValueError("frames differ in size")
     cubes = [cube_index(f) for f in frames]
-    palette = median_cut(np.concatenate([f[::2, ::2].reshape(-1, 3) for f in frames]), COLOURS)
-    lut = nearest_lut(palette, np.unique(np.concatenate([c.ravel() for c in cubes])))
+    counts = sum(np.bincount(c[::2, ::2].ravel(), minlength=32 ** 3) for c in cubes)
+    palette = median_cut(counts, COLOURS)
+    used = sum(np.bincount(c.ravel(), minlength=32 ** 3) > 0 for c in cubes)
+    lut = nearest_lut(palette, np.nonzero(used)[0])
     table = np.zeros((256, 3), np.uint8)
     table[:len(palette)] = palette
     out = [b"GIF89a", struct.pack("<HHBBB", w, h, 0xF7, 0, 0), table.tobytes()]
@@ -52,14 +54,15 @@ def encode_gif(frames: list[np.ndarray], delay_cs: int, loop: bool = True) -> by
 
 def cube_index(rgb: np.ndarray) -> np.ndarray:
     """Each pixel's cell in the 32 x 32 x 32 colour cube."""
-    q = (rgb >> 3).astype(np.int32)
+    q = (rgb >> 3).astype(np.uint16)
     return (q[..., 0] << 10) | (q[..., 1] << 5) | q[..., 2]
 
 
-def median_cut(pixels: np.ndarray, n: int) -> np.ndarray:
-    """At most n colours for `pixels` (N x 3 uint8): the colour cube's occupied cells split, box by
-    box, at the weighted median of the box's widest channel; each colour is its box's mean."""
-    cells, counts = np.unique(cube_index(pixels), return_counts=True)
+def median_cut(histogram: np.ndarray, n: int) -> np.ndarray:
+    """At most n colours for a histogram over the colour cube's cells: the occupied cells split, box
+    by box, at the weighted median of the box's widest channel; each colour is its box's mean."""
+    cells = np.nonzero(histogram)[0]
+    counts = histogram[cells]
     cols = cell_colours(cells)
 
     def score(box: np.ndarray) -> float:

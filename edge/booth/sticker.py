@@ -119,5 +119,5 @@ class StickerDrawer:
                 d = max(8, int(slot.d))
                 frame.blit(self.face(view_at(tracks.get(view.track_id, []), t, view), d),
                            (int(area.x + slot.cx - d / 2), int(area.y + slot.cy - d / 2)))
-            out.append(pygame.surfarray.array3d(frame).transpose(1, 0, 2).copy())
+            out.append(pygame.surfarray.array3d(frame).transpose(1, 0, 2))  # a fresh array, seen H x W
         return out

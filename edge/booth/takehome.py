@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,10 +140,11 @@ class TakeHome:
                 self._jobs.task_done()
 
     def _make(self, job: Job) -> None:
+        t0 = time.monotonic()
         try:
             stickers = [("group", job.group, job.faces)] if job.group is not None else []
             stickers += [(str(i), job.person, [f]) for i, f in enumerate(faces_in_mirror_order(job.faces), 1)]
-            drawer, failed = sticker.StickerDrawer(), []
+            drawer, failed, sizes = sticker.StickerDrawer(), [], []
             for name, back, faces in stickers:
                 try:
                     frames = drawer.frames(back, faces, job.tracks, job.t_shutter)
@@ -152,6 +154,7 @@ class TakeHome:
                     continue
                 size = (frames[0].shape[1], frames[0].shape[0])
                 self.shelf.put(job.token, f"sticker-{job.number:04d}-{name}.gif", data, size)
+                sizes.append(len(data))
             if failed:
                 log.warning("stickers of No. %d not drawn (%s); the card is shared", job.number, "; ".join(failed))
             h, w = job.card_rgb.shape[:2]
@@ -161,6 +164,8 @@ class TakeHome:
             log.error("snapshot %d not shared: %s: %s", job.number, self.shelf.root, e.strerror or e)
             return
         self.shelf.publish(job.token)
+        log.info("page of No. %d ready in %.1f s: %d sticker(s), %s KB", job.number, time.monotonic() - t0,
+                 len(sizes), "+".join(str(round(n / 1000)) for n in sizes) or "0")
 
 
 def fit(frames: list[np.ndarray]) -> bytes:
