@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.atomic import write_atomic
+from edge.booth.folder_lock import FolderInUse, hold, release
 
 log = logging.getLogger(__name__)
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{22}$")  # secrets.token_urlsafe(16): 128 bits
 NAME = re.compile(r"^[a-z0-9-]{1,40}\.(png|gif)$")
 TYPES = {"png": "image/png", "gif": "image/gif"}
+LOCK = ".emoticon-mirror-share.lock"  # edge/booth/folder_lock.py
 
 
 class ShareError(Exception):
@@ -68,7 +70,11 @@ class Shelf:
         if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
             raise ShareError(f"share folder {root}: not a folder of this user")
         os.chmod(root, 0o700)
-        left = [p for p in root.iterdir()]
+        try:  # a second mirror on this machine would delete the first one's pages as leftovers
+            self._lock_fd = hold(root, "share", "share")
+        except FolderInUse:
+            raise ShareError(f"share folder {root} is in use by another mirror") from None
+        left = [p for p in root.iterdir() if p.name != LOCK]
         for p in left:  # a crash's leftovers: nothing is kept past a stop either
             _remove(p)
         if left:
@@ -141,6 +147,8 @@ class Shelf:
             items, self._items = list(self._items.values()), {}
         for item in items:
             _remove(item.folder)
+        release(self._lock_fd)
+        self._lock_fd = None
 
 
 def _remove(path: Path) -> None:

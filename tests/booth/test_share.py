@@ -45,6 +45,11 @@ def served(tmp_path):
         server.close()
 
 
+def pages(root) -> list[str]:
+    """What the share folder holds but its lock file."""
+    return [p.name for p in root.iterdir() if p.name != ".emoticon-mirror-share.lock"]
+
+
 def raw(server: ShareServer, data: bytes, read_all: bool = True) -> bytes:
     """Send bytes as they are (no client tidies the path) and read the whole answer."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as s:
@@ -170,7 +175,7 @@ def test_expiry_deletes_the_files_and_the_address_gives_404(served, tmp_path):
     clock.t += 1
     one_line_answer(*get(server, f"/s/{token}"), 404)
     one_line_answer(*get(server, f"/s/{token}/card-0007.png"), 404)
-    assert not folder.exists() and list((tmp_path / "share").iterdir()) == []
+    assert not folder.exists() and pages(tmp_path / "share") == []
 
 
 def test_expiry_needs_no_visitor(served, tmp_path):
@@ -189,11 +194,22 @@ def test_closing_deletes_everything_and_a_restart_clears_leftovers(tmp_path):
     shelf.put(token, "card-0001.png", b"png", (1, 1))
     server = ShareServer(shelf, "127.0.0.1", 0)
     server.close()
-    assert list((tmp_path / "share").iterdir()) == []
+    assert pages(tmp_path / "share") == []
     (tmp_path / "share" / "AbCdEfGhIjKlMnOpQrStUv").mkdir()  # a crash's leftover
     (tmp_path / "share" / "AbCdEfGhIjKlMnOpQrStUv" / "card-0002.png").write_bytes(b"png")
-    Shelf(tmp_path / "share", 60.0)
-    assert list((tmp_path / "share").iterdir()) == []
+    Shelf(tmp_path / "share", 60.0).close()
+    assert pages(tmp_path / "share") == []
+
+
+def test_a_second_mirror_leaves_the_first_ones_pages_alone(tmp_path):
+    """It deleted them as a crash's leftovers (two mirrors on one machine, one folder)."""
+    first = Shelf(tmp_path / "share", 60.0)
+    token = first.reserve(1, "")
+    first.put(token, "card-0001.png", b"png", (1, 1))
+    with pytest.raises(share.ShareError, match="share folder .* is in use by another mirror"):
+        Shelf(tmp_path / "share", 60.0)
+    assert (tmp_path / "share" / token / "card-0001.png").exists()
+    first.close()
 
 
 def test_200_downloads_at_once_each_get_one_answer(served):

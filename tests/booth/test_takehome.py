@@ -152,7 +152,7 @@ def test_a_snapshot_is_a_qr_code_on_screen_then_a_page_of_moving_stickers_that_e
         fetch(url)
     assert e.value.code == 404 and not folder.exists()
     booth.close()
-    assert list((tmp_path / "run" / "share").iterdir()) == []
+    assert [p.name for p in (tmp_path / "run" / "share").iterdir()] == [".emoticon-mirror-share.lock"]  # no page
 
 
 def test_the_attract_screen_shows_the_wifi_code_and_the_snapshot_both(tmp_path, monkeypatch):
@@ -223,7 +223,8 @@ def test_a_full_disk_leaves_the_card_and_the_loop(tmp_path, monkeypatch, caplog)
             booth.close()
 
 
-def test_sharing_off_nothing_listens(tmp_path):
+def test_sharing_off_nothing_listens(tmp_path, monkeypatch):
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path / "run"))
     before = listening_sockets()
     cfg = Config()
     cfg.snapshot.dir, cfg.snapshot.button_pin = str(tmp_path / "cards"), 0
