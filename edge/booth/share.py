@@ -117,7 +117,7 @@ class Handler(socketserver.BaseRequestHandler):
         if not target.startswith("/s/"):
             return 404
         token, slash, name = target[3:].partition("/")
-        if not TOKEN.match(token):
+        if not TOKEN.fullmatch(token):
             return 400
         item = self.server.shelf.get(token)
         if item is None:
@@ -129,7 +129,7 @@ class Handler(socketserver.BaseRequestHandler):
                 self._send(sock, page)
             self.server.served(target, 200)
             return None
-        if not NAME.match(name) or name not in item.files:
+        if not NAME.fullmatch(name) or name not in item.files:
             return 404
         return self._send_file(sock, item.folder / name, TYPES[name.rsplit(".", 1)[1]], method, target, item.number)
 

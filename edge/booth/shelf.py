@@ -23,8 +23,8 @@ from edge.booth.folder_lock import FolderInUse, hold, release
 
 log = logging.getLogger(__name__)
 
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{22}$")  # secrets.token_urlsafe(16): 128 bits
-NAME = re.compile(r"^[a-z0-9-]{1,40}\.(png|gif)$")
+TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16): 128 bits
+NAME = re.compile(r"[a-z0-9-]{1,40}\.(png|gif)")
 TYPES = {"png": "image/png", "gif": "image/gif"}
 LOCK = ".emoticon-mirror-share.lock"  # edge/booth/folder_lock.py
 
@@ -89,7 +89,7 @@ class Shelf:
 
     def put(self, token: str, name: str, data: bytes, size: tuple[int, int]) -> None:
         """Write one file of the page; an OSError (a full disk) is the caller's to report."""
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             raise ValueError(f"bad file name {name!r}")
         with self._lock:
             item = self._items.get(token)

@@ -140,6 +140,7 @@ def test_only_get_and_head(served, method):
 
 def test_bad_and_huge_requests_get_one_line(served):
     server, token, _, _, _ = served
+    assert raw(server, f"GET /s/{token}\n HTTP/1.1\r\n\r\n".encode()).startswith(b"HTTP/1.1 400 ")
     for junk in (b"\r\n\r\n", b"GET\r\n\r\n", b"GET /s/x\r\n\r\n", b"GET /s/x FTP/1.0\r\n\r\n", b"\x16\x03\x01\x02\r\n\r\n"):
         answer = raw(server, junk)
         assert answer.startswith(b"HTTP/1.1 400 "), junk
