@@ -103,7 +103,10 @@ class StickerDrawer:
         self._built = VariantCache(CACHE_BYTES)
 
     def face(self, view: FaceView, d: int) -> pygame.Surface:
-        return self._built.get(*face_looks(view)[1], d)
+        """At an odd size: the live screen's are multiples of 4 (edge/render/anim.py), so this thread
+        never blits from a cached shading layer while the screen's thread blits from the same one
+        (SDL keeps per-source state in a blit, and pygame lets go of the GIL during it)."""
+        return self._built.get(*face_looks(view)[1], d | 1)
 
     def frames(self, back: Backdrop, faces: list[FaceView], tracks: dict[int, list[tuple[float, FaceView]]],
                t_shutter: float) -> list[np.ndarray]:
@@ -116,7 +119,7 @@ class StickerDrawer:
         for t in sample_times(t_shutter):
             frame = back.surface.copy()
             for view, slot in zip(order, slots):
-                d = max(8, int(slot.d))
+                d = max(9, int(slot.d)) | 1
                 frame.blit(self.face(view_at(tracks.get(view.track_id, []), t, view), d),
                            (int(area.x + slot.cx - d / 2), int(area.y + slot.cy - d / 2)))
             out.append(pygame.surfarray.array3d(frame).transpose(1, 0, 2))  # a fresh array, seen H x W
