@@ -241,6 +241,15 @@ def test_200_downloads_at_once_each_get_one_answer(served):
     assert get(server, f"/s/{token}/sticker-0007-1.gif")[2] == gif  # and it goes on serving
 
 
+def test_it_starts_before_the_hotspot_has_its_address(tmp_path):
+    """NetworkManager may bring the hotspot up after the service starts: the bind must not fail."""
+    server = ShareServer(Shelf(tmp_path / "share", 60.0), "10.255.255.1", 0)  # on no interface here
+    try:
+        assert server.port > 0 and server.url("x").startswith("http://10.255.255.1:")
+    finally:
+        server.close()
+
+
 def test_a_busy_port_is_one_line(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -223,6 +223,25 @@ def test_a_full_disk_leaves_the_card_and_the_loop(tmp_path, monkeypatch, caplog)
             booth.close()
 
 
+def test_a_busy_port_turns_sharing_off_in_one_line_and_the_booth_runs(tmp_path, monkeypatch, caplog):
+    import socket
+
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path / "run"))
+    with socket.socket() as other, caplog.at_level(logging.ERROR, logger="edge.booth.takehome"):
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        cfg = Config()
+        cfg.snapshot.dir, cfg.snapshot.button_pin = str(tmp_path / "cards"), 0
+        cfg.share.enabled, cfg.share.address, cfg.share.port = True, "127.0.0.1", other.getsockname()[1]
+        booth = build_booth(cfg, Look(), live=False)
+    try:
+        assert booth is not None and booth.store is not None and booth.share is None
+        lines = [r.getMessage() for r in caplog.records]
+        assert len(lines) == 1 and "sharing off: cannot listen on 127.0.0.1:" in lines[0] and "doctor" in lines[0]
+    finally:
+        booth.close()
+
+
 def test_sharing_off_nothing_listens(tmp_path, monkeypatch):
     monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path / "run"))
     before = listening_sockets()
