@@ -5,8 +5,9 @@ within HEAD_S, answered, and the connection closed. Only `GET`/`HEAD` of `/s/TOK
 `/s/TOKEN/NAME` (one of its files, by a name the shelf wrote) exist; nothing is decoded or joined
 into a path, so `..`, `%2e%2e`, absolute paths and symlinks lead nowhere. Every answer carries
 `Cache-Control: no-store` and a content security policy that allows the page's own images and its
-one style block, nothing else. At most WORKERS connections are served at once (files go out with
-sendfile, which leaves the GIL to the frame loop); more are told 503 at once.
+one style block, nothing else. WORKERS threads, started once, answer (files go out with sendfile,
+which leaves the GIL to the frame loop); up to WAITING more connections wait their turn; more are
+told 503 at once.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import hashlib
 import html
 import logging
 import os
+import queue
 import socket
 import socketserver
 import threading
@@ -26,6 +28,7 @@ from edge.booth.shelf import NAME, TOKEN, TYPES, Shelf, ShareError
 log = logging.getLogger(__name__)
 
 WORKERS = 16
+WAITING = 48  # connections accepted beyond the busy workers, answered in turn (a page asks for ~5 files at once)
 HEAD_MAX = 8192  # bytes of request line and headers
 HEAD_S = 5.0  # the whole request head must arrive within this (a slow client holds no worker longer)
 SEND_S = 30.0  # a phone on a weak signal; per send
@@ -200,26 +203,30 @@ def render_page(item, left_s: float) -> str:
             'save what you want to keep.</p></body></html>')
 
 
-class ShareServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    """Serves the shelf on (address, port) from a thread of its own; `close` stops it and deletes
-    everything shared."""
+class ShareServer(socketserver.TCPServer):
+    """Serves the shelf on (address, port): one thread accepts, `workers` threads answer (started
+    once: a thread per request would cost the frame loop more of the GIL); `close` stops it and
+    deletes everything shared."""
 
-    daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
     def __init__(self, shelf: Shelf, address: str, port: int, workers: int = WORKERS):
         self.shelf = shelf
-        self._slots = threading.BoundedSemaphore(workers)
         self.log: collections.deque[tuple[str, int]] = collections.deque(maxlen=512)  # (path, status) served
         self.refused = 0
         self._lingering: collections.deque = collections.deque()  # refused sockets, closed a little later
+        self._waiting: queue.Queue = queue.Queue()  # accepted, for the next free worker
+        self._room = threading.Semaphore(workers + WAITING)  # connections accepted and not yet closed
         try:
             super().__init__((address, port), Handler)
         except OSError as e:
             raise ShareError(f"cannot listen on {address}:{port} ({e.strerror or e})") from None
         self.port = self.server_address[1]
         self.address = address
+        self._workers = [threading.Thread(target=self._work, name=f"share-{i}", daemon=True) for i in range(workers)]
+        for w in self._workers:
+            w.start()
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.5},
                                         name="share", daemon=True)
         self._thread.start()
@@ -241,27 +248,27 @@ class ShareServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         self.log.append((target, status))
 
     def process_request(self, request, client_address) -> None:
-        if not self._slots.acquire(blocking=False):
-            self.refused += 1
-            request.settimeout(0.2)
-            try:  # a short answer fits the socket's buffer: the accepting thread never waits long
-                request.sendall(one_line(503, {"Retry-After": "2"}))
-                request.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-            self._lingering.append((time.monotonic(), request))
+        if self._room.acquire(blocking=False):
+            self._waiting.put(request)
             return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
+        self.refused += 1
+        request.settimeout(0.2)
+        try:  # a short answer fits the socket's buffer: the accepting thread never waits long
+            request.sendall(one_line(503, {"Retry-After": "2"}))
+            request.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        self._lingering.append((time.monotonic(), request))
 
-    def process_request_thread(self, request, client_address) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
+    def _work(self) -> None:
+        while (request := self._waiting.get()) is not None:
+            try:
+                self.finish_request(request, None)
+            except Exception as e:  # one bad exchange must not end a worker
+                log.warning("share server: %s", e)
+            finally:
+                self.shutdown_request(request)
+                self._room.release()
 
     def service_actions(self) -> None:
         """Every half second on the server's thread: expired pages deleted, refused sockets closed."""
@@ -273,6 +280,10 @@ class ShareServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     def close(self) -> None:
         self.shutdown()
         self.server_close()
+        for _ in self._workers:
+            self._waiting.put(None)
+        for w in self._workers:
+            w.join(SEND_S)
         while self._lingering:
             self.shutdown_request(self._lingering.popleft()[1])
         self.shelf.close()
