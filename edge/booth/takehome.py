@@ -9,6 +9,7 @@ is one line in the log, and the card in snapshot.dir and the loop are untouched.
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import queue
 import threading
@@ -34,6 +35,7 @@ from edge.state import FaceView
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 1_500_000  # a sticker larger than this plays at half the frame rate (half the frames)
+SEGNO_FIX = "./setup.sh installs it; on a Pi: sudo apt install python3-segno"
 QUEUE = 2  # snapshots waiting for their stickers; more are shared without a page (one line in the log)
 
 
@@ -184,6 +186,9 @@ def build_takehome(cfg: ShareConfig, look: Look, title: str) -> TakeHome | None:
     """Sharing as the config asks, or None (off, or it cannot start: one line in the log; the
     mirror goes on without it)."""
     if not cfg.enabled:
+        return None
+    if importlib.util.find_spec("segno") is None:
+        log.error("sharing off: no QR codes without segno (%s)", SEGNO_FIX)
         return None
     try:
         shelf = Shelf(share_root(), cfg.expire_min * 60.0)

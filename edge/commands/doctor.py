@@ -288,7 +288,10 @@ def _share(cfg: Config) -> list[Check]:
     s = cfg.share
     if not s.enabled:
         return []
+    from edge.booth.takehome import SEGNO_FIX
+
     hotspot = "make the hotspot (docs/booth.md: nmcli device wifi hotspot ...)"
+    qr = [] if importlib.util.find_spec("segno") else [Check("FAIL", "share: segno (QR codes) is missing", SEGNO_FIX)]
     names = sorted(name for _, name in socket.if_nameindex())
     if s.interface not in names:
         checks = [Check("FAIL", f"share: no network interface {s.interface} (there are {', '.join(names)})",
@@ -299,7 +302,7 @@ def _share(cfg: Config) -> list[Check]:
                         f"share: {s.interface} has {have or 'no IPv4 address'}" + ("" if have == s.address else
                                                                                     f", not {s.address}"),
                         f"{hotspot}; or set share.address to the hotspot's address")]
-    return checks + [_share_port(s.address, s.port)]
+    return qr + checks + [_share_port(s.address, s.port)]
 
 
 def _ipv4_of(interface: str) -> str | None:

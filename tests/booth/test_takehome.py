@@ -242,6 +242,24 @@ def test_a_busy_port_turns_sharing_off_in_one_line_and_the_booth_runs(tmp_path, 
         booth.close()
 
 
+def test_without_segno_sharing_is_off_in_one_line(tmp_path, monkeypatch, caplog):
+    """It would have failed at the first QR code, in the frame loop."""
+    import importlib.util
+
+    find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "segno" else find(name, *a))
+    cfg = Config()
+    cfg.snapshot.dir, cfg.snapshot.button_pin = str(tmp_path / "cards"), 0
+    cfg.share.enabled, cfg.share.address, cfg.share.port = True, "127.0.0.1", 0
+    with caplog.at_level(logging.ERROR, logger="edge.booth.takehome"):
+        booth = build_booth(cfg, Look(), live=False)
+    try:
+        assert booth.share is None and [r.getMessage() for r in caplog.records] == [
+            "sharing off: no QR codes without segno (./setup.sh installs it; on a Pi: sudo apt install python3-segno)"]
+    finally:
+        booth.close()
+
+
 def test_sharing_off_nothing_listens(tmp_path, monkeypatch):
     monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path / "run"))
     before = listening_sockets()

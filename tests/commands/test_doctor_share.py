@@ -53,3 +53,12 @@ def test_a_port_taken_by_another_program_fails_and_the_mirrors_own_is_ok(tmp_pat
         assert check.status == "ok" and "the mirror is serving it" in check.what
     finally:
         server.close()
+
+
+def test_without_segno_sharing_fails_the_doctor(monkeypatch):
+    import importlib.util
+
+    find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "segno" else find(name, *a))
+    check = doctor._share(sharing())[0]
+    assert check.status == "FAIL" and "segno" in check.what and "python3-segno" in check.fix
