@@ -90,3 +90,16 @@ def test_the_wifi_code_escapes_what_the_format_reserves():
     code = qr_surface(wifi_payload("EmoticonMirror", "smile-please"), 240)
     text, _, _ = cv2.QRCodeDetector().detectAndDecode(np.ascontiguousarray(rgb(code)[:, :, ::-1]))
     assert text == "WIFI:T:WPA;S:EmoticonMirror;P:smile-please;;"
+
+
+def test_a_sticker_over_the_limit_plays_at_half_the_frame_rate(monkeypatch):
+    from edge.booth import takehome
+
+    frames = emoticon_frames(8)
+    whole = len(encode_gif(frames, 8))
+    monkeypatch.setattr(takehome, "MAX_BYTES", whole - 1)
+    decoded, info = gif_frames(takehome.fit(frames))
+    assert len(decoded) == 4 and info.get("duration") == 160  # every other frame, each shown twice as long
+    monkeypatch.setattr(takehome, "MAX_BYTES", 100)
+    with pytest.raises(ValueError, match="even at 2 frames"):
+        takehome.fit(frames)
