@@ -171,7 +171,7 @@ def test_the_page_in_headless_chromium(tmp_path, monkeypatch):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("no chromium here (./setup.sh --dev installs Debian's chromium where apt can)")
-    booth, shown, _ = run_booth(tmp_path, monkeypatch)
+    booth, shown, clock = run_booth(tmp_path, monkeypatch)
     try:
         url = [t for t in read_qr(shown[CAPTURE_AT]) if t.startswith("http://")][0]
         shot = tmp_path / "phone.png"
@@ -188,6 +188,10 @@ def test_the_page_in_headless_chromium(tmp_path, monkeypatch):
         img = cv2.imread(str(shot))
         assert img.shape[:2] == (844, 390)
         assert img[150:500].std() > 20  # a sticker, not an empty page
+        clock.t += 30 * 60  # expired: the browser gets the one line, the files are gone
+        gone = subprocess.run([*args, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+        assert "Nothing here: the page has expired" in gone and "<img" not in gone
+        assert not (tmp_path / "run" / "share" / token).exists()
     finally:
         booth.close()
 
