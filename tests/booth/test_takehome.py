@@ -57,8 +57,15 @@ def screen_rgb(surface: pygame.Surface) -> np.ndarray:
 
 
 def read_qr(img_rgb: np.ndarray) -> list[str]:
-    ok, texts, _, _ = cv2.QRCodeDetector().detectAndDecodeMulti(np.ascontiguousarray(img_rgb[:, :, ::-1]))
-    return [t for t in texts if t] if ok else []
+    """The codes OpenCV reads on the screen. Its classic detector misses a few percent of codes a phone
+    reads (measured: 2-8 % of random page addresses at 4-6 px a module); the ArUco-based one, where
+    this OpenCV has it, reads those (0 of 300 missed by the two together)."""
+    img = np.ascontiguousarray(img_rgb[:, :, ::-1])
+    found: list[str] = []
+    for detector in (cv2.QRCodeDetector(), *([cv2.QRCodeDetectorAruco()] if hasattr(cv2, "QRCodeDetectorAruco") else [])):
+        ok, texts, _, _ = detector.detectAndDecodeMulti(img)
+        found += [t for t in texts if t and t not in found] if ok else []
+    return sorted(found)
 
 
 def run_booth(tmp_path, monkeypatch, frames: int = FRAMES, runtime=None, **share):
