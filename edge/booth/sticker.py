@@ -4,8 +4,9 @@ The frame loop records every scene's faces (`SceneRecorder`, a few seconds of Fa
 pixels); at a snapshot the recording is drawn again, frame by frame, by the renderer's own drawing
 (build_emoticon, from the same FaceView the screen used), on the exhibitor's background with the
 logo and title. Never a camera pixel: the camera picture goes on the card only. The backdrop (text
-included: fonts belong to the loop's thread) is made at the shutter; the faces are drawn on the
-sharing worker, off the loop.
+included: fonts belong to the loop's thread) is made at the shutter; the faces are drawn and the
+GIFs encoded by `make_stickers` in a process of its own (edge/booth/takehome.py), where seconds of
+drawing and LZW in Python take nothing from the frame loop's share of the GIL.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 import pygame
 
 from edge.booth.card import faces_in_mirror_order
+from edge.booth.gif import encode_gif
 from edge.render import layout
 from edge.render.appearance import face_looks
 from edge.render.emoticon import VariantCache
@@ -31,6 +33,7 @@ PERSON_SIZE = (320, 360)  # (W, H): a face 300 px across under the title
 GROUP_SIZE = (480, 360)
 TEXT = (246, 244, 255)
 CACHE_BYTES = 24 * 1024 * 1024  # ~60 variants of a 300 px face
+MAX_BYTES = 1_500_000  # a sticker larger than this plays at half the frame rate (half the frames)
 
 
 class SceneRecorder:
@@ -61,7 +64,7 @@ class SceneRecorder:
 class Backdrop:
     """What stays still in a sticker: the exhibitor's background, logo and title, and where faces go."""
 
-    surface: pygame.Surface
+    rgb: np.ndarray  # H x W x 3: a picture, so that it can be handed to another process
     area: layout.Rect
 
 
@@ -80,7 +83,7 @@ def backdrop(size: tuple[int, int], look: Look, title: str, text: TextCache) -> 
         s = text.line(lines[0], px, TEXT)
         surf.blit(s, ((W - s.get_width()) // 2, top))
         top += s.get_height() + m // 2
-    return Backdrop(surf, layout.Rect(m, top, W - 2 * m, max(8, H - top - m)))
+    return Backdrop(pygame.surfarray.array3d(surf).transpose(1, 0, 2), layout.Rect(m, top, W - 2 * m, max(8, H - top - m)))
 
 
 def sample_times(t_shutter: float) -> list[float]:
@@ -96,31 +99,72 @@ def view_at(track: list[tuple[float, FaceView]], t: float, fallback: FaceView) -
 
 
 class StickerDrawer:
-    """Draws sticker frames, on one thread. Variants repeat from frame to frame (a held smile), so
-    they are kept in a cache of their own, apart from the live screen's."""
+    """Draws sticker frames. Variants repeat from frame to frame (a held smile), so they are kept in
+    a cache of their own."""
 
     def __init__(self) -> None:
         self._built = VariantCache(CACHE_BYTES)
 
     def face(self, view: FaceView, d: int) -> pygame.Surface:
-        """At an odd size: the live screen's are multiples of 4 (edge/render/anim.py), so this thread
-        never blits from a cached shading layer while the screen's thread blits from the same one
-        (SDL keeps per-source state in a blit, and pygame lets go of the GIL during it)."""
-        return self._built.get(*face_looks(view)[1], d | 1)
+        return self._built.get(*face_looks(view)[1], d)
 
     def frames(self, back: Backdrop, faces: list[FaceView], tracks: dict[int, list[tuple[float, FaceView]]],
                t_shutter: float) -> list[np.ndarray]:
         """The sticker's frames (H x W x 3 RGB) for `faces` (the people in the picture) in mirror order;
         `tracks`: SceneRecorder.tracks of them."""
         order = faces_in_mirror_order(faces)
+        base = pygame.surfarray.make_surface(np.ascontiguousarray(back.rgb.transpose(1, 0, 2)))
         area = back.area
         slots = layout.face_slots(len(order), int(area.w), int(area.h))
         out = []
         for t in sample_times(t_shutter):
-            frame = back.surface.copy()
+            frame = base.copy()
             for view, slot in zip(order, slots):
-                d = max(9, int(slot.d)) | 1
+                d = max(8, int(slot.d))
                 frame.blit(self.face(view_at(tracks.get(view.track_id, []), t, view), d),
                            (int(area.x + slot.cx - d / 2), int(area.y + slot.cy - d / 2)))
             out.append(pygame.surfarray.array3d(frame).transpose(1, 0, 2))  # a fresh array, seen H x W
         return out
+
+
+@dataclass
+class StickerJob:
+    """One snapshot's stickers: the people in the picture, their recorded tracks, the backdrops."""
+
+    number: int
+    faces: list[FaceView]
+    tracks: dict[int, list[tuple[float, FaceView]]]
+    t_shutter: float
+    person: Backdrop
+    group: Backdrop | None
+
+
+def make_stickers(job: StickerJob) -> tuple[list[tuple[str, bytes, tuple[int, int]]], list[str]]:
+    """(name, GIF, (W, H)) of the group's sticker and each person's, in mirror order; and what could
+    not be drawn, each as 'name: why'. Runs in the sticker process."""
+    stickers = [("group", job.group, job.faces)] if job.group is not None else []
+    stickers += [(str(i), job.person, [f]) for i, f in enumerate(faces_in_mirror_order(job.faces), 1)]
+    drawer, made, failed = StickerDrawer(), [], []
+    for name, back, faces in stickers:
+        try:
+            frames = drawer.frames(back, faces, job.tracks, job.t_shutter)
+            made.append((name, fit(frames), (frames[0].shape[1], frames[0].shape[0])))
+        except (ValueError, pygame.error) as e:
+            failed.append(f"{name}: {e}")
+    return made, failed
+
+
+def fit(frames: list[np.ndarray]) -> bytes:
+    """The GIF, at most MAX_BYTES: every other frame dropped (and each shown twice as long) until it fits."""
+    step = 1
+    while True:
+        data = encode_gif(frames[::step], DELAY_CS * step)
+        if len(data) <= MAX_BYTES or len(frames[::step]) <= 2:
+            if len(data) > MAX_BYTES:
+                raise ValueError(f"{len(data)} bytes even at {len(frames[::step])} frames")
+            return data
+        step *= 2
+
+
+def warm_up() -> None:
+    """Run once in the new sticker process: its imports are done before the first snapshot."""

@@ -2,27 +2,30 @@
 and its QR code on screen beside "Saved"; on the attract screen, the booth's Wi-Fi as a QR code.
 
 The loop's part is small and quick: record each frame's faces, and at the shutter reserve a token
-(the QR code is on screen from the next frame), make the stickers' backdrops and hand the rest to
-one worker thread: the card's PNG, the stickers' frames and GIFs, written to the shelf and then
-published. A sticker that fails to draw leaves the card's page; a full disk leaves no page; either
-is one line in the log, and the card in snapshot.dir and the loop are untouched.
+(the QR code is on screen from that frame), make the stickers' backdrops and hand the rest to one
+worker thread, which has the stickers drawn and encoded in a process of its own (spawned at start,
+as the perceiving process is), encodes the card's PNG, writes them to the shelf and publishes the
+page. A sticker that fails to draw (or a sticker process that dies) leaves the card's page; a full
+disk leaves no page; either is one line in the log, and the card in snapshot.dir and the loop are
+untouched.
 """
 from __future__ import annotations
 
 import importlib.util
 import logging
+import multiprocessing
 import queue
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
 import pygame
 
 from edge.booth import sticker
-from edge.booth.card import faces_in_mirror_order
 from edge.booth.cardstore import encode_png
-from edge.booth.gif import encode_gif
 from edge.booth.overlay import BoothOverlay
 from edge.booth.qr import qr_surface, wifi_payload
 from edge.booth.share import ShareServer
@@ -34,21 +37,16 @@ from edge.state import FaceView
 
 log = logging.getLogger(__name__)
 
-MAX_BYTES = 1_500_000  # a sticker larger than this plays at half the frame rate (half the frames)
 SEGNO_FIX = "./setup.sh installs it; on a Pi: sudo apt install python3-segno"
 QUEUE = 2  # snapshots waiting for their stickers; more are shared without a page (one line in the log)
+STICKERS_S = 300.0  # a sticker process that takes longer than this for one snapshot is given up on
 
 
 @dataclass
 class Job:
     token: str
-    number: int
     card_rgb: np.ndarray
-    faces: list[FaceView]
-    tracks: dict[int, list[tuple[float, FaceView]]]
-    t_shutter: float
-    person: sticker.Backdrop
-    group: sticker.Backdrop | None
+    stickers: sticker.StickerJob
 
 
 class TakeHome:
@@ -64,6 +62,7 @@ class TakeHome:
         self._shown: tuple[str, float] | None = None  # (token, frame time of the shutter)
         self._codes: dict[tuple[str, int], pygame.Surface] = {}
         self._jobs: queue.Queue[Job | None] = queue.Queue(QUEUE)
+        self._pool = self._start_pool()
         self._thread = threading.Thread(target=self._run, name="stickers", daemon=True)
         self._thread.start()
 
@@ -78,8 +77,8 @@ class TakeHome:
         url = self.server.url(token)
         person = sticker.backdrop(sticker.PERSON_SIZE, self.look, self.title, self._text)
         group = sticker.backdrop(sticker.GROUP_SIZE, self.look, self.title, self._text) if len(faces) > 1 else None
-        job = Job(token, number, card_rgb, list(faces), self.recorder.tracks([f.track_id for f in faces]), t,
-                  person, group)
+        job = Job(token, card_rgb, sticker.StickerJob(number, list(faces), self.recorder.tracks(
+            [f.track_id for f in faces]), t, person, group))
         try:
             self._jobs.put_nowait(job)
         except queue.Full:
@@ -120,6 +119,7 @@ class TakeHome:
     def close(self) -> None:
         self._jobs.put(None)
         self._thread.join(30.0)
+        self._pool.shutdown(wait=False, cancel_futures=True)
         self.server.close()  # and everything shared is deleted
 
     def wait_idle(self) -> None:
@@ -137,49 +137,43 @@ class TakeHome:
                 self._make(job)
             except Exception as e:  # the sharing worker must never take the mirror down
                 self.shelf.drop(job.token)
-                log.error("snapshot %d not shared: %s", job.number, e)
+                log.error("snapshot %d not shared: %s", job.stickers.number, e)
             finally:
                 self._jobs.task_done()
 
-    def _make(self, job: Job) -> None:
-        t0 = time.monotonic()
+    @staticmethod
+    def _start_pool() -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        pool.submit(sticker.warm_up)  # started now, not at the first snapshot
+        return pool
+
+    def _draw(self, job: sticker.StickerJob) -> tuple[list[tuple[str, bytes, tuple[int, int]]], list[str]]:
+        """The stickers, from the sticker process; a process that died is started again for the next."""
         try:
-            stickers = [("group", job.group, job.faces)] if job.group is not None else []
-            stickers += [(str(i), job.person, [f]) for i, f in enumerate(faces_in_mirror_order(job.faces), 1)]
-            drawer, failed, sizes = sticker.StickerDrawer(), [], []
-            for name, back, faces in stickers:
-                try:
-                    frames = drawer.frames(back, faces, job.tracks, job.t_shutter)
-                    data = fit(frames)
-                except (ValueError, pygame.error) as e:
-                    failed.append(f"{name}: {e}")
-                    continue
-                size = (frames[0].shape[1], frames[0].shape[0])
-                self.shelf.put(job.token, f"sticker-{job.number:04d}-{name}.gif", data, size)
-                sizes.append(len(data))
-            if failed:
-                log.warning("stickers of No. %d not drawn (%s); the card is shared", job.number, "; ".join(failed))
+            return self._pool.submit(sticker.make_stickers, job).result(timeout=STICKERS_S)
+        except BrokenProcessPool:
+            self._pool = self._start_pool()
+            return [], ["the sticker process ended"]
+        except (TimeoutError, pygame.error, ValueError, OSError) as e:
+            return [], [str(e) or type(e).__name__]
+
+    def _make(self, job: Job) -> None:
+        t0, number = time.monotonic(), job.stickers.number
+        made, failed = self._draw(job.stickers)
+        if failed:
+            log.warning("stickers of No. %d not drawn (%s); the card is shared", number, "; ".join(failed))
+        try:
+            for name, data, size in made:
+                self.shelf.put(job.token, f"sticker-{number:04d}-{name}.gif", data, size)
             h, w = job.card_rgb.shape[:2]
-            self.shelf.put(job.token, f"card-{job.number:04d}.png", encode_png(job.card_rgb), (w, h))
+            self.shelf.put(job.token, f"card-{number:04d}.png", encode_png(job.card_rgb), (w, h))
         except OSError as e:
             self.shelf.drop(job.token)
-            log.error("snapshot %d not shared: %s: %s", job.number, self.shelf.root, e.strerror or e)
+            log.error("snapshot %d not shared: %s: %s", number, self.shelf.root, e.strerror or e)
             return
         self.shelf.publish(job.token)
-        log.info("page of No. %d ready in %.1f s: %d sticker(s), %s KB", job.number, time.monotonic() - t0,
-                 len(sizes), "+".join(str(round(n / 1000)) for n in sizes) or "0")
-
-
-def fit(frames: list[np.ndarray]) -> bytes:
-    """The GIF, at most MAX_BYTES: every other frame dropped (and each shown twice as long) until it fits."""
-    step = 1
-    while True:
-        data = encode_gif(frames[::step], sticker.DELAY_CS * step)
-        if len(data) <= MAX_BYTES or len(frames[::step]) <= 2:
-            if len(data) > MAX_BYTES:
-                raise ValueError(f"{len(data)} bytes even at {len(frames[::step])} frames")
-            return data
-        step *= 2
+        log.info("page of No. %d ready in %.1f s: %d sticker(s), %s KB", number, time.monotonic() - t0,
+                 len(made), "+".join(str(round(len(d) / 1000)) for _, d, _ in made) or "0")
 
 
 def build_takehome(cfg: ShareConfig, look: Look, title: str) -> TakeHome | None:

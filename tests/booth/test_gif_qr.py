@@ -93,13 +93,13 @@ def test_the_wifi_code_escapes_what_the_format_reserves():
 
 
 def test_a_sticker_over_the_limit_plays_at_half_the_frame_rate(monkeypatch):
-    from edge.booth import takehome
+    from edge.booth import sticker
 
     frames = emoticon_frames(8)
     whole = len(encode_gif(frames, 8))
-    monkeypatch.setattr(takehome, "MAX_BYTES", whole - 1)
-    decoded, info = gif_frames(takehome.fit(frames))
+    monkeypatch.setattr(sticker, "MAX_BYTES", whole - 1)
+    decoded, info = gif_frames(sticker.fit(frames))
     assert len(decoded) == 4 and info.get("duration") == 160  # every other frame, each shown twice as long
-    monkeypatch.setattr(takehome, "MAX_BYTES", 100)
+    monkeypatch.setattr(sticker, "MAX_BYTES", 100)
     with pytest.raises(ValueError, match="even at 2 frames"):
-        takehome.fit(frames)
+        sticker.fit(frames)

@@ -203,11 +203,19 @@ def test_the_page_in_headless_chromium(tmp_path, monkeypatch):
         booth.close()
 
 
-def test_a_sticker_that_fails_to_draw_leaves_the_card_page(tmp_path, monkeypatch, caplog):
-    def broken(self, view, d):
-        raise pygame.error("out of memory")
+def no_memory(job):
+    """In the sticker process: drawing fails."""
+    raise pygame.error("out of memory")
 
-    monkeypatch.setattr(sticker.StickerDrawer, "face", broken)
+
+def killed(job):
+    """In the sticker process: the process dies (the kernel's OOM killer, a crash in a library)."""
+    os._exit(9)
+
+
+@pytest.mark.parametrize("fault, why", [(no_memory, "out of memory"), (killed, "the sticker process ended")])
+def test_a_sticker_that_fails_to_draw_leaves_the_card_page(tmp_path, monkeypatch, caplog, fault, why):
+    monkeypatch.setattr(sticker, "make_stickers", fault)
     with caplog.at_level(logging.WARNING, logger="edge.booth.takehome"):
         booth, shown, _ = run_booth(tmp_path, monkeypatch)
     try:
@@ -215,8 +223,18 @@ def test_a_sticker_that_fails_to_draw_leaves_the_card_page(tmp_path, monkeypatch
         page = fetch(url).decode()
         assert "card-0001.png" in page and ".gif" not in page
         lines = [r.getMessage() for r in caplog.records if "not drawn" in r.getMessage()]
-        assert len(lines) == 1 and "out of memory" in lines[0]
+        assert lines == [f"stickers of No. 1 not drawn ({why}); the card is shared"]
         assert (tmp_path / "cards" / "card-0001.png").exists()
+        monkeypatch.undo()  # the next snapshot has its stickers again (a new process, if it had died)
+        monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path / "run"))
+        for i in range(FRAMES, CAPTURE_AT + 5 * FPS):  # pressed once the first picture's freeze is over
+            if i == CAPTURE_AT + 3 * FPS:
+                booth.press()
+            s = scene(i)
+            booth.observe(Frame(np.zeros((240, 320, 3), np.uint8), 0.0, i), s, None)
+        booth.share.wait_idle()
+        assert booth.cards == 2 and len(booth.share.shelf._items) == 2
+        assert all(len(item.files) == 4 for item in booth.share.shelf._items.values() if item.number == 2)
     finally:
         booth.close()
 
