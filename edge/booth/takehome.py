@@ -38,7 +38,7 @@ from edge.state import FaceView
 log = logging.getLogger(__name__)
 
 SEGNO_FIX = "./setup.sh installs it; on a Pi: sudo apt install python3-segno"
-QUEUE = 2  # snapshots waiting for their stickers; more are shared without a page (one line in the log)
+QUEUE = 2  # snapshots waiting for their stickers; one more is not shared (one line in the log)
 STICKERS_S = 300.0  # a sticker process that takes longer than this for one snapshot is given up on
 
 
