@@ -7,8 +7,7 @@ import random
 from dataclasses import dataclass, field
 
 from edge.render import layout
-from edge.render.style import Appearance, Style
-from edge.render.params import FaceParams
+from edge.render.style import Appearance
 
 
 CROSSFADE_S = 0.2  # state change: old surface under the new one fading in

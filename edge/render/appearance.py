@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from edge.render.style import Appearance, Style
-from edge.render.params import FaceParams, expression_params, with_motion
+from edge.render.params import expression_params, with_motion
 from edge.render.rig import with_blendshapes
 from edge.state import FaceView
 
