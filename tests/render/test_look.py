@@ -110,6 +110,33 @@ def test_arabic_is_joined_and_runs_right_to_left():
     assert alef_at(text.line(MARHABA, 64, (255, 255, 255))) < 0.2  # and the cached line stays right
 
 
+OPEN_DAY = "\u064a\u0648\u0645 \u0645\u0641\u062a\u0648\u062d \u0662\u0660\u0662\u0666"  # "open day 2026", Arabic-Indic digits
+
+
+def best_match(line: pygame.Surface, piece: pygame.Surface) -> float:
+    """How well `piece` matches somewhere in `line` (1 = exactly), on their ink."""
+    ink = pygame.surfarray.array_alpha(line).T.astype(np.float32)
+    tpl = pygame.surfarray.array_alpha(piece).T.astype(np.float32)
+    return float(cv2.matchTemplate(ink, tpl, cv2.TM_CCOEFF_NORMED).max())
+
+
+@pytest.mark.parametrize("year", ["\u0662\u0660\u0662\u0666", "2026"])
+def test_numbers_in_right_to_left_text_keep_their_order(year):
+    need("Arab")
+    title = OPEN_DAY.replace("\u0662\u0660\u0662\u0666", year) if year.isascii() else OPEN_DAY
+    text = TextCache()
+    line = text.line(title, 64, (255, 255, 255))
+    # the number as its font draws it left to right (Latin digits are the configured font's)
+    plain = text.font(64) if year.isascii() else pygame.font.Font(fallback_for("Arab"), 64)
+    right, reversed_ = (plain.render(y, True, (255, 255, 255)) for y in (year, year[::-1]))
+    assert best_match(line, right) > 0.97 > best_match(line, reversed_)
+    # the year stays where an Arabic reader ends the line: on the left of the words
+    ink = np.nonzero((pygame.surfarray.array_alpha(line).T > 80).any(0))[0]
+    year_x = cv2.matchTemplate(pygame.surfarray.array_alpha(line).T.astype(np.float32),
+                               pygame.surfarray.array_alpha(right).T.astype(np.float32), cv2.TM_CCOEFF_NORMED)
+    assert cv2.minMaxLoc(year_x)[3][0] < ink[0] + 0.35 * (ink[-1] - ink[0])
+
+
 def test_background_colours_image_and_logo(tmp_path):
     look = Look.from_config(LookConfig(background_top="#ff0000", background_bottom="#ff0000"))
     bg = rgb(look.background((200, 100)))
