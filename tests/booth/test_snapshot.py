@@ -97,6 +97,29 @@ def test_cards_are_numbered_after_those_already_there_and_printed(tmp_path):
     store.close()
 
 
+def open_in(folder) -> list[str]:
+    """This process's open files inside `folder` (a stick with one open cannot be unmounted)."""
+    fds = [os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")]
+    return [p for p in fds if p.startswith(str(folder.resolve()) + os.sep)]
+
+
+def test_two_mirrors_sharing_a_folder_number_their_cards_apart(tmp_path):
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    one, two = CardStore(folder), CardStore(folder)  # both started on an empty folder
+    numbers = [one.reserve(), two.reserve(), two.reserve(), one.reserve()]  # pressed in this order
+    assert numbers == [1, 2, 3, 4]
+    for store, n in zip([one, two, two, one], numbers):
+        store.submit(n, card_rgb(n))
+    one.wait_idle(), two.wait_idle()
+    for n in numbers:  # each card under its own number, none written over another
+        assert np.array_equal(rgb(pygame.image.load(str(folder / f"card-{n:04d}.png"))), card_rgb(n))
+    assert "No. 4" in one.status()[1].line and "No. 3" in two.status()[1].line
+    assert sorted(p.name for p in folder.iterdir()) == [f"card-{n:04d}.png" for n in numbers]  # no claims left
+    assert not open_in(folder)  # nothing held open: the stick unmounts
+    one.close(), two.close()
+
+
 @pytest.mark.parametrize("kind", ["full", "readonly"])
 def test_a_full_or_read_only_folder_keeps_the_card_prints_it_and_saves_it_later(tmp_path, kind):
     lp = fake_lp(tmp_path / "bin", f'cat > "{tmp_path}/bin/stdin"; echo ok')
