@@ -188,3 +188,24 @@ def test_card_keeps_the_live_pose_the_screen_showed():
     a = rgb(compose_card([still], (300, 450), Look(), 1, when=0.0))
     b = rgb(compose_card([winking], (300, 450), Look(), 1, when=0.0))
     assert (np.abs(a.astype(int) - b).max(axis=2) > 40).sum() > 500  # the open mouth and shut eye are on it
+
+
+def test_cards_are_readable_by_the_exhibitor_under_the_units_umask(tmp_path):
+    """The unit's UMask=0077 made cards 0600 and their folder 0700: on a stick the exhibitor could
+    not open them. Cards are 0644 and a folder the mirror makes is 0755, whatever the umask."""
+    from edge.booth.booth import build_booth
+    from edge.config import Config
+
+    cfg = Config()
+    cfg.snapshot.dir = str(tmp_path / "stick" / "cards")
+    old = os.umask(0o077)
+    try:
+        booth = build_booth(cfg, Look(), live=False)
+        booth.store.submit(booth.store.reserve(), card_rgb(5))
+        booth.store.wait_idle()
+    finally:
+        os.umask(old)
+    booth.close()
+    for folder in (tmp_path / "stick", tmp_path / "stick" / "cards"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o755, folder
+    assert stat.S_IMODE((tmp_path / "stick" / "cards" / "card-0001.png").stat().st_mode) == 0o644
