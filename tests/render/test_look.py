@@ -199,3 +199,26 @@ def test_a_font_key_naming_a_file_that_is_not_a_font_stops_the_start_naming_the_
     doctor = cli("--config", str(config), "doctor")
     assert doctor.returncode != 0 and "FAIL look: look.font" in doctor.stdout + doctor.stderr
     assert Config().look.font == "" and Look.from_config(Config().look).font_path is None  # none set: the built-in
+
+
+def test_a_huge_background_picture_is_read_reduced_or_refused_in_one_line(tmp_path):
+    """A 20000x20000 background_image blew the memory (a pygame.error traceback under the unit's
+    limit): a JPEG is decoded at a fraction of its size, anything else that large is a config error."""
+    import struct
+    import zlib
+
+    big = np.full((8200, 8200, 3), 90, np.uint8)  # 67 Mpx, just over what is decoded whole
+    assert cv2.imwrite(str(tmp_path / "big.jpg"), big)
+    del big
+    look = Look.from_config(LookConfig(background_image=str(tmp_path / "big.jpg")))
+    assert look.image.get_size() == (4100, 4100)
+    assert np.abs(rgb(look.background((160, 90)))[45, 80] - 90).max() <= 5  # the picture, not a gradient
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+    with pytest.raises(ConfigError, match=r"look.background_image: .*huge.png: too large to read \(20000x20000"):
+        Look.from_config(LookConfig(background_image=str(huge)))
