@@ -137,6 +137,23 @@ def test_numbers_in_right_to_left_text_keep_their_order(year):
     assert cv2.minMaxLoc(year_x)[3][0] < ink[0] + 0.35 * (ink[-1] - ink[0])
 
 
+def test_an_arabic_phrase_with_a_number_in_a_left_to_right_line_keeps_the_number_on_its_left():
+    """A line that starts in a left-to-right script (here Korean) with an Arabic phrase after it."""
+    need("Arab"), need("Hang")
+    text = TextCache()
+    lead = "\ud45c\uc815 "  # Korean: the line runs left to right
+    line = text.line(lead + OPEN_DAY, 64, (255, 255, 255))
+    year = pygame.font.Font(fallback_for("Arab"), 64).render("\u0662\u0660\u0662\u0666", True, (255, 255, 255))
+    words = text.line(OPEN_DAY[:-5], 64, (255, 255, 255))  # the Arabic words alone, shaped right to left
+    ink = pygame.surfarray.array_alpha(line).T.astype(np.float32)
+    where = {name: cv2.minMaxLoc(cv2.matchTemplate(ink, pygame.surfarray.array_alpha(s).T.astype(np.float32),
+                                                   cv2.TM_CCOEFF_NORMED))
+             for name, s in (("year", year), ("words", words))}
+    assert where["year"][1] > 0.97 and where["words"][1] > 0.97
+    # Korean, then the phrase read from the right: its year (last in the text) on the left of its words
+    assert text.width(lead.strip(), 64) < where["year"][3][0] < where["words"][3][0]
+
+
 def test_background_colours_image_and_logo(tmp_path):
     look = Look.from_config(LookConfig(background_top="#ff0000", background_bottom="#ff0000"))
     bg = rgb(look.background((200, 100)))
