@@ -146,11 +146,13 @@ cat "$RESULTS/analyze-arm64.stderr"
 
 # ---- 7. the same on this host, and the comparison -----------------------------------------------
 phase "analyze on host + compare"
-[ -x "$HOST_VENV/bin/emoticon-mirror" ] || die "no host install at $HOST_VENV (run ./setup.sh on the host first)"
+[ -x "$HOST_VENV/bin/python" ] || die "no host venv at $HOST_VENV (run ./setup.sh on the host first)"
 # Same images (the copy in the root, so the "image" paths match) and the same models folder.
 host_cfg=$(mktemp /tmp/emoticon-arm64-host.XXXXXX.toml)
 printf '[classify]\nmodels_dir = "%s"\n' "$ROOT$APP/models_tflite" > "$host_cfg"
-if ! (cd "$ROOT$APP" && "${NICE[@]}" "$HOST_VENV/bin/emoticon-mirror" --config "$host_cfg" analyze assets/demo --json) \
+# `python -m edge` from the copy: the same code on both sides, even when HOST_VENV's own install is
+# another checkout's (an editable install elsewhere would compare that checkout's answers)
+if ! (cd "$ROOT$APP" && "${NICE[@]}" "$HOST_VENV/bin/python" -m edge --config "$host_cfg" analyze assets/demo --json) \
     > "$RESULTS/analyze-host.jsonl" 2> "$RESULTS/analyze-host.stderr"; then
   cat "$RESULTS/analyze-host.stderr" >&2
   die "emoticon-mirror analyze exited non-zero on the host"
