@@ -120,6 +120,17 @@ def test_two_mirrors_sharing_a_folder_number_their_cards_apart(tmp_path):
     one.close(), two.close()
 
 
+def test_a_claim_left_by_a_killed_mirror_only_skips_its_number(tmp_path):
+    (tmp_path / "card-0002.png").write_bytes(b"old")
+    (tmp_path / ".card-0003.claim").write_bytes(b"")  # a mirror killed while writing card 3
+    store = CardStore(tmp_path)
+    n = store.reserve()
+    store.submit(n, card_rgb(4))
+    store.wait_idle()
+    assert n == 4 and (tmp_path / "card-0004.png").exists() and not (tmp_path / ".card-0004.claim").exists()
+    store.close()
+
+
 @pytest.mark.parametrize("kind", ["full", "readonly"])
 def test_a_full_or_read_only_folder_keeps_the_card_prints_it_and_saves_it_later(tmp_path, kind):
     lp = fake_lp(tmp_path / "bin", f'cat > "{tmp_path}/bin/stdin"; echo ok')
