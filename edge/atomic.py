@@ -5,16 +5,33 @@ the path holds either the old or the new bytes. Used for the visitor counts and 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
+# What the exhibitor may read, whatever the umask (the unit's UMask=0077 made cards 0600 on a stick).
+# A FAT stick has no modes: there its mount options decide, and the chmod is skipped quietly.
+FILE_MODE = 0o644
+FOLDER_MODE = 0o755
+
+
+def make_folder(folder: Path) -> None:
+    """`folder` and any missing parents, each FOLDER_MODE; folders already there are left as they are."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in missing:
+        with contextlib.suppress(OSError):
+            os.chmod(p, FOLDER_MODE)
+
 
 def write_atomic(path: Path, data: bytes, sync: bool = True) -> None:
-    """Replace `path` with `data`; on any error the temp file is removed and the error raised.
-    sync=False skips the fsyncs (a stream of frames: whole files, not power-cut-proof ones)."""
+    """Replace `path` with `data` (FILE_MODE); on any error the temp file is removed and the error
+    raised. sync=False skips the fsyncs (a stream of frames: whole files, not power-cut-proof ones)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as fh:
+            with contextlib.suppress(OSError):
+                os.fchmod(fh.fileno(), FILE_MODE)
             fh.write(data)
             if sync:
                 fh.flush()

@@ -33,6 +33,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     from edge.render import Renderer
     from edge.render.look import Look
     from edge.sources import open_source
+    from edge.sources.files import is_video
     from edge.waiting import wait_for, wait_limit
 
     if args.source:
@@ -51,6 +52,11 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
         log.info("grey-card calibration in use (made %.0f days ago)", light.age_days())
     booth = None
     notifier = Notifier()
+    if notifier.enabled and not cfg.source.loop:
+        # a clip that ended the run (exit 0) was started again by systemd until its start limit
+        cfg.source.loop = True
+        if is_video(cfg.source.input):
+            log.info("%s: under systemd a video plays on at its end (source.loop)", cfg.source.input)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame) -> None:

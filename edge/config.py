@@ -30,7 +30,8 @@ class SourceConfig:
     height: int = key(480, "analysis frame height asked of the camera", lo=64, hi=4096)
     fps: int = key(30, "frame rate asked of the camera; images, folders and the demo are paced to it (videos to their own)",
                    lo=1, hi=120)
-    loop: bool = key(False, "video files: start again at the end (false = play once, then the run ends)")
+    loop: bool = key(False, "video files: start again at the end (false = play once, then the run ends; under "
+                            "systemd a video always loops)")
     timeout_s: float = key(2.0, "a camera read that takes longer than this counts as lost", lo=0.1, hi=60)
     wait_s: float = key(-1.0, "a source missing at start (camera not plugged in yet): wait this many seconds for it, "
                               "showing 'Waiting for the camera'; 0 = fail at once; -1 = for ever when run by systemd, "

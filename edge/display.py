@@ -10,7 +10,7 @@ import os
 import time
 from pathlib import Path
 
-from edge.atomic import save_picture
+from edge.atomic import make_folder, save_picture
 from edge.config import DisplayConfig
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class Display:
         w, h = screen.get_size()
         self.size = (h, w) if self.rotation in (90, 270) else (w, h)  # what the renderer draws
         if self.out_dir:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
+            make_folder(self.out_dir)
         log.info("display %s via %s, %dx%d, rotation %d", self.mode, driver, w, h, cfg.rotation)
 
     def show(self, surface, rects: list | None = None) -> list[str]:

@@ -19,12 +19,15 @@ def _mount(args: list[str]) -> bool:
 
 
 @contextlib.contextmanager
-def faulty_dir(base: Path, kind: str):
-    """A folder under `base` that is `kind` = 'full' or 'readonly'; yields its path."""
+def faulty_dir(base: Path, kind: str, fill=None):
+    """A folder under `base` that is `kind` = 'full' or 'readonly'; yields its path. `fill(path)`
+    puts files in it first (a read-only folder that already holds something)."""
     path = base / kind
     path.mkdir()
     if os.geteuid() == 0 and _mount(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(path)]):
         try:
+            if fill:
+                fill(path)
             if kind == "full":
                 with contextlib.suppress(OSError), open(path / "filler", "wb") as fh:
                     while True:
@@ -40,6 +43,8 @@ def faulty_dir(base: Path, kind: str):
         pytest.skip("root without permission to mount a tmpfs here")
     if kind == "full":
         pytest.skip("a full folder needs a small tmpfs mount (root)")
+    if fill:
+        fill(path)
     path.chmod(0o500)
     try:
         yield path

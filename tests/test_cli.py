@@ -298,3 +298,17 @@ def test_install_service_copies_the_project_without_demo_frames_or_runs(tmp_path
     listing = subprocess.run(["tar", "-C", str(src), *excludes, "-cf", "-", "."], capture_output=True, check=True).stdout
     names = subprocess.run(["tar", "-t"], input=listing, capture_output=True, check=True).stdout.decode().split()
     assert "./edge/app.py" in names and not any(n.startswith(("./demo-frames", "./runs", "./.venv", "./out")) for n in names)
+
+
+def test_the_services_command_line_leaves_the_display_to_the_config(tmp_path):
+    """The unit's ExecStart said --display fullscreen, which silently beat display.mode in the
+    config. Its command line, run as written (the installed program's path aside), must obey it."""
+    unit = (REPO / "systemd" / "emoticon-mirror.service").read_text()
+    exec_start = next(ln.split("=", 1)[1] for ln in unit.splitlines() if ln.startswith("ExecStart="))
+    argv = exec_start.split()[1:]  # after @PREFIX@/.venv/bin/emoticon-mirror
+    config = tmp_path / "config.toml"
+    config.write_text('[display]\nmode = "headless"\n')
+    argv[argv.index("/etc/emoticon-mirror/config.toml")] = str(config)
+    r = cli(*argv, "--source", "demo", "--frames", "3", "--unpaced", env={"SDL_VIDEODRIVER": "kmsdrm"})
+    assert r.returncode == 0, r.stderr
+    assert "display headless" in r.stderr and json.loads(r.stdout.splitlines()[-1])["frames"] == 3

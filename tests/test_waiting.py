@@ -123,3 +123,20 @@ def test_the_service_waits_for_a_camera_that_appears_late(tmp_path, notify_socke
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_a_video_under_systemd_plays_on_at_its_end(tmp_path, notify_socket, loop):
+    """A kiosk's clip that ended the run (exit 0) was started again by systemd until its start limit
+    left the service failed. Under systemd a video loops, whatever source.loop says, said once."""
+    import json
+
+    tiny_video(tmp_path / "clip.avi", 12)
+    (tmp_path / "c.toml").write_text(f"[source]\nloop = {str(loop).lower()}\n")
+    env = {**os.environ, "NOTIFY_SOCKET": notify_socket.path, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "edge", "--config", str(tmp_path / "c.toml"), "run", "--source",
+                           str(tmp_path / "clip.avi"), "--display", "headless", "--unpaced", "--frames", "40"],
+                          env=env, cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1])["frames"] == 40  # 12 frames, played over and over
+    assert proc.stderr.count("plays on at its end") == (0 if loop else 1), proc.stderr

@@ -28,6 +28,7 @@ from edge.booth.snapshot import Countdown
 from edge.booth.takehome import TakeHome, build_takehome
 from edge.sources import Frame, is_camera
 from edge.state import Scene
+from edge.atomic import make_folder
 from edge.booth.visitors import VisitorStats, stats_path
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ def build_booth(cfg: Config, look: Look, live: bool, pin_factory=None) -> Booth 
     if s.dir:
         folder = Path(s.dir).expanduser().absolute()  # gpiozero's lgpio may chdir to LG_WD later
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            make_folder(folder)
         except OSError as e:  # a USB stick not plugged in yet: cards wait in memory for it
             log.warning("snapshot folder %s: %s; cards are kept until it can be written", folder, e.strerror or e)
         printer = Printer(s.print, s.print_media, s.print_timeout_s) if s.print else None

@@ -7,6 +7,7 @@ refuses stays saved. Each outcome is one line for the screen (`status`) and the 
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 RETRY_S = 20.0  # unsaved cards are retried this often (and whenever a new card comes)
 MAX_PENDING = 24  # ~2 MB each: a bounded amount of memory however long the stick is missing
-NAME = re.compile(r"^card-(\d{4,})\.png$")
+NAME = re.compile(r"^\.?card-(\d{4,})\.(?:png|claim)$")  # a card, or a number claimed for one being written
 
 REASONS = {errno.ENOSPC: "folder full", errno.EDQUOT: "folder full", errno.EROFS: "folder read-only",
            errno.EACCES: "folder not writable", errno.EPERM: "folder not writable",
@@ -80,10 +81,29 @@ class CardStore:
             return 0
 
     def reserve(self) -> int:
-        """The number the next card will carry (shown on the card itself)."""
-        n = self._next
-        self._next += 1
+        """The number the next card will carry (shown on the card itself): the next free one in the
+        folder, claimed there with a file only this mirror can create (O_EXCL), so that two mirrors
+        sharing a folder never print the same number. Nothing stays open on the stick (it unmounts
+        cleanly); the claim goes once the card is written. A folder that cannot take the claim now
+        (missing, full, read-only, pulled) numbers from memory."""
+        n = max(self._next, self._scan() + 1)
+        while not (self._mounted and not os.path.ismount(self.folder)):
+            try:
+                os.close(os.open(self._claim(n), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            except FileExistsError:
+                n += 1
+                continue
+            except OSError:
+                break
+            if not (self.folder / f"card-{n:04d}.png").exists():  # written and unclaimed meanwhile
+                break
+            self._claim(n).unlink(missing_ok=True)
+            n += 1
+        self._next = n + 1
         return n
+
+    def _claim(self, number: int) -> Path:
+        return self.folder / f".card-{number:04d}.claim"
 
     def submit(self, number: int, rgb: np.ndarray) -> None:
         """Save (and print) the card `rgb` (H x W x 3 uint8, a copy the caller no longer touches)."""
@@ -172,6 +192,7 @@ class CardStore:
 
     def _save(self, card: Card) -> str:
         """Writes the card; '' when saved, else the reason in a few words."""
+        number = card.number
         try:
             if self._mounted and not os.path.ismount(self.folder):
                 raise OSError(errno.ENODEV, "not mounted")
@@ -183,6 +204,8 @@ class CardStore:
         except OSError as e:
             return REASONS.get(e.errno or 0, e.strerror or str(e))
         card.saved = path
+        with contextlib.suppress(OSError):
+            self._claim(number).unlink(missing_ok=True)
         return ""
 
     def _report(self, status: Status) -> None:

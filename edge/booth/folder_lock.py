@@ -1,6 +1,7 @@
 """One mirror per counts folder: two mirrors writing visitor counts into one folder overwrote each
 other's counts. Each holds a lock file in the folder for its life. (Not the snapshot folder: a lock
-held open on a USB stick would keep it from being unmounted.)"""
+held open on a USB stick would keep it from being unmounted; cards claim their numbers one by one,
+edge/booth/cardstore.py.)"""
 from __future__ import annotations
 
 import fcntl

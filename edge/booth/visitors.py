@@ -12,6 +12,7 @@ the new file, never a torn one; a full or read-only disk keeps the counts in mem
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -75,7 +76,7 @@ def load(path: Path) -> dict[str, Hour]:
     """The hours in `path`; none when it does not exist yet. Raises StatsFileError when unreadable."""
     try:
         data = json.loads(path.read_bytes())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no file yet, or no folder for it yet
         return {}
     except (OSError, ValueError) as e:
         raise StatsFileError(f"{path}: not a visitor counts file ({e})") from None
@@ -138,18 +139,21 @@ class VisitorStats:
         self._dirty = False
         self._last_flush: float | None = None
         self._failing = ""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._aside = False  # a bad counts file still to be kept aside before the first write
+        with contextlib.suppress(OSError):  # a read-only or missing disk: counted in memory, retried
+            path.parent.mkdir(parents=True, exist_ok=True)
         self._held = hold(path.parent, "counts", "stats.dir")
         for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a crash mid-write
-            stale.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                stale.unlink(missing_ok=True)
         try:
             self.hours = load(path)
         except StatsFileError as e:
             # keep the evidence, start counting again: a kiosk must not stop for its statistics
-            bad = path.with_name(path.name + ".bad")
-            os.replace(path, bad)
-            log.warning("%s; moved to %s, counting from zero", e, bad.name)
-            self.hours = {}
+            log.warning("%s; kept aside as %s.bad, counting from zero", e, path.name)
+            self.hours, self._aside = {}, True
+            with contextlib.suppress(OSError):
+                self._keep_aside()
 
     def observe(self, faces: list[tuple[int, str]], t: float) -> None:
         """This frame's faces as (track id, expression shown); ends visits whose track is gone."""
@@ -188,6 +192,8 @@ class VisitorStats:
         for k in [k for k in self.hours if k < cutoff]:
             del self.hours[k]
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._keep_aside()
             write_atomic(self.path, dump(self.hours))
         except OSError as e:
             reason = f"visitor counts not written to {self.path} ({e.strerror or e}); kept in memory, retrying"
@@ -200,6 +206,14 @@ class VisitorStats:
             self._failing = ""
         self._dirty = False
         return True
+
+    def _keep_aside(self) -> None:
+        """Move a bad counts file to .bad (raises OSError while the disk refuses; tried again at the
+        next write, which must not go over it)."""
+        if self._aside:
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(self.path, self.path.with_name(self.path.name + ".bad"))
+            self._aside = False
 
     def _hour(self, key: str) -> Hour:
         return self.hours.setdefault(key, Hour())

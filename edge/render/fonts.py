@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -84,6 +85,15 @@ def script_runs(text: str) -> list[tuple[str, str | None]]:
         merged.append(list(run))
         i += 1
     return [(r[0], script_of(r[0]) if r[2] == "CJK" else r[1]) for r in merged]
+
+
+NUMBER = re.compile(r"(\d+(?:[.,:/\u066b\u066c]\d+)*)")  # 2026, ٢٠٢٦, 12:30, 3.5 (\d is any decimal digit)
+
+
+def numbers_apart(run: str) -> list[str]:
+    """A right-to-left run cut around its numbers, which read left to right even in Arabic and Hebrew
+    (the bidi algorithm's rule for digits): shaped whole, the year ٢٠٢٦ would come out as ٦٢٠٢."""
+    return [piece for piece in NUMBER.split(run) if piece]
 
 
 def resolve(spec: str) -> str | None:
@@ -171,6 +181,11 @@ class ShapedFont:
 
     def metrics(self, text: str) -> list:
         return self._call(self._font.metrics, text)
+
+    @property
+    def unshaped(self) -> pygame.font.Font:
+        """The same font laid out left to right: for the numbers inside right-to-left text."""
+        return self._font
 
     def __getattr__(self, name: str):
         return getattr(self._font, name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pygame
@@ -32,9 +33,22 @@ def parse_colour(value: str, name: str) -> RGB:
 
 
 def load_image(path: str, name: str) -> pygame.Surface:
-    """An image file as a surface (alpha kept); ConfigError naming the key when it cannot be read."""
+    """An image file as a surface (alpha kept); ConfigError naming the key when it cannot be read.
+    A picture too large to decode whole (20000x20000 took 2.45 GB, a pygame.error under the unit's
+    700 MB) is read as a source's would be: a JPEG at a fraction of its size, anything else refused."""
+    from edge.sources import SourceError
+    from edge.sources.files import MAX_DECODE_PIXELS, header_size, read_image
+
     try:
-        image = pygame.image.load(path)
+        with open(path, "rb") as fh:
+            size = header_size(fh.read(65536))
+        if size is not None and size[0] * size[1] > MAX_DECODE_PIXELS:
+            rgb = np.ascontiguousarray(read_image(Path(path))[:, :, ::-1])
+            image = pygame.image.frombuffer(rgb.tobytes(), (rgb.shape[1], rgb.shape[0]), "RGB")
+        else:
+            image = pygame.image.load(path)
+    except SourceError as e:
+        raise ConfigError(f"{name}: {e}") from None
     except (OSError, pygame.error) as e:
         raise ConfigError(f"{name}: {path}: cannot read the image ({e})") from None
     out = pygame.Surface(image.get_size(), pygame.SRCALPHA, 32)  # 32-bit: smoothscale needs it

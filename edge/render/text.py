@@ -12,7 +12,8 @@ from collections import OrderedDict
 
 import pygame
 
-from edge.render.fonts import RTL, fallback_for, has_glyphs, missing, open_font, script_of, script_runs
+from edge.render.fonts import (NUMBER, RTL, fallback_for, has_glyphs, missing, numbers_apart, open_font, script_of,
+                               script_runs)
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +79,23 @@ class TextCache:
 
     def runs(self, text: str, px: int) -> list[tuple[str, pygame.font.Font]]:
         """`text` as (printable run, font) pieces in logical order: one piece when one font can draw
-        it all, else one per script (Korean, then an Arabic phrase, then Latin...)."""
+        it all, else one per script (Korean, then an Arabic phrase, then Latin...). A number inside
+        right-to-left text is a piece of its own, drawn left to right; in a left-to-right line the
+        pieces of such a phrase come right to left, as they are drawn."""
         whole = self.font_for(text, px)
         parts = script_runs(text)
-        if len({sc for _, sc in parts if sc is not None}) <= 1 and (has_glyphs(whole, text) or len(parts) == 1):
+        numbers = NUMBER.search(text) and any(sc in RTL for _, sc in parts)
+        if (not numbers and len({sc for _, sc in parts if sc is not None}) <= 1
+                and (has_glyphs(whole, text) or len(parts) == 1)):
             return [(self.printable(text, whole), whole)]
+        rtl_line = next((sc for _, sc in parts if sc), None) in RTL  # _render_runs turns the whole line
         out = []
         for run, sc in parts:
             font = self.font_for(run, px) if sc is not None else self.font(px)
-            out.append((self.printable(run, font), font))
+            pieces = numbers_apart(run) if sc in RTL else [run]
+            for piece in pieces if rtl_line else pieces[::-1]:
+                f = getattr(font, "unshaped", font) if NUMBER.fullmatch(piece) else font
+                out.append((self.printable(piece, f), f))
         return out
 
     def width(self, text: str, px: int) -> int:

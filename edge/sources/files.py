@@ -1,7 +1,7 @@
 """Video files, single images and folders of images, as if they were cameras.
 
 Images and folders repeat, like a camera that never moves; a video plays once unless
-`source.loop` (or `run --loop`) asks for a kiosk clip. Each has a frame rate the loop keeps (a
+`source.loop` (or `run --loop`) asks for a kiosk clip, or systemd runs the mirror (edge/cli.py). Each has a frame rate the loop keeps (a
 video its own, the others `source.fps`). A file that disappears or breaks mid-run raises
 SourceError like an unplugged camera does.
 """
@@ -20,6 +20,11 @@ from edge.sources import Frame, SourceError
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def is_video(spec: str) -> bool:
+    """A file that open_source plays as a video (a clip, a GIF), not a still."""
+    return Path(spec).is_file() and Path(spec).suffix.lower() not in IMAGE_SUFFIXES
 
 
 def read_image(path: Path) -> np.ndarray:

@@ -114,7 +114,9 @@ class Checks(Machine):
 
     def check_snapshot(self) -> None:
         """A snapshot: the key, through the virtio keyboard (evdev -> SDL), into snapshot.dir, which
-        only the unit's ReadWritePaths= drop-in makes writable; the card owned by the service user."""
+        only the unit's ReadWritePaths= drop-in makes writable; the card owned by the service user
+        and readable by the exhibitor (0644, under the unit's UMask=0077)."""
+        self.wait_active(600)  # a key pressed while the mirror (re)starts reaches nobody
         self.sh(f"ls {CARDS}")
         self.qmp.execute("send-key", keys=[{"type": "qcode", "data": "s"}], **{"hold-time": 200})
         card = ""
@@ -126,9 +128,9 @@ class Checks(Machine):
                 break
             time.sleep(3)
         uid = self.sh("id -u emoticon")[1].strip()
-        card_ok = bool(card) and f" {uid} " in card.split("\n")[0]
+        card_ok = bool(card) and f" {uid} " in card.split("\n")[0] and card.startswith("-rw-r--r--")
         self.result(card_ok, f"a snapshot (the 's' key on the guest's keyboard) saved a card into snapshot.dir "
-                    f"{CARDS} through the unit's drop-in: " + (" | ".join(card.split("\n")[:4]) if card else "no card within 90 s"))
+                    f"{CARDS} through the unit's drop-in, mode 0644 for the exhibitor: " + (" | ".join(card.split("\n")[:4]) if card else "no card within 90 s"))
         self.mark("snapshot")
 
     def check_journal(self) -> None:
@@ -146,9 +148,16 @@ class Checks(Machine):
         (open(os.path.join(a.results, "journal-boot1.txt"), "w")).write(text)
 
     def check_watchdog(self) -> None:
-        """A hung mirror (SIGSTOP) is restarted by the watchdog (the boot's own mirror)."""
+        """A hung mirror (SIGSTOP) is restarted by the watchdog (the boot's mirror, or the one systemd
+        started in its place if that one was restarted meanwhile: it is waited for, running and
+        READY, before it is stopped; MainPID 0 is a mirror between two lives)."""
+        st = self.wait_active(600)
+        pid = st.get("MainPID", "0")
+        if st.get("ActiveState") != "active" or pid == "0":
+            self.result(False, f"a hung mirror is restarted by the watchdog: no running mirror to hang "
+                        f"(ActiveState={st.get('ActiveState')}, MainPID={pid})")
+            return
         self.read_peak()
-        pid = self.show().get("MainPID", "0")
         cur = self.cursor()
         self.sh(f"kill -STOP {pid}")
         t = time.monotonic()
@@ -260,6 +269,7 @@ class Checks(Machine):
         """Visitor counts survive a reboot, and the mirror waiting for its camera (the input is
         still /dev/video0, vivid is not loaded at boot) stops within 2 s."""
         a = self.args
+        self.wait_active(600)  # the counts are written by a mirror that stops, not by one still starting
         self.sh(f"systemctl stop {UNIT}")
         _, before = self.sh(f"cat {STATS}")
         _, boot_id = self.sh("cat /proc/sys/kernel/random/boot_id")

@@ -96,6 +96,40 @@ def test_cards_are_numbered_after_those_already_there_and_printed(tmp_path):
     store.close()
 
 
+def open_in(folder) -> list[str]:
+    """This process's open files inside `folder` (a stick with one open cannot be unmounted)."""
+    fds = [os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")]
+    return [p for p in fds if p.startswith(str(folder.resolve()) + os.sep)]
+
+
+def test_two_mirrors_sharing_a_folder_number_their_cards_apart(tmp_path):
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    one, two = CardStore(folder), CardStore(folder)  # both started on an empty folder
+    numbers = [one.reserve(), two.reserve(), two.reserve(), one.reserve()]  # pressed in this order
+    assert numbers == [1, 2, 3, 4]
+    for store, n in zip([one, two, two, one], numbers):
+        store.submit(n, card_rgb(n))
+    one.wait_idle(), two.wait_idle()
+    for n in numbers:  # each card under its own number, none written over another
+        assert np.array_equal(rgb(pygame.image.load(str(folder / f"card-{n:04d}.png"))), card_rgb(n))
+    assert "No. 4" in one.status()[1].line and "No. 3" in two.status()[1].line
+    assert sorted(p.name for p in folder.iterdir()) == [f"card-{n:04d}.png" for n in numbers]  # no claims left
+    assert not open_in(folder)  # nothing held open: the stick unmounts
+    one.close(), two.close()
+
+
+def test_a_claim_left_by_a_killed_mirror_only_skips_its_number(tmp_path):
+    (tmp_path / "card-0002.png").write_bytes(b"old")
+    (tmp_path / ".card-0003.claim").write_bytes(b"")  # a mirror killed while writing card 3
+    store = CardStore(tmp_path)
+    n = store.reserve()
+    store.submit(n, card_rgb(4))
+    store.wait_idle()
+    assert n == 4 and (tmp_path / "card-0004.png").exists() and not (tmp_path / ".card-0004.claim").exists()
+    store.close()
+
+
 @pytest.mark.parametrize("kind", ["full", "readonly"])
 def test_a_full_or_read_only_folder_keeps_the_card_prints_it_and_saves_it_later(tmp_path, kind):
     lp = fake_lp(tmp_path / "bin", f'cat > "{tmp_path}/bin/stdin"; echo ok')
@@ -164,3 +198,24 @@ def test_card_keeps_the_live_pose_the_screen_showed():
     a = rgb(compose_card([still], (300, 450), Look(), 1, when=0.0))
     b = rgb(compose_card([winking], (300, 450), Look(), 1, when=0.0))
     assert (np.abs(a.astype(int) - b).max(axis=2) > 40).sum() > 500  # the open mouth and shut eye are on it
+
+
+def test_cards_are_readable_by_the_exhibitor_under_the_units_umask(tmp_path):
+    """The unit's UMask=0077 made cards 0600 and their folder 0700: on a stick the exhibitor could
+    not open them. Cards are 0644 and a folder the mirror makes is 0755, whatever the umask."""
+    from edge.booth.booth import build_booth
+    from edge.config import Config
+
+    cfg = Config()
+    cfg.snapshot.dir = str(tmp_path / "stick" / "cards")
+    old = os.umask(0o077)
+    try:
+        booth = build_booth(cfg, Look(), live=False)
+        booth.store.submit(booth.store.reserve(), card_rgb(5))
+        booth.store.wait_idle()
+    finally:
+        os.umask(old)
+    booth.close()
+    for folder in (tmp_path / "stick", tmp_path / "stick" / "cards"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o755, folder
+    assert stat.S_IMODE((tmp_path / "stick" / "cards" / "card-0001.png").stat().st_mode) == 0o644

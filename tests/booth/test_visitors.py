@@ -1,8 +1,10 @@
 """Visitor counts: what counts as a visit, what the file holds, and that no crash can tear it."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -135,6 +137,36 @@ def test_a_disk_that_refuses_keeps_counts_in_memory(tmp_path, kind, caplog):
         assert "kept in memory" in caplog.text and not list(bad.glob(f".{FILE_NAME}*"))
     st.path = good / FILE_NAME
     assert st.flush() and load(st.path)[hour_key(T0)].people == 1
+
+
+def _bad_counts_and_a_torn_write(folder):
+    (folder / FILE_NAME).write_text('{"version": 1, "hours": {"2026-12-07T14": {"people": "x"}}}')
+    (folder / f".{FILE_NAME}.99.tmp").write_text("{")
+
+
+@pytest.mark.parametrize("where", ["readonly", "readonly-with-files", "not-a-folder"])
+def test_a_counts_folder_that_refuses_at_start_keeps_counting_in_memory(tmp_path, where, caplog):
+    """The mirror starts and counts when its counts folder cannot be made or written (a read-only
+    mount; a file where the folder should be, which even root cannot write through)."""
+    if where == "not-a-folder":
+        (tmp_path / "stick").write_text("")
+        ctx = contextlib.nullcontext(tmp_path / "stick")
+    else:
+        ctx = faulty_dir(tmp_path, "readonly", _bad_counts_and_a_torn_write if "files" in where else None)
+    with ctx as bad:
+        folder = bad if "files" in where else bad / "stats"
+        st = VisitorStats(folder / FILE_NAME, wall=lambda: T0)
+        frames(st, [1], 3.0, 0.0)
+        st.close()
+        assert st.hours[hour_key(T0)].people == 1 and "kept in memory" in caplog.text
+        if "files" in where:  # nothing written over the bad file while it cannot be kept aside
+            assert "people\": \"x" in (folder / FILE_NAME).read_text()
+            fixed = tmp_path / "fixed"
+            shutil.copytree(folder, fixed)
+    if "files" in where:  # the disk writable again: the bad file goes aside, then the counts are written
+        st.path = fixed / FILE_NAME
+        assert st.flush() and load(st.path)[hour_key(T0)].people == 1
+        assert "people\": \"x" in (fixed / (FILE_NAME + ".bad")).read_text()
 
 
 CHILD = textwrap.dedent("""

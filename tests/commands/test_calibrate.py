@@ -247,7 +247,11 @@ class FakeCapture:
 def test_a_usb_camera_gets_what_its_driver_takes_and_says_what_it_did_not(tmp_path, monkeypatch):
     from edge.sources.camera import OpenCVCamera
 
+    import edge.sources.camera as camera_module
+
     monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
+    real_exists = camera_module.os.path.exists
+    monkeypatch.setattr(camera_module.os.path, "exists", lambda p: p == "/dev/video0" or real_exists(p))  # the device node
     cfg = config(tmp_path, "/dev/video0")
     lines: list[str] = []
     run(cfg, frames=4, settle_s=0.0, out=lines.append)

@@ -110,6 +110,50 @@ def test_arabic_is_joined_and_runs_right_to_left():
     assert alef_at(text.line(MARHABA, 64, (255, 255, 255))) < 0.2  # and the cached line stays right
 
 
+OPEN_DAY = "\u064a\u0648\u0645 \u0645\u0641\u062a\u0648\u062d \u0662\u0660\u0662\u0666"  # "open day 2026", Arabic-Indic digits
+
+
+def best_match(line: pygame.Surface, piece: pygame.Surface) -> float:
+    """How well `piece` matches somewhere in `line` (1 = exactly), on their ink."""
+    ink = pygame.surfarray.array_alpha(line).T.astype(np.float32)
+    tpl = pygame.surfarray.array_alpha(piece).T.astype(np.float32)
+    return float(cv2.matchTemplate(ink, tpl, cv2.TM_CCOEFF_NORMED).max())
+
+
+@pytest.mark.parametrize("year", ["\u0662\u0660\u0662\u0666", "2026"])
+def test_numbers_in_right_to_left_text_keep_their_order(year):
+    need("Arab")
+    title = OPEN_DAY.replace("\u0662\u0660\u0662\u0666", year) if year.isascii() else OPEN_DAY
+    text = TextCache()
+    line = text.line(title, 64, (255, 255, 255))
+    # the number as its font draws it left to right (Latin digits are the configured font's)
+    plain = text.font(64) if year.isascii() else pygame.font.Font(fallback_for("Arab"), 64)
+    right, reversed_ = (plain.render(y, True, (255, 255, 255)) for y in (year, year[::-1]))
+    assert best_match(line, right) > 0.97 > best_match(line, reversed_)
+    # the year stays where an Arabic reader ends the line: on the left of the words
+    ink = np.nonzero((pygame.surfarray.array_alpha(line).T > 80).any(0))[0]
+    year_x = cv2.matchTemplate(pygame.surfarray.array_alpha(line).T.astype(np.float32),
+                               pygame.surfarray.array_alpha(right).T.astype(np.float32), cv2.TM_CCOEFF_NORMED)
+    assert cv2.minMaxLoc(year_x)[3][0] < ink[0] + 0.35 * (ink[-1] - ink[0])
+
+
+def test_an_arabic_phrase_with_a_number_in_a_left_to_right_line_keeps_the_number_on_its_left():
+    """A line that starts in a left-to-right script (here Korean) with an Arabic phrase after it."""
+    need("Arab"), need("Hang")
+    text = TextCache()
+    lead = "\ud45c\uc815 "  # Korean: the line runs left to right
+    line = text.line(lead + OPEN_DAY, 64, (255, 255, 255))
+    year = pygame.font.Font(fallback_for("Arab"), 64).render("\u0662\u0660\u0662\u0666", True, (255, 255, 255))
+    words = text.line(OPEN_DAY[:-5], 64, (255, 255, 255))  # the Arabic words alone, shaped right to left
+    ink = pygame.surfarray.array_alpha(line).T.astype(np.float32)
+    where = {name: cv2.minMaxLoc(cv2.matchTemplate(ink, pygame.surfarray.array_alpha(s).T.astype(np.float32),
+                                                   cv2.TM_CCOEFF_NORMED))
+             for name, s in (("year", year), ("words", words))}
+    assert where["year"][1] > 0.97 and where["words"][1] > 0.97
+    # Korean, then the phrase read from the right: its year (last in the text) on the left of its words
+    assert text.width(lead.strip(), 64) < where["year"][3][0] < where["words"][3][0]
+
+
 def test_background_colours_image_and_logo(tmp_path):
     look = Look.from_config(LookConfig(background_top="#ff0000", background_bottom="#ff0000"))
     bg = rgb(look.background((200, 100)))
@@ -172,3 +216,26 @@ def test_a_font_key_naming_a_file_that_is_not_a_font_stops_the_start_naming_the_
     doctor = cli("--config", str(config), "doctor")
     assert doctor.returncode != 0 and "FAIL look: look.font" in doctor.stdout + doctor.stderr
     assert Config().look.font == "" and Look.from_config(Config().look).font_path is None  # none set: the built-in
+
+
+def test_a_huge_background_picture_is_read_reduced_or_refused_in_one_line(tmp_path):
+    """A 20000x20000 background_image blew the memory (a pygame.error traceback under the unit's
+    limit): a JPEG is decoded at a fraction of its size, anything else that large is a config error."""
+    import struct
+    import zlib
+
+    big = np.full((8200, 8200, 3), 90, np.uint8)  # 67 Mpx, just over what is decoded whole
+    assert cv2.imwrite(str(tmp_path / "big.jpg"), big)
+    del big
+    look = Look.from_config(LookConfig(background_image=str(tmp_path / "big.jpg")))
+    assert look.image.get_size() == (4100, 4100)
+    assert np.abs(rgb(look.background((160, 90)))[45, 80] - 90).max() <= 5  # the picture, not a gradient
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+    with pytest.raises(ConfigError, match=r"look.background_image: .*huge.png: too large to read \(20000x20000"):
+        Look.from_config(LookConfig(background_image=str(huge)))

@@ -1,6 +1,9 @@
 """Every source kind delivers BGR frames; a missing camera or broken file is a clear SourceError."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -16,6 +19,7 @@ from edge.sources.memory import MemorySource
 from fakes import FakePicamera2, tiny_video  # noqa: F401
 
 CFG = SourceConfig()
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_demo_is_repeatable_and_has_faces_motion_and_an_empty_moment(detector):
@@ -180,6 +184,32 @@ def test_latest_frame_reader_times_out_on_a_hung_camera_and_reports_a_dead_one()
 def test_memory_source_ends_when_not_looping():
     src = MemorySource([np.zeros((4, 4, 3), np.uint8)], loop=False)
     assert src.read() is not None and src.read() is None
+
+
+QUIET_CHILD = """
+import sys
+from edge.config import SourceConfig
+from edge.sources import SourceError
+from edge.sources.camera import OpenCVCamera
+for attempt in range(3):  # the frame loop's retries
+    try:
+        OpenCVCamera(sys.argv[1], SourceConfig())
+    except SourceError as e:
+        print(e)
+"""
+
+
+@pytest.mark.parametrize("device", ["/dev/video77", "99999999999", "/dev/null"])
+def test_a_missing_camera_is_one_line_of_ours_and_nothing_from_opencv(device):
+    """Under systemd every retry's OpenCV warnings went to the journal (and a huge index gave an
+    8-line OpenCV message). stderr is read at the file-descriptor level: OpenCV writes there from C.
+    /dev/null is there but is no camera: OpenCV itself is asked, and refuses."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_LOG_LEVEL"}
+    proc = subprocess.run([sys.executable, "-c", QUIET_CHILD, device], capture_output=True, text=True,
+                          timeout=120, cwd=REPO, env=env)
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3 and all(device in ln for ln in lines), proc.stdout
+    assert proc.stderr == "", proc.stderr
 
 
 def test_opencv_camera_path_with_a_video_standing_in_for_the_device(tmp_path):
