@@ -70,6 +70,13 @@ def shared_arguments(ap: argparse.ArgumentParser) -> None:
     g.add_argument("--fresh", action="store_true", help="start over instead of resuming RUN/last.pt")
 
 
+def _plain(value: Any) -> Any:
+    """A setting as JSON holds it (paths as text, lists of them too)."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return str(value) if isinstance(value, Path) else value
+
+
 def run_loop_task(task_name: str, argv: list[str]) -> int:
     from training.trainer import TrainConfig, lineage_summary, pick_device, train
 
@@ -92,7 +99,7 @@ def run_loop_task(task_name: str, argv: list[str]) -> int:
                       seed=args.seed, threads=args.threads, device=device)
     t0 = time.monotonic()
     model, history = train(net, task, cfg, args.out, task.train_size // cfg.batch_size, resume=not args.fresh)
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+    settings = {k: _plain(v) for k, v in vars(args).items()
                 if k not in ("recipe", "fresh", "device", "threads", "limit") or v}
     summary = {
         "task": task_name,
