@@ -3,6 +3,7 @@ and the GPIO button on gpiozero's mock pins."""
 from __future__ import annotations
 
 import os
+import stat
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
