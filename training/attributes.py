@@ -39,6 +39,8 @@ __all__ = ["CLASSES", "CROP", "DEFAULT_DATA", "PIXEL_OFFSET", "PIXEL_SCALE", "SI
 
 def _class_weights(codes: np.ndarray, n: int) -> torch.Tensor:
     counts = np.bincount(codes[codes >= 0], minlength=n).astype(float)
+    if not counts.any():  # no labelled row of this head (a small test set): nothing to balance
+        return torch.ones(n, dtype=torch.float32)
     w = (counts.sum() / np.maximum(counts, 1) / n) ** 0.5  # sqrt-balanced: rare classes count more
     return torch.tensor(w / w.mean(), dtype=torch.float32)
 
