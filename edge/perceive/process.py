@@ -87,12 +87,16 @@ class RemotePerceiver:
         it travels to the child by name)."""
         self._make = make
         self._args = (cfg, threads, start_timeout_s)
+        self._id_base = self._last_id = 0
         self._start(cfg, threads, start_timeout_s)
 
     def restart(self) -> None:
         """A new process in place of one that failed or ended: everything it had followed is forgotten
-        (the faces are found again within a frame or two)."""
+        (the faces are found again within a frame or two). Its tracker numbers people from 1 again, so
+        its ids are moved past every id handed out before: a new person is never taken for the one
+        the old process numbered alike (the renderer's animation, a visit, a sticker's recording)."""
         self.close()
+        self._id_base = self._last_id
         self._start(*self._args)
 
     def _start(self, cfg: Config, threads: int | None, start_timeout_s: float) -> None:
@@ -150,6 +154,9 @@ class RemotePerceiver:
         if kind == "error":
             log.debug("the perceiving process:\n%s", trace)
             raise PerceptionProcessError(f"the perceiving process failed: {out}")
+        for view in out.views:
+            view.track_id += self._id_base
+            self._last_id = max(self._last_id, view.track_id)
         return out
 
     def _receive(self) -> tuple:

@@ -99,11 +99,14 @@ def test_the_mirror_starts_a_perceiving_process_again_when_it_dies_and_stops_whe
     m = Mirror(cfg, lambda: MemorySource([portraits["astronaut.png"]]), there, renderer, NullDisplay(), pace=False)
     try:
         m.run(3)
+        before = {f.track_id for s in renderer.scenes for f in s.faces}
         os.kill(there.pid, signal.SIGKILL)
         with caplog.at_level("WARNING"):
             stats = m.run(8)
         assert stats.frames >= 8 and there.alive and "starting it again" in caplog.text
         assert renderer.scenes[-1].faces  # found again
+        # under an id none of the old process's faces had: the new process numbers people from 1 again
+        assert min(f.track_id for f in renderer.scenes[-1].faces) > max(before), (before, renderer.scenes[-1].faces)
         with pytest.raises(PerceptionProcessError, match="ended"):
             for _ in range(RESTARTS + 1):
                 os.kill(there.pid, signal.SIGKILL)
