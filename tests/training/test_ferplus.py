@@ -5,6 +5,7 @@ FER+ lives outside the repo (../shared/data/ferplus); the tests that read it ski
 from __future__ import annotations
 
 import csv
+import json
 import tomllib
 from pathlib import Path
 
@@ -107,10 +108,12 @@ def test_the_recipe_names_an_existing_architecture_and_real_flags() -> None:
 
 
 @needs_ferplus
-def test_one_epoch_on_256_faces_converts_to_int8_and_agrees(tmp_path: Path) -> None:
+def test_one_epoch_on_256_faces_writes_a_model_in_the_net_it_names(tmp_path: Path) -> None:
+    """The trainer end to end on a slice: the run's best.pt loads into the net its summary names, with
+    the eight-way head, and scores faces. That such a checkpoint converts to full int8 and agrees with
+    PyTorch is tests/convert/test_convert.py's, on a net trained long enough for argmax to mean
+    something (this one-epoch net answers one class for every face, so agreement would prove little)."""
     torch = pytest.importorskip("torch")
-    pytest.importorskip("litert_torch")
-    from convert import int8
     from training.__main__ import main
     from training.expression import to_input
     from training.nets import load_expression_net
@@ -118,13 +121,14 @@ def test_one_epoch_on_256_faces_converts_to_int8_and_agrees(tmp_path: Path) -> N
     run = tmp_path / "run"
     assert main(["expression", "--limit", "256", "--epochs", "1", "--batch-size", "16", "--threads", "1",
                  "--device", "cpu", "--out", str(run), "--fresh"]) == 0
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["epochs_run"] == 1 and 0 < summary["train_faces"] <= 256, summary
+    assert summary["net"] == {"convs": [2, 2, 2, 2]} and summary["best_val"]["val_ferplus_kept"] > 0, summary
     model = load_expression_net(run / "best.pt")
-    assert model.head[-1].out_features == len(EXPRESSIONS)
-    x = to_input(ferplus.load(ferplus.DEFAULT_NPZ)["train"].x[:512])  # calibration wants >= 500 faces
-    torch.set_num_threads(1)
-    result = int8.to_int8_tflite(model, x, tmp_path / "expression_int8.tflite", ["expression"])
-    par = int8.parity(model, result.path, x[:256], result.outputs, ["expression"])
-    assert par["agreement"] >= 0.90, par
+    assert model.head[-1].out_features == len(EXPRESSIONS) and not model.training
+    with torch.no_grad():
+        logits = model(to_input(np.zeros((3, 48, 48), np.uint8)))
+    assert logits.shape == (3, len(EXPRESSIONS)) and bool(torch.isfinite(logits).all())
 
 
 @needs_ferplus
