@@ -80,9 +80,15 @@ def test_the_public_csv_files_give_the_same_faces_as_the_npz(tmp_path: Path) -> 
         ferplus.load(tmp_path / "elsewhere" / "fer2013new.csv")
 
 
+@pytest.fixture(scope="module")
+def raw_test_split() -> ferplus.FerPlus:
+    """FER+ test as the edge sees it (T not applied), read once for the tests below; they only read it."""
+    return ferplus.load_raw(ferplus.DEFAULT_NPZ)["test"]
+
+
 @needs_ferplus
-def test_the_published_protocol_keeps_3153_test_faces() -> None:
-    part = ferplus.load_raw(ferplus.DEFAULT_NPZ)["test"]
+def test_the_published_protocol_keeps_3153_test_faces(raw_test_split) -> None:
+    part = raw_test_split
     assert int((part.majority >= 0).sum()) == 3153
 
 
@@ -132,7 +138,7 @@ def test_one_epoch_on_256_faces_writes_a_model_in_the_net_it_names(tmp_path: Pat
 
 
 @needs_ferplus
-def test_the_committed_model_scores_on_a_fixed_slice_of_fer_plus_test() -> None:
+def test_the_committed_model_scores_on_a_fixed_slice_of_fer_plus_test(raw_test_split) -> None:
     from edge.perceive.classify import Classifier, read_manifest
 
     models = REPO / "models_tflite"
@@ -142,7 +148,7 @@ def test_the_committed_model_scores_on_a_fixed_slice_of_fer_plus_test() -> None:
     if tuple(entry["classes"]) != EXPRESSIONS:
         pytest.skip(f"the committed expression model is not a FER+ model (classes {entry['classes']})")
     clf = Classifier("expression", entry, models, 1, views=4)
-    part = ferplus.load_raw(ferplus.DEFAULT_NPZ)["test"]
+    part = raw_test_split
     kept = np.flatnonzero(part.majority >= 0)[:1000]
     pred = np.array([clf.probabilities(part.x[i])["expression"].argmax() for i in kept])
     assert (pred == part.majority[kept]).mean() >= 0.82
