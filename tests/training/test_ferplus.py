@@ -118,7 +118,8 @@ def test_one_epoch_on_256_faces_writes_a_model_in_the_net_it_names(tmp_path: Pat
     """The trainer end to end on a slice: the run's best.pt loads into the net its summary names, with
     the eight-way head, and scores faces. That such a checkpoint converts to full int8 and agrees with
     PyTorch is tests/convert/test_convert.py's, on a net trained long enough for argmax to mean
-    something (this one-epoch net answers one class for every face, so agreement would prove little)."""
+    something (this one-epoch net gives all 256 of its training faces the same class, so agreement would
+    prove little here)."""
     torch = pytest.importorskip("torch")
     from training.__main__ import main
     from training.expression import to_input
