@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import cv2
@@ -61,3 +62,16 @@ def torch_one_thread():
     torch.manual_seed(0)
     yield torch
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def no_capture_thread_left():
+    """Each test closes the sources it opens: a capture thread left running on a stand-in camera that
+    never blocks spins on the GIL for the rest of the session and slows every later test."""
+    before = set(threading.enumerate())
+    yield
+    left = [t for t in threading.enumerate() if t not in before and t.name.startswith("capture:")]
+    for t in left:
+        t.join(timeout=2.0)
+    running = [t.name for t in left if t.is_alive()]
+    assert not running, f"capture thread(s) still running after the test: {running} (close the source)"

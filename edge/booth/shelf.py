@@ -61,6 +61,9 @@ class Shelf:
         self.expire_s = expire_s
         self.clock = clock
         self._lock = threading.Lock()
+        # held while expired pages are deleted: a request that finds its page already taken off the
+        # shelf by the server's sweep waits for the files to go before it answers 404
+        self._deleting = threading.Lock()
         self._items: dict[str, Shared] = {}
         try:
             root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -108,10 +111,11 @@ class Shelf:
 
     def drop(self, token: str) -> None:
         """Forget the page and delete its files (it could not be made)."""
-        with self._lock:
-            item = self._items.pop(token, None)
-        if item is not None:
-            _remove(item.folder)
+        with self._deleting:
+            with self._lock:
+                item = self._items.pop(token, None)
+            if item is not None:
+                _remove(item.folder)
 
     def state(self, token: str) -> str:
         """pending | ready | gone"""
@@ -122,7 +126,10 @@ class Shelf:
         """The page for `token`, or None (unknown, expired: an expired one is deleted now)."""
         with self._lock:
             item = self._items.get(token)
-        if item is not None and self.clock() - item.made >= self.expire_s:
+        if item is None:
+            with self._deleting:  # "gone" means gone from the disk too
+                return None
+        if self.clock() - item.made >= self.expire_s:
             self.expire()
             return None
         return item
@@ -132,21 +139,23 @@ class Shelf:
 
     def expire(self) -> int:
         """Delete every expired page; returns how many."""
-        now = self.clock()
-        with self._lock:
-            old = [t for t, item in self._items.items() if now - item.made >= self.expire_s]
-            gone = [self._items.pop(t) for t in old]
-        for item in gone:
-            _remove(item.folder)
-            log.info("shared page of No. %d expired: deleted", item.number)
+        with self._deleting:
+            now = self.clock()
+            with self._lock:
+                old = [t for t, item in self._items.items() if now - item.made >= self.expire_s]
+                gone = [self._items.pop(t) for t in old]
+            for item in gone:
+                _remove(item.folder)
+                log.info("shared page of No. %d expired: deleted", item.number)
         return len(gone)
 
     def close(self) -> None:
         """Delete everything: nothing shared outlives the mirror."""
-        with self._lock:
-            items, self._items = list(self._items.values()), {}
-        for item in items:
-            _remove(item.folder)
+        with self._deleting:
+            with self._lock:
+                items, self._items = list(self._items.values()), {}
+            for item in items:
+                _remove(item.folder)
         release(self._lock_fd)
         self._lock_fd = None
 

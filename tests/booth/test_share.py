@@ -189,6 +189,34 @@ def test_expiry_needs_no_visitor(served, tmp_path):
     assert not (tmp_path / "share" / token).exists()
 
 
+def test_a_page_the_sweep_took_off_is_gone_from_the_disk_before_its_address_says_so(tmp_path, monkeypatch):
+    """The server's sweep takes an expired page off the shelf, then deletes its files; a visitor asking
+    meanwhile gets no 404 while the files are still there."""
+    from edge.booth import shelf as shelf_module
+
+    now = [0.0]
+    shelf = Shelf(tmp_path / "share", 60.0, clock=lambda: now[0])
+    token = shelf.reserve(1, "")
+    shelf.put(token, "card-0001.png", b"png", (1, 1))
+    deleting, remove = threading.Event(), shelf_module._remove
+
+    def slow_remove(path):
+        deleting.set()
+        time.sleep(0.3)  # a slow card or a busy disk
+        remove(path)
+
+    monkeypatch.setattr(shelf_module, "_remove", slow_remove)
+    now[0] = 61.0
+    sweep = threading.Thread(target=shelf.expire)
+    sweep.start()
+    try:
+        assert deleting.wait(TIMEOUT_S)
+        assert shelf.get(token) is None and not (tmp_path / "share" / token).exists()
+    finally:
+        sweep.join()
+        shelf.close()
+
+
 def test_closing_deletes_everything_and_a_restart_clears_leftovers(tmp_path):
     shelf = Shelf(tmp_path / "share", 60.0)
     token = shelf.reserve(1, "")

@@ -214,7 +214,7 @@ def test_the_pi_camera_calibrated_starts_with_the_stored_settings_and_keeps_them
             src.light.tick()
         assert len(cam.controls) == 1  # neither the 3 s hold nor the 30 min re-settle
     finally:
-        src._release()
+        src.close()
 
 
 class FakeCapture:

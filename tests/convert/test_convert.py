@@ -65,11 +65,15 @@ def test_expression_net_converts_to_full_int8_and_agrees(tmp_path: Path, torch_o
     from convert import int8
     from edge.runtime import TFLiteModel
     from training.expression import to_input
+    from training.nets import load_expression_net
 
     z = np.load(FER_NPZ)
     x = to_input(z["train_x"][:512])
     y = torch.from_numpy(z["train_y"][:256].astype(np.int64))
-    model = _briefly_trained_expression_net(x[:256], y)
+    # converted as convert finds a run's net: its best.pt, loaded into the net it names (the checkpoint
+    # tests/training/test_ferplus.py's one-epoch run writes is loaded the same way)
+    torch.save(_briefly_trained_expression_net(x[:256], y).state_dict(), tmp_path / "best.pt")
+    model = load_expression_net(tmp_path / "best.pt")
 
     result = int8.to_int8_tflite(model, x, tmp_path / "expression_int8.tflite", ["expression"])
 

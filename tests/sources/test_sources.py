@@ -148,7 +148,7 @@ def test_the_pi_camera_holds_its_light_once_settled_and_settles_again_later(monk
     try:
         assert (src.light.settle_s, src.light.every_s) == (5.0, 120.0)
     finally:
-        src._release()
+        src.close()
 
 
 def test_latest_frame_reader_drops_stale_frames_instead_of_queueing():

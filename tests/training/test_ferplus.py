@@ -5,6 +5,7 @@ FER+ lives outside the repo (../shared/data/ferplus); the tests that read it ski
 from __future__ import annotations
 
 import csv
+import json
 import tomllib
 from pathlib import Path
 
@@ -79,9 +80,15 @@ def test_the_public_csv_files_give_the_same_faces_as_the_npz(tmp_path: Path) -> 
         ferplus.load(tmp_path / "elsewhere" / "fer2013new.csv")
 
 
+@pytest.fixture(scope="module")
+def raw_test_split() -> ferplus.FerPlus:
+    """FER+ test as the edge sees it (T not applied), read once for the tests below; they only read it."""
+    return ferplus.load_raw(ferplus.DEFAULT_NPZ)["test"]
+
+
 @needs_ferplus
-def test_the_published_protocol_keeps_3153_test_faces() -> None:
-    part = ferplus.load_raw(ferplus.DEFAULT_NPZ)["test"]
+def test_the_published_protocol_keeps_3153_test_faces(raw_test_split) -> None:
+    part = raw_test_split
     assert int((part.majority >= 0).sum()) == 3153
 
 
@@ -107,10 +114,13 @@ def test_the_recipe_names_an_existing_architecture_and_real_flags() -> None:
 
 
 @needs_ferplus
-def test_one_epoch_on_256_faces_converts_to_int8_and_agrees(tmp_path: Path) -> None:
+def test_one_epoch_on_256_faces_writes_a_model_in_the_net_it_names(tmp_path: Path) -> None:
+    """The trainer end to end on a slice: the run's best.pt loads into the net its summary names, with
+    the eight-way head, and scores faces. That such a checkpoint converts to full int8 and agrees with
+    PyTorch is tests/convert/test_convert.py's, on a net trained long enough for argmax to mean
+    something (this one-epoch net gives all 256 of its training faces the same class, so agreement would
+    prove little here)."""
     torch = pytest.importorskip("torch")
-    pytest.importorskip("litert_torch")
-    from convert import int8
     from training.__main__ import main
     from training.expression import to_input
     from training.nets import load_expression_net
@@ -118,17 +128,18 @@ def test_one_epoch_on_256_faces_converts_to_int8_and_agrees(tmp_path: Path) -> N
     run = tmp_path / "run"
     assert main(["expression", "--limit", "256", "--epochs", "1", "--batch-size", "16", "--threads", "1",
                  "--device", "cpu", "--out", str(run), "--fresh"]) == 0
+    summary = json.loads((run / "train_summary.json").read_text())
+    assert summary["epochs_run"] == 1 and 0 < summary["train_faces"] <= 256, summary
+    assert summary["net"] == {"convs": [2, 2, 2, 2]} and summary["best_val"]["val_ferplus_kept"] > 0, summary
     model = load_expression_net(run / "best.pt")
-    assert model.head[-1].out_features == len(EXPRESSIONS)
-    x = to_input(ferplus.load(ferplus.DEFAULT_NPZ)["train"].x[:512])  # calibration wants >= 500 faces
-    torch.set_num_threads(1)
-    result = int8.to_int8_tflite(model, x, tmp_path / "expression_int8.tflite", ["expression"])
-    par = int8.parity(model, result.path, x[:256], result.outputs, ["expression"])
-    assert par["agreement"] >= 0.90, par
+    assert model.head[-1].out_features == len(EXPRESSIONS) and not model.training
+    with torch.no_grad():
+        logits = model(to_input(np.zeros((3, 48, 48), np.uint8)))
+    assert logits.shape == (3, len(EXPRESSIONS)) and bool(torch.isfinite(logits).all())
 
 
 @needs_ferplus
-def test_the_committed_model_scores_on_a_fixed_slice_of_fer_plus_test() -> None:
+def test_the_committed_model_scores_on_a_fixed_slice_of_fer_plus_test(raw_test_split) -> None:
     from edge.perceive.classify import Classifier, read_manifest
 
     models = REPO / "models_tflite"
@@ -138,7 +149,7 @@ def test_the_committed_model_scores_on_a_fixed_slice_of_fer_plus_test() -> None:
     if tuple(entry["classes"]) != EXPRESSIONS:
         pytest.skip(f"the committed expression model is not a FER+ model (classes {entry['classes']})")
     clf = Classifier("expression", entry, models, 1, views=4)
-    part = ferplus.load_raw(ferplus.DEFAULT_NPZ)["test"]
+    part = raw_test_split
     kept = np.flatnonzero(part.majority >= 0)[:1000]
     pred = np.array([clf.probabilities(part.x[i])["expression"].argmax() for i in kept])
     assert (pred == part.majority[kept]).mean() >= 0.82
