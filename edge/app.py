@@ -119,6 +119,7 @@ class Mirror:
         self._busy_ms: float | None = None  # what the loop spent on its last frame, for the perceiving half
         self._note = ""  # the perceiving half's word on motion, for the overlay
         self._present_ms = 0.0  # drawing and showing a frame, a running mean
+        self._limit: int | None = None  # run()'s max_frames: a step never shows a frame past it
         self._restarts: list[float] = []  # when the perceiving process was started again
         # display.pipeline: "thread" perceives on a worker thread; "process" in the perceiver's own process
         # (edge/perceive/process.py: the frame is sent before this one is drawn, the faces collected after)
@@ -139,7 +140,7 @@ class Mirror:
         if frame is not None:
             self.stats.stage_ms["capture"].append((t_cap - t) * 1000)
         commands = self.overlap.step(frame)
-        if self.pace and self.overlap.pending and (frame_period(self.cfg.display.max_fps, self.source)
+        if self.pace and self.overlap.pending and not self._at_limit() and (frame_period(self.cfg.display.max_fps, self.source)
                                                    - (time.monotonic() - t_cap)) * 1000 > self._present_ms:
             # ahead of the camera: show this frame now, not with the next one (the halves overlap only
             # while the loop is behind, where they buy frames; ahead, they would only add latency)
@@ -152,6 +153,11 @@ class Mirror:
         self.stats.cpu_ms.append((time.process_time() + self.perceiver.cpu_s() - cpu0) * 1000)
         self.stats.dropped = getattr(self.source, "dropped", 0)
         return commands
+
+    def _at_limit(self) -> bool:
+        """run(max_frames) has shown them all: a step that just showed the frame before must not also
+        show its own (--frames N writes N frames, not N + 1)."""
+        return self._limit is not None and self.stats.frames >= self._limit
 
     def _submit(self, frame: Frame) -> Result[tuple[Frame, np.ndarray | None, Perceived]]:
         """Start the perceiving half on a frame (on the worker thread, if there is one); the frame stays here."""
@@ -287,8 +293,9 @@ class Mirror:
     def run(self, max_frames: int | None = None, stop: threading.Event | None = None) -> LoopStats:
         stop = stop or threading.Event()
         next_stats = time.monotonic() + STATS_EVERY_S
+        self._limit = max_frames
         try:
-            while not stop.is_set() and (max_frames is None or self.stats.frames < max_frames):
+            while not stop.is_set() and not self._at_limit():
                 t = time.monotonic()
                 try:
                     if self.source is None:
@@ -318,5 +325,6 @@ class Mirror:
                 if self.pace:
                     stop.wait(max(0.0, frame_period(self.cfg.display.max_fps, self.source) - (now - t)))
         finally:
+            self._limit = None
             self._drop_source()
         return self.stats

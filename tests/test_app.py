@@ -291,8 +291,27 @@ def test_a_pipelined_loop_ahead_of_its_camera_shows_each_frame_before_the_next(p
             stats = m.run(6)
         finally:
             m.close()
-        assert m.overlap.on and stats.frames >= 6
+        assert m.overlap.on and stats.frames == 6
         assert stats.latency() < 75, (pipeline, stats.latency())  # well within its camera interval (100 ms)
+
+
+def test_a_step_that_catches_up_does_not_show_a_frame_past_the_last(portraits):
+    """--frames N is N frames. A step that shows the frame before (the loop was behind its camera) and
+    then finds itself ahead shows its own frame too: two in one step, one past N before the fix."""
+    from edge import build
+
+    for n in (1, 3):
+        cfg = Config()
+        cfg.display.pipeline = "thread"
+        renderer = RecordingRenderer()
+        m = build.mirror(cfg, lambda: MemorySource([portraits["astronaut.png"]], fps=10), renderer, NullDisplay())
+        m._present_ms = 1e9  # behind its camera at first: the first frame waits for the next step
+        m.on_present.append(lambda stats, scene: setattr(m, "_present_ms", 0.0))  # then ahead of it
+        try:
+            stats = m.run(n)
+        finally:
+            m.close()
+        assert stats.frames == n == len(renderer.scenes), (n, stats.frames, len(renderer.scenes))
 
 
 def test_a_source_whose_opening_never_returns_is_named(detector, tmp_path, monkeypatch):
