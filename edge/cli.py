@@ -20,7 +20,7 @@ from edge.display import DisplayError
 from edge.notify import Notifier
 from edge.perceive.half import PerceptionProcessError
 from edge.runtime import ModelError
-from edge.sources import SourceError
+from edge.sources import SourceError, is_camera
 
 log = logging.getLogger("edge")
 
@@ -28,7 +28,7 @@ EXIT_ERROR, EXIT_CONFIG = 1, 2
 
 
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
-    from edge.booth.booth import build_booth, is_live
+    from edge.booth.booth import build_booth
     from edge.display import open_display
     from edge.render import Renderer
     from edge.render.look import Look
@@ -78,7 +78,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     mirror = None
     try:
         renderer = Renderer(display.size, pip=cfg.display.pip, look=look)
-        booth = build_booth(cfg, look, is_live(cfg.source.input))
+        booth = build_booth(cfg, look, is_camera(cfg.source.input))
         mirror = build.mirror(cfg, lambda: open_source(cfg.source.input, cfg.source, light), renderer, display,
                               pace=not args.unpaced, source_wait_s=wait_limit(cfg.source.wait_s, notifier.enabled),
                               booth=booth)

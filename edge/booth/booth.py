@@ -26,7 +26,7 @@ from edge.render.look import Look
 from edge.render.text import TextCache
 from edge.booth.snapshot import Countdown
 from edge.booth.takehome import TakeHome, build_takehome
-from edge.sources import Frame, is_camera
+from edge.sources import Frame
 from edge.state import Scene
 from edge.atomic import make_folder
 from edge.booth.visitors import VisitorStats, stats_path
@@ -167,8 +167,3 @@ def build_booth(cfg: Config, look: Look, live: bool, pin_factory=None) -> Booth 
     if store is None and stats is None:
         return None
     return Booth(cfg, look, live, store, stats, pin_factory, share=share)
-
-
-def is_live(source_spec: str) -> bool:
-    """Cameras run in real time; the demo, files and folders have their own clock (index / fps)."""
-    return is_camera(source_spec)

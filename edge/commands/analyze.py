@@ -11,7 +11,6 @@ from typing import Iterator
 
 import numpy as np
 
-from edge.perceive.classify import Prediction
 from edge.perceive.blendshapes import NAMES as SHAPE_NAMES
 from edge.perceive.motion import to_motion
 from edge.perceive.perception import Perception
@@ -58,8 +57,8 @@ class Analyzer:
             shown = self.classifiers.labels(p.probs)
             for head, probs in p.probs.items():
                 if head in shown:
-                    pred = Prediction.from_probs(self.classes[head], probs)
-                    entry[head] = {"label": shown[head], "scores": {k: round(v, 4) for k, v in pred.scores.items()}}
+                    entry[head] = {"label": shown[head],
+                                   "scores": {k: round(float(v), 4) for k, v in zip(self.classes[head], probs)}}
             if self.perception.mesh is not None:
                 # a photo has no history to learn this person's rest face: the population's stands in
                 entry["motion"] = None if p.measure is None else {

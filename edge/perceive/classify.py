@@ -51,16 +51,6 @@ def tta_views(crop: np.ndarray, views: int, zoom: float = DEFAULT_ZOOM) -> list[
     return out
 
 
-@dataclass
-class Prediction:
-    label: str
-    scores: dict[str, float]
-
-    @classmethod
-    def from_probs(cls, classes: list[str], probs: np.ndarray) -> "Prediction":
-        return cls(classes[int(np.argmax(probs))], {c: float(p) for c, p in zip(classes, probs)})
-
-
 def apply_gate(probs: np.ndarray, classes: list[str], min_confidence: dict[str, float]) -> np.ndarray:
     """probs (..., C): a gated class below its confidence gets probability 0 and the rest are renormalised,
     so it is never the answer there; above it, it competes as usual."""
